@@ -1,0 +1,132 @@
+"""Submitting forecasts: a user's own (stamped now) or a source's past statement."""
+
+import statistics
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from forecasts.estimative import UnknownPhrase, phrase_lookup
+from forecasts.models import PROBABILITY_MAX, PROBABILITY_MIN, Forecast, LatestForecast, Question, Source
+
+
+def probability_from_input(
+    *,
+    probability: float | None = None,
+    percent: float | None = None,
+    phrase: str | None = None,
+    yardstick: str | None = None,
+) -> tuple[float, str, str]:
+    """(probability, phrase, yardstick) from exactly one of a probability, a percent or a phrase."""
+    given = [name for name, value in (("probability", probability), ("percent", percent), ("phrase", phrase)) if value not in (None, "")]
+    if len(given) != 1:
+        message = "Give exactly one of probability, percent or phrase."
+        raise ValidationError({name: message for name in (given or ["probability"])})
+    if phrase:
+        try:
+            entry = phrase_lookup(phrase=phrase, yardstick=yardstick or "icd203")
+        except UnknownPhrase as error:
+            raise ValidationError({error.field: str(error)}) from error
+        return entry.probability, entry.phrase, entry.yardstick
+    if yardstick:
+        raise ValidationError({"yardstick": "A yardstick goes with a phrase only."})
+    field, value = ("percent", percent) if percent is not None else ("probability", probability)
+    try:
+        value = float(value)
+    except (TypeError, ValueError) as error:
+        raise ValidationError({field: "Must be a number."}) from error
+    scale = 100 if field == "percent" else 1
+    value = value / scale
+    if not PROBABILITY_MIN <= value <= PROBABILITY_MAX:
+        raise ValidationError(
+            {field: f"Must be between {PROBABILITY_MIN * scale:g} and {PROBABILITY_MAX * scale:g}."}
+        )
+    return value, "", ""
+
+
+def refresh_question_aggregates(question: Question, forecast: Forecast) -> None:
+    """Move the author's standing forecast forward and recompute count, forecasters and median."""
+    author = {"source": forecast.source} if forecast.source_id else {"forecaster": forecast.forecaster}
+    standing = LatestForecast.objects.filter(question=question, **author).first()
+    if standing is None:
+        LatestForecast.objects.create(
+            question=question, forecast=forecast, probability=forecast.probability, made_at=forecast.made_at, **author
+        )
+    elif (forecast.made_at, forecast.pk) >= (standing.made_at, standing.forecast_id):
+        standing.forecast = forecast
+        standing.probability = forecast.probability
+        standing.made_at = forecast.made_at
+        standing.save(update_fields=["forecast", "probability", "made_at"])
+    standing_probabilities = list(
+        LatestForecast.objects.filter(question=question).values_list("probability", flat=True)
+    )
+    question.forecast_count += 1
+    question.forecaster_count = len(standing_probabilities)
+    question.crowd_probability = statistics.median(standing_probabilities)
+    question.save(update_fields=["forecast_count", "forecaster_count", "crowd_probability", "updated_at"])
+
+
+@transaction.atomic
+def forecast_submit(
+    *,
+    question: Question,
+    recorded_by,
+    probability: float | None = None,
+    percent: float | None = None,
+    phrase: str | None = None,
+    yardstick: str | None = None,
+    rationale: str = "",
+    source: Source | None = None,
+    made_at: datetime | None = None,
+    quote: str = "",
+    url: str = "",
+) -> Forecast:
+    """Record a forecast; a user's own is stamped now, a source's statement keeps its past date."""
+    question = Question.objects.select_for_update().get(pk=question.pk)
+    if not Question.objects.visible_to(recorded_by).filter(pk=question.pk).exists():
+        raise PermissionDenied("You cannot see this question.")
+    value, phrase, yardstick = probability_from_input(
+        probability=probability, percent=percent, phrase=phrase, yardstick=yardstick
+    )
+    now = timezone.now()
+    if question.status != Question.Status.OPEN:
+        raise ValidationError({"question": f"This question is {question.get_status_display().lower()}: it no longer takes forecasts."})
+    if source is None:
+        if made_at is not None:
+            raise ValidationError({"made_at": "Your own forecast is stamped with the current time; only a source's statement can be dated in the past."})
+        if question.window_end <= now:
+            raise ValidationError({"question": "The window of this question has closed: it no longer takes forecasts."})
+        made_at = now
+    else:
+        errors = {}
+        if made_at is None:
+            errors["made_at"] = "A source's statement needs the date it was made."
+        elif made_at > now:
+            errors["made_at"] = "A statement cannot be dated in the future."
+        elif made_at >= question.window_end:
+            errors["made_at"] = "The statement must predate the end of the question's window."
+        if not quote.strip():
+            errors["quote"] = "Quote the source's statement."
+        if not url.strip():
+            errors["url"] = "Give the URL where the statement was published."
+        if errors:
+            raise ValidationError(errors)
+    forecast = Forecast(
+        question=question,
+        forecaster=None if source else recorded_by,
+        source=source,
+        recorded_by=recorded_by,
+        made_at=made_at,
+        recorded_at=now,
+        probability=value,
+        phrase=phrase,
+        yardstick=yardstick,
+        rationale=rationale,
+        quote=quote,
+        url=url,
+    )
+    forecast.full_clean()
+    forecast.save()
+    refresh_question_aggregates(question, forecast)
+    return forecast

@@ -1,0 +1,132 @@
+"""Creating and editing questions."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from forecasts.models import Question, Source, Tag, Team
+from forecasts.rules import user_can_edit_question, user_is_moderator
+
+EDITABLE_FIELDS = {
+    "title",
+    "details",
+    "resolution_criteria",
+    "kind",
+    "team",
+    "source",
+    "source_quote",
+    "source_statement_date",
+    "source_url",
+    "window_start",
+    "window_end",
+    "resolve_by",
+}
+SCHEDULE_FIELDS = {"window_end", "resolve_by"}
+
+
+def default_resolve_by(window_end: datetime) -> datetime:
+    return window_end + timedelta(days=settings.FOREWARN["RESOLVE_GRACE_DAYS"])
+
+
+def tags_from_names(names) -> list[Tag]:
+    """Tag rows for the given names, created on first use; names are slugs, lower case."""
+    tags = []
+    for name in dict.fromkeys(str(name).strip().lower() for name in names):
+        if name:
+            tags.append(Tag.objects.get_or_create(name=name)[0])
+    return tags
+
+
+def check_team(user, team: Team | None) -> None:
+    if team is not None and not user_is_moderator(user) and not team.memberships.filter(user=user).exists():
+        raise ValidationError({"team": "You can only file questions for a team you belong to."})
+
+
+@transaction.atomic
+def question_create(
+    *,
+    owner,
+    title: str,
+    resolution_criteria: str,
+    window_end: datetime,
+    kind: str = Question.Kind.OTHER,
+    details: str = "",
+    tags=(),
+    team: Team | None = None,
+    source: Source | None = None,
+    source_quote: str = "",
+    source_statement_date=None,
+    source_url: str = "",
+    window_start: datetime | None = None,
+    resolve_by: datetime | None = None,
+    draft: bool = False,
+) -> Question:
+    """File a new question, open for forecasts unless saved as a draft."""
+    check_team(owner, team)
+    now = timezone.now()
+    question = Question(
+        owner=owner,
+        title=title,
+        resolution_criteria=resolution_criteria,
+        kind=kind,
+        details=details,
+        team=team,
+        source=source,
+        source_quote=source_quote,
+        source_statement_date=source_statement_date,
+        source_url=source_url,
+        window_start=window_start,
+        window_end=window_end,
+        resolve_by=resolve_by or (default_resolve_by(window_end) if window_end else None),
+        status=Question.Status.DRAFT if draft else Question.Status.OPEN,
+        opened_at=None if draft else now,
+        created_at=now,
+    )
+    question.full_clean()
+    question.save()
+    question.tags.set(tags_from_names(tags))
+    return question
+
+
+@transaction.atomic
+def question_update(*, question: Question, actor, tags=None, **changes) -> Question:
+    """Edit a draft or open question; moving its dates re-arms the reminder schedule."""
+    question = Question.objects.select_for_update().get(pk=question.pk)
+    if not user_can_edit_question(actor, question):
+        raise PermissionDenied("Only the owner can edit this question, and only while it is open.")
+    if question.status not in Question.EDITABLE_STATUSES:
+        raise ValidationError({"status": f"A question that is {question.get_status_display().lower()} cannot be edited."})
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    if "team" in changes and changes["team"] != question.team:
+        check_team(actor, changes["team"])
+    if "window_end" in changes and "resolve_by" not in changes and changes["window_end"] > question.resolve_by:
+        changes["resolve_by"] = default_resolve_by(changes["window_end"])
+    for name, value in changes.items():
+        setattr(question, name, value)
+    question.full_clean()
+    if SCHEDULE_FIELDS & set(changes):
+        question.next_reminder_at = None
+        question.reminder_round = 0
+    question.save()
+    if tags is not None:
+        question.tags.set(tags_from_names(tags))
+    return question
+
+
+@transaction.atomic
+def question_open(*, question: Question, actor) -> Question:
+    """Publish a draft: it starts accepting forecasts now."""
+    question = Question.objects.select_for_update().get(pk=question.pk)
+    if not user_can_edit_question(actor, question):
+        raise PermissionDenied("Only the owner can open this question.")
+    if question.status != Question.Status.DRAFT:
+        raise ValidationError({"status": "Only a draft can be opened."})
+    question.status = Question.Status.OPEN
+    question.opened_at = timezone.now()
+    question.save(update_fields=["status", "opened_at", "updated_at"])
+    return question

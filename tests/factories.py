@@ -1,0 +1,132 @@
+"""One factory per model; tests build rows through these, never by hand."""
+
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from forecasts import models
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.org")
+    password = factory.django.Password("correct-horse-battery")
+
+
+class ForecasterFactory(UserFactory):
+    """A user of the admin workbench, in the Forecasters group."""
+
+    is_staff = True
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        if create:
+            self.groups.add(Group.objects.get(name="Forecasters"))
+
+
+class EditorFactory(UserFactory):
+    """A moderator: may resolve and edit any question."""
+
+    is_staff = True
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        if create:
+            self.groups.add(Group.objects.get(name="Editors"))
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Team
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class TeamMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.TeamMembership
+
+    team = factory.SubFactory(TeamFactory)
+    user = factory.SubFactory(UserFactory)
+
+
+class SourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Source
+
+    name = factory.Sequence(lambda n: f"Source {n}")
+    url = "https://example.org/source"
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Tag
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"tag-{n}")
+
+
+class QuestionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Question
+
+    title = factory.Sequence(lambda n: f"Will event {n} happen?")
+    resolution_criteria = "YES if credible reporting confirms the event inside the window."
+    kind = models.Question.Kind.ESCALATION
+    owner = factory.SubFactory(UserFactory)
+    window_end = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
+    resolve_by = factory.LazyAttribute(lambda question: question.window_end + timedelta(days=3))
+    status = models.Question.Status.OPEN
+    opened_at = factory.LazyFunction(timezone.now)
+
+
+class ForecastFactory(factory.django.DjangoModelFactory):
+    """A raw forecast row (bypasses forecast_submit: use the service to test its rules)."""
+
+    class Meta:
+        model = models.Forecast
+
+    question = factory.SubFactory(QuestionFactory)
+    forecaster = factory.SubFactory(UserFactory)
+    recorded_by = factory.LazyAttribute(lambda forecast: forecast.forecaster)
+    made_at = factory.LazyFunction(timezone.now)
+    recorded_at = factory.LazyAttribute(lambda forecast: forecast.made_at)
+    probability = 0.6
+
+
+class ResolutionEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ResolutionEvent
+
+    question = factory.SubFactory(QuestionFactory)
+    action = models.ResolutionEvent.Action.RESOLVE
+    outcome = models.Question.Outcome.YES
+    previous_status = models.Question.Status.AWAITING_RESOLUTION
+    actor = factory.SubFactory(UserFactory)
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Notification
+
+    user = factory.SubFactory(UserFactory)
+    question = factory.SubFactory(QuestionFactory)
+    kind = models.Notification.Kind.READY_TO_RESOLVE
+    dedupe_key = factory.Sequence(lambda n: f"test:{n}")
+    message = "A window has closed."
+
+
+class ProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Profile
+        django_get_or_create = ("user",)
+
+    user = factory.SubFactory(UserFactory)
