@@ -49,6 +49,12 @@ def new_calendar_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+class ProfileManager(models.Manager):
+    def for_user(self, user) -> "Profile":
+        """The user's settings, created with defaults on first use."""
+        return self.get_or_create(user=user)[0]
+
+
 class Profile(models.Model):
     """Per-user settings for reminders and feeds."""
 
@@ -65,6 +71,8 @@ class Profile(models.Model):
     webhook_url = models.URLField(blank=True, help_text="Slack-compatible incoming webhook.")
     calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token)
     last_digest_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProfileManager()
 
     class Meta:
         constraints = [
@@ -156,6 +164,9 @@ class Question(models.Model):
     EDITABLE_STATUSES = (Status.DRAFT, Status.OPEN)
 
     title = models.CharField(max_length=300)
+    external_key = models.CharField(
+        max_length=100, blank=True, help_text="Stable key of an imported question (seeds, imports)."
+    )
     details = models.TextField(blank=True)
     resolution_criteria = models.TextField()
     kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.OTHER)
@@ -216,6 +227,9 @@ class Question(models.Model):
             models.Index(fields=["resolved_at"], name="question_resolved_at_idx"),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["external_key"], condition=~Q(external_key=""), name="question_external_key_unique"
+            ),
             models.CheckConstraint(
                 condition=Q(window_start__isnull=True) | Q(window_end__gte=models.F("window_start")),
                 name="question_window_end_after_start",

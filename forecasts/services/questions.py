@@ -63,8 +63,13 @@ def question_create(
     window_start: datetime | None = None,
     resolve_by: datetime | None = None,
     draft: bool = False,
+    opened_at: datetime | None = None,
+    external_key: str = "",
 ) -> Question:
-    """File a new question, open for forecasts unless saved as a draft."""
+    """File a new question, open for forecasts unless saved as a draft.
+
+    `opened_at` defaults to now; a question logged after the fact may start at its statement date.
+    """
     check_team(owner, team)
     now = timezone.now()
     question = Question(
@@ -82,8 +87,9 @@ def question_create(
         window_end=window_end,
         resolve_by=resolve_by or (default_resolve_by(window_end) if window_end else None),
         status=Question.Status.DRAFT if draft else Question.Status.OPEN,
-        opened_at=None if draft else now,
+        opened_at=None if draft else opened_at or now,
         created_at=now,
+        external_key=external_key,
     )
     question.full_clean()
     question.save()
