@@ -1,0 +1,381 @@
+"""Scoring of binary questions (DESIGN section 5): pure functions over sequences, no database.
+
+Probabilities are chances of YES in [0, 1]; outcomes are 1 (yes) or 0 (no). A timed forecast is
+a pair ``(made_at, probability)`` with an aware datetime.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, TypeVar
+
+import numpy as np
+
+WILSON_Z_95 = 1.959963984540054  # the 97.5% quantile of the standard normal distribution
+
+BinStrategy = Literal["uniform", "quantile"]
+TimedForecast = tuple[datetime, float]
+ForecasterKey = TypeVar("ForecasterKey", bound=Hashable)
+
+# In units of bin width: far wider than floating point noise, far narrower than any real forecast
+# step (probabilities are stored to a few decimal places).
+_EDGE_TOLERANCE = 1e-9
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Bin:
+    """One non-empty calibration bin and the Wilson 95% interval of its observed frequency."""
+
+    lower: float
+    upper: float
+    count: int
+    mean_forecast: float
+    observed_frequency: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass(frozen=True)
+class Murphy:
+    """Murphy decomposition of the Brier score with the two within-bin terms."""
+
+    reliability: float
+    resolution: float
+    uncertainty: float
+    within_bin_variance: float
+    within_bin_covariance: float
+
+    @property
+    def brier(self) -> float:
+        """The Brier score the parts add up to."""
+        return (
+            self.reliability
+            - self.resolution
+            + self.uncertainty
+            + self.within_bin_variance
+            - self.within_bin_covariance
+        )
+
+
+@dataclass(frozen=True)
+class TimeAveraged:
+    """A time-averaged Brier score over ``[start, end]`` and the share of the open span covered."""
+
+    score: float
+    start: datetime
+    end: datetime
+    coverage: float | None
+
+
+@dataclass(frozen=True)
+class CrowdStep:
+    """The crowd's median forecast over ``[start, end)`` and how many forecasters stood."""
+
+    start: datetime
+    end: datetime
+    median: float
+    forecasters: int
+
+
+# Point scores ---------------------------------------------------------------------------------
+
+
+def brier(probabilities: Sequence[float], outcomes: Sequence[int]) -> float:
+    """Mean squared difference between forecast and outcome: 0 is perfect, 1 the worst."""
+    forecast, outcome = _validated_arrays(probabilities, outcomes)
+    return float(np.mean((forecast - outcome) ** 2))
+
+
+def log_loss(probabilities: Sequence[float], outcomes: Sequence[int]) -> float:
+    """Mean negative natural log of the probability given to what happened (no clipping)."""
+    forecast, outcome = _validated_arrays(probabilities, outcomes)
+    with np.errstate(divide="ignore"):
+        probability_of_outcome = np.where(outcome == 1, forecast, 1.0 - forecast)
+        return float(-np.mean(np.log(probability_of_outcome)))
+
+
+def wilson_interval(successes: int, n: int, z: float = WILSON_Z_95) -> tuple[float, float]:
+    """Wilson score interval of a proportion; (0.0, 1.0) when there are no trials."""
+    if n < 0 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n, got {successes} of {n}")
+    if n == 0:
+        return 0.0, 1.0
+    proportion = successes / n
+    z_squared = z * z
+    denominator = 1.0 + z_squared / n
+    centre = (proportion + z_squared / (2 * n)) / denominator
+    half_width = (
+        z * math.sqrt(proportion * (1 - proportion) / n + z_squared / (4 * n * n)) / denominator
+    )
+    low = 0.0 if successes == 0 else max(0.0, centre - half_width)
+    high = 1.0 if successes == n else min(1.0, centre + half_width)
+    return low, high
+
+
+# Calibration ----------------------------------------------------------------------------------
+
+
+def uniform_bin_indices(probabilities: Sequence[float], bins: int = 10) -> np.ndarray:
+    """Index of each forecast's equal-width bin; a forecast on an inner edge is in the lower bin.
+
+    A forecast within a billionth of a bin width of an edge counts as on it, so floating point
+    noise cannot move it: 0.3, 3 * 0.1 and 0.7 - 0.4 all land in [0.2, 0.3] with 10 bins.
+    """
+    _check_bin_count(bins)
+    scaled = np.asarray(probabilities, dtype=float) * bins
+    nearest_edge = np.rint(scaled)
+    scaled = np.where(np.abs(scaled - nearest_edge) <= _EDGE_TOLERANCE, nearest_edge, scaled)
+    return np.clip(np.ceil(scaled).astype(np.int64) - 1, 0, bins - 1)
+
+
+def calibration_bins(
+    probabilities: Sequence[float],
+    outcomes: Sequence[int],
+    bins: int = 10,
+    strategy: BinStrategy = "uniform",
+) -> list[Bin]:
+    """Count, mean forecast, observed frequency and Wilson interval of every non-empty bin."""
+    forecast, outcome = _validated_arrays(probabilities, outcomes, allow_empty=True)
+    if forecast.size == 0:
+        return []
+    indices, edges = _assign_bins(forecast, bins, strategy)
+    counts = np.bincount(indices, minlength=bins)
+    forecast_sums = np.bincount(indices, weights=forecast, minlength=bins)
+    outcome_sums = np.bincount(indices, weights=outcome, minlength=bins)
+    result = []
+    for index in np.flatnonzero(counts):
+        count = int(counts[index])
+        successes = int(round(outcome_sums[index]))
+        ci_low, ci_high = wilson_interval(successes, count)
+        result.append(
+            Bin(
+                lower=edges[index],
+                upper=edges[index + 1],
+                count=count,
+                mean_forecast=float(forecast_sums[index] / count),
+                observed_frequency=float(outcome_sums[index] / count),
+                ci_low=ci_low,
+                ci_high=ci_high,
+            )
+        )
+    return result
+
+
+def murphy_decomposition(
+    probabilities: Sequence[float],
+    outcomes: Sequence[int],
+    bins: int = 10,
+    strategy: BinStrategy = "uniform",
+) -> Murphy:
+    """Brier = reliability - resolution + uncertainty + within-bin variance - covariance."""
+    forecast, outcome = _validated_arrays(probabilities, outcomes)
+    indices, _ = _assign_bins(forecast, bins, strategy)
+    counts = np.bincount(indices, minlength=bins)
+    occupied = np.maximum(counts, 1)  # empty bins have no forecasts to look them up
+    bin_mean_forecast = np.bincount(indices, weights=forecast, minlength=bins) / occupied
+    bin_frequency = np.bincount(indices, weights=outcome, minlength=bins) / occupied
+    base_rate = float(np.mean(outcome))
+    # Each forecast carries its bin's mean forecast f_k and observed frequency o_k.
+    mean_forecast = bin_mean_forecast[indices]
+    frequency = bin_frequency[indices]
+    return Murphy(
+        reliability=float(np.mean((mean_forecast - frequency) ** 2)),
+        resolution=float(np.mean((frequency - base_rate) ** 2)),
+        uncertainty=base_rate * (1.0 - base_rate),
+        within_bin_variance=float(np.mean((forecast - mean_forecast) ** 2)),
+        within_bin_covariance=float(
+            2.0 * np.mean((forecast - mean_forecast) * (outcome - frequency))
+        ),
+    )
+
+
+# Scores over time -----------------------------------------------------------------------------
+
+
+def final_forecast_before(
+    forecasts: Iterable[TimedForecast], closed_at: datetime
+) -> TimedForecast | None:
+    """The last forecast made strictly before the close, the one that counts in calibration."""
+    standing = _forecasts_before(forecasts, closed_at)
+    return standing[-1] if standing else None
+
+
+def time_averaged_brier(
+    forecasts: Iterable[TimedForecast],
+    outcome: int,
+    closed_at: datetime,
+    opened_at: datetime | None = None,
+) -> TimeAveraged | None:
+    """Brier of each forecast weighted by how long it stood, from the first forecast to close.
+
+    Forecasts made at or after the close are ignored, so the span is never empty; None when
+    nothing was forecast before the close. Coverage is the span over the question's open span
+    ``[opened_at, closed_at]``, clamped to [0, 1]; None without ``opened_at`` or an open span.
+    """
+    _check_outcome(outcome)
+    standing = _forecasts_before(forecasts, closed_at)
+    if not standing:
+        return None
+    start = standing[0][0]
+    made_at = [moment for moment, _ in standing]
+    held_until = made_at[1:] + [closed_at]
+    held_for = np.array(
+        [(until - since) // _ONE_MICROSECOND for since, until in zip(made_at, held_until)]
+    )
+    forecast = np.array([probability for _, probability in standing], dtype=float)
+    _check_probabilities(forecast)
+    score = float(np.sum(held_for * (forecast - outcome) ** 2) / np.sum(held_for))
+    coverage = None
+    if opened_at is not None and opened_at < closed_at:
+        coverage = min(1.0, max(0.0, (closed_at - start) / (closed_at - opened_at)))
+    return TimeAveraged(score=score, start=start, end=closed_at, coverage=coverage)
+
+
+def crowd_median_steps(
+    forecasts_by_forecaster: Mapping[ForecasterKey, Iterable[TimedForecast]], closed_at: datetime
+) -> list[CrowdStep]:
+    """The crowd forecast as a step function: the median of the standing forecasts until close.
+
+    A forecaster stands from their first forecast on, with their latest forecast; with an even
+    number standing the median is the mean of the middle two.
+    """
+    standing_by_forecaster = [
+        _forecasts_before(forecasts, closed_at) for forecasts in forecasts_by_forecaster.values()
+    ]
+    # Sorting by (time, forecaster, position) keeps each forecaster's own order at a tie, so
+    # the later of two simultaneous forecasts is the one left standing.
+    changes = sorted(
+        (made_at, forecaster, position, probability)
+        for forecaster, standing in enumerate(standing_by_forecaster)
+        for position, (made_at, probability) in enumerate(standing)
+    )
+    current = np.full(len(standing_by_forecaster), np.nan)  # NaN: not standing yet
+    steps: list[CrowdStep] = []
+    for change, (made_at, forecaster, _, probability) in enumerate(changes):
+        current[forecaster] = probability
+        next_change = changes[change + 1][0] if change + 1 < len(changes) else closed_at
+        if next_change == made_at:
+            continue
+        standing = current[~np.isnan(current)]
+        steps.append(
+            CrowdStep(
+                start=made_at,
+                end=next_change,
+                median=float(np.median(standing)),
+                forecasters=int(standing.size),
+            )
+        )
+    return steps
+
+
+def crowd_median_at(
+    forecasts_by_forecaster: Mapping[ForecasterKey, Iterable[TimedForecast]], moment: datetime
+) -> float | None:
+    """The median of every forecaster's latest forecast made at or before ``moment``."""
+    latest = [
+        standing[-1][1]
+        for forecasts in forecasts_by_forecaster.values()
+        if (standing := _forecasts_before(forecasts, moment, inclusive=True))
+    ]
+    return float(np.median(latest)) if latest else None
+
+
+def crowd_relative_brier(
+    forecasts_by_forecaster: Mapping[ForecasterKey, Iterable[TimedForecast]],
+    outcome: int,
+    closed_at: datetime,
+) -> dict[ForecasterKey, float | None]:
+    """Each forecaster's time-averaged Brier minus the crowd median's over the same span.
+
+    Negative is better than the crowd. None for a forecaster with nothing before the close, and
+    for everyone when fewer than two forecasters forecast before the close.
+    """
+    _check_outcome(outcome)
+    standing_by_forecaster = {
+        key: _forecasts_before(forecasts, closed_at)
+        for key, forecasts in forecasts_by_forecaster.items()
+    }
+    if sum(1 for standing in standing_by_forecaster.values() if standing) < 2:
+        return {key: None for key in standing_by_forecaster}
+    crowd = [
+        (step.start, step.median)
+        for step in crowd_median_steps(standing_by_forecaster, closed_at)
+    ]
+    relative: dict[ForecasterKey, float | None] = {}
+    for key, standing in standing_by_forecaster.items():
+        own = time_averaged_brier(standing, outcome, closed_at)
+        if own is None:
+            relative[key] = None
+            continue
+        # Every forecaster's first forecast starts a crowd step, so the spans match exactly.
+        crowd_over_span = [(start, median) for start, median in crowd if start >= own.start]
+        relative[key] = own.score - time_averaged_brier(crowd_over_span, outcome, closed_at).score
+    return relative
+
+
+# Helpers --------------------------------------------------------------------------------------
+
+
+def _validated_arrays(
+    probabilities: Sequence[float], outcomes: Sequence[int], *, allow_empty: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    forecast = np.asarray(probabilities, dtype=float).reshape(-1)
+    outcome = np.asarray(outcomes, dtype=float).reshape(-1)
+    if forecast.shape != outcome.shape:
+        raise ValueError(f"{forecast.size} probabilities but {outcome.size} outcomes")
+    if forecast.size == 0 and not allow_empty:
+        raise ValueError("nothing to score")
+    _check_probabilities(forecast)
+    if not np.all((outcome == 0) | (outcome == 1)):
+        raise ValueError("outcomes must be 0 or 1")
+    return forecast, outcome
+
+
+def _check_probabilities(forecast: np.ndarray) -> None:
+    if not np.all((forecast >= 0.0) & (forecast <= 1.0)):
+        raise ValueError("probabilities must lie in [0, 1]")
+
+
+def _check_outcome(outcome: int) -> None:
+    if outcome not in (0, 1):
+        raise ValueError(f"outcome must be 0 or 1, got {outcome!r}")
+
+
+def _check_bin_count(bins: int) -> None:
+    if int(bins) != bins or bins < 1:
+        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+
+
+def _assign_bins(
+    forecast: np.ndarray, bins: int, strategy: BinStrategy
+) -> tuple[np.ndarray, list[float]]:
+    """Bin index of every forecast, and the bins + 1 edges."""
+    _check_bin_count(bins)
+    if strategy == "uniform":
+        return uniform_bin_indices(forecast, bins), [index / bins for index in range(bins + 1)]
+    if strategy == "quantile":
+        # Exactly as scikit-learn: edges at linearly interpolated percentiles, the outer two
+        # being the smallest and largest forecast; repeated edges leave empty bins behind.
+        edges = np.percentile(forecast, np.linspace(0, 1, bins + 1) * 100)
+        indices = np.searchsorted(edges[1:-1], forecast, side="left")
+        return indices, [float(edge) for edge in edges]
+    raise ValueError(f"strategy must be 'uniform' or 'quantile', got {strategy!r}")
+
+
+def _forecasts_before(
+    forecasts: Iterable[TimedForecast], moment: datetime, *, inclusive: bool = False
+) -> list[TimedForecast]:
+    """Forecasts made before ``moment``, oldest first; simultaneous ones keep their input order."""
+    return sorted(
+        (
+            (made_at, float(probability))
+            for made_at, probability in forecasts
+            if made_at < moment or (inclusive and made_at == moment)
+        ),
+        key=lambda forecast: forecast[0],
+    )
+
