@@ -4,14 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
+PORT ?= 8000
 
-.PHONY: help venv dev run test test-fast bench migrate seeds lint clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help venv dev browser run test test-fast migrate seeds clean
 
 help:
 	@echo "make run        set up on embedded defaults (SQLite, filesystem broker) and start web + worker + beat"
 	@echo "make test       run the whole test suite (PostgreSQL and Redis on localhost when they answer)"
 	@echo "make test-fast  the suite without the slow real-worker, browser and fuzzing tests"
-	@echo "make bench      benchmarks on PostgreSQL (DATABASE_URL)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,18 +37,23 @@ migrate: venv
 seeds: migrate
 	$(PY) manage.py load_seeds
 
+# Links in printed messages and emails follow the port (unless FOREWARN_SITE_URL is set).
+run: export FOREWARN_SITE_URL ?= http://127.0.0.1:$(PORT)
 run: seeds
 	$(PY) manage.py demo_users
-	$(PY) manage.py serve
+	$(PY) manage.py serve --port $(PORT)
 
-test: dev
+# The browser tests drive Debian's chromium through Playwright; no browser is ever downloaded.
+browser:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "!! could not install chromium: the browser tests will skip (and fail under CI=true)"; }
+
+test: dev browser
 	$(PY) -m pytest
 
 test-fast: dev
 	$(PY) -m pytest -m "not slow"
-
-bench: dev
-	$(PY) manage.py bench
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

@@ -49,6 +49,11 @@ def new_calendar_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def default_digest_period() -> timedelta:
+    """The site's digest period (FOREWARN_DIGEST_PERIOD_MINUTES) for a profile that sets none."""
+    return timedelta(minutes=settings.FOREWARN.get("DIGEST_PERIOD_MINUTES", 60))
+
+
 class ProfileManager(models.Manager):
     def for_user(self, user) -> "Profile":
         """The user's settings, created with defaults on first use."""
@@ -62,7 +67,7 @@ class Profile(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="forewarn_profile"
     )
     digest_period = models.DurationField(
-        default=timedelta(hours=1),
+        default=default_digest_period,
         help_text="At most one reminder email per this period.",
     )
     closing_soon_opt_in = models.BooleanField(
@@ -138,12 +143,14 @@ class QuestionStatus(models.TextChoices):
 
 class QuestionQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """Questions without a team, plus those of the user's teams; everything for moderators."""
+        """Questions without a team plus those of the user's teams (drafts: owner only); all for moderators."""
         if not user or not user.is_authenticated:
             return self.none()
         if user_is_moderator(user):
             return self
-        return self.filter(Q(team__isnull=True) | Q(team__memberships__user=user)).distinct()
+        member = TeamMembership.objects.filter(team_id=models.OuterRef("team_id"), user_id=user.pk)
+        shared = Q(team__isnull=True) | models.Exists(member)
+        return self.filter(shared).exclude(Q(status=QuestionStatus.DRAFT) & ~Q(owner_id=user.pk))
 
     def due_to_close(self, now=None):
         return self.filter(status=Question.Status.OPEN, window_end__lte=now or timezone.now())
@@ -207,6 +214,9 @@ class Question(models.Model):
     # Reminder schedule, kept in the database so the sweep (not a countdown) drives it.
     next_reminder_at = models.DateTimeField(null=True, blank=True)
     reminder_round = models.PositiveIntegerField(default=0)
+    next_escalation_at = models.DateTimeField(null=True, blank=True)
+    # The window end the closing-soon nudge went out for: moving the window re-arms the nudge.
+    closing_soon_notified_for = models.DateTimeField(null=True, blank=True)
 
     # Maintained aggregates, refreshed on every forecast so lists never scan forecasts.
     forecast_count = models.PositiveIntegerField(default=0)
@@ -425,10 +435,17 @@ class ResolutionEvent(models.Model):
     evidence_url = models.URLField(blank=True, max_length=500)
     note = models.TextField(blank=True)
     occurred_at = models.DateTimeField(null=True, blank=True)
+    # When the forecasters were told; NULL means the sweep still has to tell them.
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["question", "created_at"], name="resolution_event_q_idx")]
+        indexes = [
+            models.Index(fields=["question", "created_at"], name="resolution_event_q_idx"),
+            models.Index(
+                fields=["created_at"], condition=Q(notified_at__isnull=True), name="resolution_unnotified_idx"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(
@@ -472,6 +489,9 @@ class Notification(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    digest = models.ForeignKey(
+        "DigestDelivery", null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -487,3 +507,202 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} for {self.user}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class DigestDelivery(models.Model):
+    """One digest email to one user, claimed before it is sent so a period never gets two."""
+
+    Status = DeliveryStatus
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_deliveries"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # A sender holds the lease while it talks to the mail server; a dead sender's lease expires.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # When the sweep should (re)queue it if no task has delivered it by then.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "digest deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="digest_delivery_due_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(status="pending"), name="digest_delivery_one_pending_per_user"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="sent", sent_at__isnull=False) | ~Q(status="sent"),
+                name="digest_delivery_sent_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return f"digest {self.pk} for {self.user} ({self.status})"
+
+
+class WebhookDelivery(models.Model):
+    """One POST of one notification to the recipient's webhook, with its retry record."""
+
+    Status = DeliveryStatus
+
+    notification = models.OneToOneField(
+        Notification, on_delete=models.CASCADE, related_name="webhook_delivery"
+    )
+    url = models.URLField(max_length=500)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due_idx")]
+
+    def __str__(self):
+        return f"webhook {self.pk} to {self.url} ({self.status})"
+
+
+class ActionTokenUse(models.Model):
+    """A one-click email link that has been used; the unique hash makes it single-use."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=10)
+    used_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.action} on {self.question_id} by {self.user}"
+
+
+# Stored scores (DESIGN section 5) -------------------------------------------------------------
+
+
+class ScoreQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Scores on questions the user may see, decided by the copied team: no join to questions."""
+        if not user or not user.is_authenticated:
+            return self.none()
+        if user_is_moderator(user):
+            return self
+        return self.filter(
+            Q(team__isnull=True)
+            | Q(team__in=TeamMembership.objects.filter(user_id=user.pk).values("team_id"))
+        )
+
+    def counted(self, now=None):
+        """Scores that count in statistics: their question's window has ended (no early-YES bias)."""
+        return self.filter(window_end__lte=now or timezone.now())
+
+
+class Score(models.Model):
+    """One author's scores on one resolved yes/no question; rebuilt whenever the resolution changes."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="scores")
+    forecaster = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="scores",
+        db_index=False,  # covered by score_forecaster_idx
+    )
+    source = models.ForeignKey(
+        Source,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="scores",
+        db_index=False,  # covered by score_source_idx
+    )
+    forecast = models.ForeignKey(
+        Forecast, on_delete=models.CASCADE, related_name="+", help_text="The forecast that counts."
+    )
+    probability = models.FloatField(help_text="The counted forecast's probability of YES.")
+    outcome = models.PositiveSmallIntegerField(help_text="1 for YES, 0 for NO.")
+    brier = models.FloatField()
+    log_loss = models.FloatField()
+    time_averaged_brier = models.FloatField()
+    coverage = models.FloatField(
+        null=True, blank=True, help_text="Share of the question's open span the author's forecasts covered."
+    )
+    relative_brier = models.FloatField(
+        null=True, blank=True, help_text="Time-averaged Brier minus the crowd's; None with one author."
+    )
+    forecast_count = models.PositiveIntegerField(help_text="Forecasts made before the scoring cutoff.")
+    scored_until = models.DateTimeField(help_text="The cutoff: the close, or when the event happened.")
+
+    # Copies of the question's and the counted forecast's fields, so statistics filter scores alone.
+    question_kind = models.CharField(max_length=32, choices=QuestionKind.choices)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField()
+    window_end = models.DateTimeField()
+    phrase = models.CharField(max_length=60, blank=True)
+    yardstick = models.CharField(max_length=10, choices=Forecast.Yardstick.choices, blank=True)
+
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScoreQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-resolved_at", "question_id", "id"]
+        indexes = [
+            models.Index(fields=["forecaster", "resolved_at"], name="score_forecaster_idx"),
+            models.Index(fields=["source", "resolved_at"], name="score_source_idx"),
+            models.Index(fields=["question_kind", "resolved_at"], name="score_kind_idx"),
+            models.Index(fields=["resolved_at"], name="score_resolved_at_idx"),
+            models.Index(fields=["yardstick", "phrase"], name="score_phrase_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(forecaster__isnull=False, source__isnull=True)
+                    | Q(forecaster__isnull=True, source__isnull=False)
+                ),
+                name="score_by_user_xor_source",
+            ),
+            models.UniqueConstraint(
+                fields=["question", "forecaster"],
+                condition=Q(forecaster__isnull=False),
+                name="score_one_per_user_and_question",
+            ),
+            models.UniqueConstraint(
+                fields=["question", "source"],
+                condition=Q(source__isnull=False),
+                name="score_one_per_source_and_question",
+            ),
+            models.CheckConstraint(condition=Q(outcome__in=[0, 1]), name="score_outcome_binary"),
+            models.CheckConstraint(
+                condition=Q(probability__gte=0, probability__lte=1), name="score_probability_in_range"
+            ),
+        ]
+
+    def __str__(self):
+        author = self.source if self.source_id else self.forecaster
+        return f"{author} on {self.question_id}: Brier {self.brier:.3f}"
+
+
+class CalibrationReport(Score):
+    """The admin's Calibration page: a view over the stored scores, with no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "calibration"
+        verbose_name_plural = "calibration"

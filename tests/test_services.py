@@ -130,11 +130,17 @@ def test_source_statement_cannot_be_dated_in_the_future(question, forecaster):
 
 
 @pytest.mark.parametrize("status", ["draft", "awaiting_resolution"])
-def test_no_forecasts_unless_open(owner, forecaster, status):
+def test_no_forecasts_unless_open(owner, status):
     question = factories.QuestionFactory(owner=owner, status=status)
     with pytest.raises(ValidationError) as excinfo:
-        services.forecast_submit(question=question, recorded_by=forecaster, probability=0.5)
+        services.forecast_submit(question=question, recorded_by=owner, probability=0.5)
     assert "question" in error_fields(excinfo)
+
+
+def test_drafts_are_hidden_from_everyone_but_their_owner(owner, forecaster):
+    draft = factories.QuestionFactory(owner=owner, status="draft")
+    with pytest.raises(PermissionDenied):
+        services.forecast_submit(question=draft, recorded_by=forecaster, probability=0.5)
 
 
 def test_no_own_forecast_after_the_window_ended_even_before_the_sweep(owner, forecaster):

@@ -5,10 +5,10 @@ from pathlib import Path
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = Path(environ.Env().str("FOREWARN_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
 env.read_env(BASE_DIR / ".env", overwrite=False)
+VAR_DIR = Path(env.str("FOREWARN_VAR_DIR", default=str(BASE_DIR / "var")))
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="forewarn-insecure-local-key-change-me")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "forecasts",
 ]
@@ -114,10 +115,16 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Forewarn <forewarn@l
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=env.str("REDIS_URL", default="filesystem://"))
 if CELERY_BROKER_URL.startswith("filesystem"):
     CELERY_QUEUE_DIR = VAR_DIR / "celery" / "queue"
+    CELERY_CONTROL_DIR = VAR_DIR / "celery" / "control"
+    # kombu expects the folders to exist: any process that queues a task (web, load_seeds) needs them.
+    for folder in (CELERY_QUEUE_DIR, CELERY_CONTROL_DIR):
+        folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_QUEUE_DIR),
         "data_folder_out": str(CELERY_QUEUE_DIR),
         "store_processed": False,
+        # Broadcast (control) exchanges; kombu's default is ./control in the working directory.
+        "control_folder": str(CELERY_CONTROL_DIR),
     }
 else:
     # A hung Redis must not block a web request for long.
@@ -136,26 +143,82 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header is what turns "no credentials" into a 401 (not a 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "forecasts.api.schema.ForewarnAutoSchema",
+    # JSON in, JSON out (the browsable API for people signed in to the admin).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Every error body is {"field": ["message"]}; see forecasts/api/exceptions.py.
+    "EXCEPTION_HANDLER": "forecasts.api.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "forecasts.api.throttling.AnonymousRateThrottle",
+        "forecasts.api.throttling.SignedInRateThrottle",
+    ],
+    # Rates as "<requests>/<second|minute|hour|day>"; an empty value switches that limit off.
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("FOREWARN_THROTTLE_ANON", default="60/minute") or None,
+        "user": env.str("FOREWARN_THROTTLE_USER", default="1200/minute") or None,
+    },
 }
+# A bigger request body gets a 413 from the API (and a 400 from the admin).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("FOREWARN_MAX_REQUEST_BYTES", default=1024 * 1024)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Forewarn API",
     "DESCRIPTION": "Crisis forecasts: questions, forecasts, resolutions and calibration.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request and response components apart, so read-only fields never appear as inputs.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI served from our own static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "ENUM_NAME_OVERRIDES": {
+        "QuestionStatusEnum": "forecasts.models.QuestionStatus",
+        "QuestionKindEnum": "forecasts.models.QuestionKind",
+        "OutcomeEnum": "forecasts.models.Question.Outcome",
+        "SourceKindEnum": "forecasts.models.Source.Kind",
+        "NotificationKindEnum": "forecasts.models.Notification.Kind",
+        "HealthStatusEnum": "forecasts.api.serializers.HEALTH_STATUSES",
+    },
 }
 
 FOREWARN = {
     # Default time between window end and resolve-by when a question does not set one.
     "RESOLVE_GRACE_DAYS": env.int("FOREWARN_RESOLVE_GRACE_DAYS", default=3),
 }
+
+# Lifecycle: sweep, reminders, digests, webhooks and one-click links (forecasts/services/sweep.py,
+# deliveries.py). The beat intervals seed django-celery-beat's rows once; after that the admin rules.
+FOREWARN.update(
+    {
+        "SWEEP_INTERVAL_SECONDS": env.int("FOREWARN_SWEEP_INTERVAL_SECONDS", default=60),
+        "DIGEST_INTERVAL_SECONDS": env.int("FOREWARN_DIGEST_INTERVAL_SECONDS", default=120),
+        "SWEEP_BATCH_SIZE": env.int("FOREWARN_SWEEP_BATCH_SIZE", default=500),
+        # Test-only, keep 0: holds each sweep batch open this long (the worker-kill test kills mid-batch).
+        "SWEEP_BATCH_DELAY_SECONDS": env.float("FOREWARN_SWEEP_BATCH_DELAY_SECONDS", default=0.0),
+        # Resolver reminders, in days after the window closed; then every REPEAT days until resolved.
+        "REMINDER_DAYS": [float(day) for day in env.list("FOREWARN_REMINDER_DAYS", default=["0", "1", "3", "7"])],
+        "REMINDER_REPEAT_DAYS": env.float("FOREWARN_REMINDER_REPEAT_DAYS", default=7),
+        "ESCALATION_REPEAT_DAYS": env.float("FOREWARN_ESCALATION_REPEAT_DAYS", default=7),
+        "CLOSING_SOON_HOURS": env.float("FOREWARN_CLOSING_SOON_HOURS", default=24),
+        # Default digest period of a user who has not chosen one (Profile.digest_period).
+        "DIGEST_PERIOD_MINUTES": env.int("FOREWARN_DIGEST_PERIOD_MINUTES", default=60),
+        "ACTION_LINK_MAX_AGE_DAYS": env.int("FOREWARN_ACTION_LINK_MAX_AGE_DAYS", default=7),
+        "WEBHOOK_TIMEOUT_SECONDS": env.float("FOREWARN_WEBHOOK_TIMEOUT_SECONDS", default=5),
+        "WEBHOOK_MAX_ATTEMPTS": env.int("FOREWARN_WEBHOOK_MAX_ATTEMPTS", default=6),
+        # A delivery nobody finished within this long (lost task, killed worker) is queued again.
+        "DELIVERY_REDISPATCH_MINUTES": env.int("FOREWARN_DELIVERY_REDISPATCH_MINUTES", default=10),
+    }
+)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 
 LOGGING = {
     "version": 1,

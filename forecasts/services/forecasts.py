@@ -90,6 +90,8 @@ def forecast_submit(
         probability=probability, percent=percent, phrase=phrase, yardstick=yardstick
     )
     now = timezone.now()
+    if question.status == Question.Status.DRAFT:
+        raise ValidationError({"question": "This question is a draft: it takes forecasts once it is opened."})
     if question.status != Question.Status.OPEN:
         raise ValidationError({"question": f"This question is {question.get_status_display().lower()}: it no longer takes forecasts."})
     if source is None:

@@ -118,6 +118,7 @@ def question_update(*, question: Question, actor, tags=None, **changes) -> Quest
     if SCHEDULE_FIELDS & set(changes):
         question.next_reminder_at = None
         question.reminder_round = 0
+        question.next_escalation_at = None
     question.save()
     if tags is not None:
         question.tags.set(tags_from_names(tags))

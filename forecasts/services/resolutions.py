@@ -20,8 +20,24 @@ def locked_for_resolution(question: Question, actor) -> Question:
     return locked
 
 
+def followups_after_commit(event: ResolutionEvent) -> None:
+    """Once the change commits, queue the score recompute and (for a resolve or annul) the
+    forecasters' notifications. If the broker is down the request still succeeds (robust): the
+    next sweep finds stale scores and untold events from database state."""
+    from forecasts.tasks import question_scores_recompute_task, resolution_notify  # tasks import services
+
+    # A named function, not a partial: Django logs a robust hook's failure by its __qualname__.
+    def queue_followups():
+        question_scores_recompute_task.delay(event.question_id)
+        if event.action != ResolutionEvent.Action.UNRESOLVE:
+            resolution_notify.delay(event.pk)
+
+    transaction.on_commit(queue_followups, robust=True)
+
+
 def record_event(question: Question, *, action: str, actor, previous_status: str, previous_outcome: str, **details):
-    return ResolutionEvent.objects.create(
+    """Write the change to the question's history and queue what follows from it."""
+    event = ResolutionEvent.objects.create(
         question=question,
         action=action,
         outcome=question.outcome,
@@ -31,6 +47,8 @@ def record_event(question: Question, *, action: str, actor, previous_status: str
         created_at=question.resolved_at or timezone.now(),
         **details,
     )
+    followups_after_commit(event)
+    return event
 
 
 @transaction.atomic

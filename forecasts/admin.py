@@ -1,0 +1,561 @@
+"""The forecaster's workbench: questions, forecasts and resolutions in the Django admin.
+
+Every write goes through forecasts.services; forecasts are view-only here, and every list
+shows only the questions the user may see.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, OuterRef, Subquery, URLField
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+# The notification and calibration admins register themselves on import.
+from forecasts import admin_notifications  # noqa: F401
+from forecasts.admin_calibration import calibration_panel
+from forecasts.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
+from forecasts.models import (
+    Forecast,
+    LatestForecast,
+    Question,
+    ResolutionEvent,
+    Source,
+    Tag,
+    Team,
+    TeamMembership,
+)
+from forecasts.rules import user_can_edit_question, user_can_resolve_question, user_is_moderator
+from forecasts.services import forecast_submit, question_annul, question_resolve, question_unresolve
+from forecasts.services.drafts import question_delete
+from forecasts.services.sources import source_create
+
+admin.site.site_header = "Forewarn"
+admin.site.site_title = "Forewarn"
+admin.site.index_title = "Forecaster's workbench"
+
+QUESTION_ACTION_TEMPLATE = "admin/forecasts/question/question_action.html"
+URL_INPUT = {URLField: {"assume_scheme": "https"}}
+
+
+def as_percent(probability: float | None) -> str | None:
+    """0.625 -> '62.5%'; None stays None so the admin shows its empty marker."""
+    if probability is None:
+        return None
+    return f"{probability * 100:.1f}".rstrip("0").rstrip(".") + "%"
+
+
+def short_datetime(moment) -> str:
+    """Compact UTC timestamps keep the question list readable beside the filters."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def forecast_author(forecast: Forecast) -> str:
+    return f"{forecast.source} (source)" if forecast.source_id else str(forecast.forecaster)
+
+
+def forecast_estimative(forecast: Forecast) -> str:
+    return f"{forecast.phrase} ({forecast.get_yardstick_display()})" if forecast.phrase else ""
+
+
+class AwaitingResolutionFilter(admin.SimpleListFilter):
+    """Questions waiting for the user's verdict: their own, or every one for moderators."""
+
+    title = "resolution"
+    parameter_name = "resolution"
+
+    def lookups(self, request, model_admin):
+        return [("mine", "Awaiting my resolution"), ("overdue", "Resolve-by passed")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("mine", "overdue"):
+            return queryset
+        awaiting = queryset.filter(status=Question.Status.AWAITING_RESOLUTION)
+        if not user_is_moderator(request.user):
+            awaiting = awaiting.filter(owner=request.user)
+        if self.value() == "overdue":
+            awaiting = awaiting.filter(resolve_by__lt=timezone.now())
+        return awaiting
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ForecastHistoryInline(ReadOnlyInline):
+    model = Forecast
+    fk_name = "question"
+    verbose_name = "forecast"
+    verbose_name_plural = "Forecast history (newest first)"
+    fields = ["made_at", "author", "probability_percent", "estimative", "rationale", "recorded_by", "recorded_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("forecaster", "source", "recorded_by")
+            .order_by("-made_at", "-id")
+        )
+
+    @admin.display(description="author")
+    def author(self, forecast):
+        return forecast_author(forecast)
+
+    @admin.display(description="probability")
+    def probability_percent(self, forecast):
+        return as_percent(forecast.probability)
+
+    @admin.display(description="phrase")
+    def estimative(self, forecast):
+        return forecast_estimative(forecast)
+
+
+class ResolutionHistoryInline(ReadOnlyInline):
+    model = ResolutionEvent
+    verbose_name = "resolution event"
+    verbose_name_plural = "Resolution history"
+    fields = ["created_at", "action", "outcome", "previous_status", "actor", "evidence", "note", "occurred_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description="evidence")
+    def evidence(self, event):
+        return format_html('<a href="{0}" rel="noopener">{0}</a>', event.evidence_url) if event.evidence_url else ""
+
+
+@admin.register(Question)
+class QuestionAdmin(admin.ModelAdmin):
+    form = QuestionAdminForm
+    formfield_overrides = URL_INPUT
+    change_form_template = "admin/forecasts/question/change_form.html"
+    change_list_template = "admin/forecasts/question/change_list.html"
+    list_display = [
+        "title",
+        "status",
+        "kind",
+        "window_end_short",
+        "resolve_by_short",
+        "owner",
+        "crowd_median",
+        "forecast_count",
+        "my_forecast",
+    ]
+    list_select_related = ["owner", "team", "source"]
+    list_filter = [
+        AwaitingResolutionFilter,
+        "status",
+        "kind",
+        ("tags", admin.RelatedOnlyFieldListFilter),
+        ("team", admin.RelatedOnlyFieldListFilter),
+        ("window_end", admin.DateFieldListFilter),
+    ]
+    search_fields = ["title", "details", "source__name", "source_quote"]
+    date_hierarchy = "window_end"
+    list_per_page = 50
+    inlines = [ForecastHistoryInline, ResolutionHistoryInline]
+    status_fields = [
+        "status",
+        "outcome",
+        "owner",
+        "crowd_median",
+        "forecast_count",
+        "forecaster_count",
+        "created_at",
+        "opened_at",
+        "closed_at",
+        "resolved_at",
+        "resolved_by",
+        "occurred_at",
+    ]
+
+    def get_queryset(self, request):
+        my_standing = LatestForecast.objects.filter(question=OuterRef("pk"), forecaster=request.user)
+        return (
+            super()
+            .get_queryset(request)
+            .visible_to(request.user)
+            .select_related("owner", "team", "source")
+            .annotate(my_probability=Subquery(my_standing.values("probability")[:1]))
+        )
+
+    def get_fieldsets(self, request, obj=None):
+        question_fields = ["title", "kind", "tags", "team", "details", "resolution_criteria"]
+        if obj is None:
+            question_fields.append("draft")
+        elif obj.status == Question.Status.DRAFT and self.has_change_permission(request, obj):
+            question_fields.append("publish")
+        fieldsets = [
+            (None, {"fields": question_fields}),
+            ("Window", {"fields": ["window_start", "window_end", "resolve_by"]}),
+            (
+                "Source statement",
+                {
+                    "fields": ["source", "source_quote", "source_statement_date", "source_url"],
+                    "description": "The public statement this question comes from.",
+                },
+            ),
+        ]
+        if obj is not None:
+            fieldsets.append(("Status and crowd", {"fields": self.status_fields, "classes": ["collapse"]}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.status_fields
+
+    def get_inlines(self, request, obj):
+        # On POST the inlines are not rendered back, and read-only inlines have nothing to save.
+        if obj is None or request.method == "POST":
+            return []
+        return self.inlines
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "team" and not user_is_moderator(request.user):
+            kwargs["queryset"] = Team.objects.filter(memberships__user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or (
+            obj.status in Question.EDITABLE_STATUSES and user_can_edit_question(request.user, obj)
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        # Only drafts can be discarded; an opened question is annulled instead.
+        if obj is None:
+            return super().has_delete_permission(request)
+        return obj.status == Question.Status.DRAFT and user_can_edit_question(request.user, obj)
+
+    def delete_model(self, request, obj):
+        question_delete(question=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for question in queryset:
+            question_delete(question=question, actor=request.user)
+
+    def save_form(self, request, form, change):
+        return form.question
+
+    def save_model(self, request, obj, form, change):
+        """The form has already saved the question through the services."""
+
+    def save_related(self, request, form, formsets, change):
+        """Tags were set by the services; the inlines are read-only."""
+
+    @admin.display(description="window end", ordering="window_end")
+    def window_end_short(self, question):
+        return short_datetime(question.window_end)
+
+    @admin.display(description="resolve by", ordering="resolve_by")
+    def resolve_by_short(self, question):
+        return short_datetime(question.resolve_by)
+
+    @admin.display(description="crowd median", ordering="crowd_probability")
+    def crowd_median(self, question):
+        return as_percent(question.crowd_probability)
+
+    @admin.display(description="my forecast")
+    def my_forecast(self, question):
+        return as_percent(getattr(question, "my_probability", None))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk:
+            context.update(self.question_tools(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def question_tools(self, request, question) -> dict:
+        """What the user may do with the question, for the buttons above its form."""
+        may_resolve = user_can_resolve_question(request.user, question)
+        return {
+            "can_add_forecast": question.status == Question.Status.OPEN
+            and request.user.has_perm("forecasts.add_forecast"),
+            "can_resolve": may_resolve and not question.is_final,
+            "can_unresolve": may_resolve and question.is_final,
+            "my_probability": as_percent(
+                LatestForecast.objects.filter(question=question, forecaster=request.user)
+                .values_list("probability", flat=True)
+                .first()
+            ),
+            "crowd_median": as_percent(question.crowd_probability),
+        }
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("<path:object_id>/forecast/", self.admin_site.admin_view(self.forecast_add_view), name=f"{name}_forecast"),
+            path("<path:object_id>/resolve/", self.admin_site.admin_view(self.resolve_view), name=f"{name}_resolve"),
+            path("<path:object_id>/unresolve/", self.admin_site.admin_view(self.unresolve_view), name=f"{name}_unresolve"),
+            *super().get_urls(),
+        ]
+
+    def visible_question_or_404(self, request, object_id) -> Question:
+        question = self.get_object(request, unquote(object_id))
+        if question is None:
+            raise Http404("No such question, or you cannot see it.")
+        if not self.has_view_or_change_permission(request, question):
+            raise PermissionDenied
+        return question
+
+    def redirect_to_question(self, question) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:forecasts_question_change", args=[question.pk]))
+
+    def forecast_add_view(self, request, object_id):
+        """Add a forecast: the user's own, stamped now, or a source's past statement."""
+        question = self.visible_question_or_404(request, object_id)
+        if not request.user.has_perm("forecasts.add_forecast"):
+            raise PermissionDenied
+        if question.status != Question.Status.OPEN:
+            self.message_user(
+                request, f"This question is {question.get_status_display().lower()}: it takes no forecasts.", messages.WARNING
+            )
+            return self.redirect_to_question(question)
+        form = ForecastAddForm(request.POST) if request.method == "POST" else ForecastAddForm()
+        if request.method == "POST" and form.is_valid():
+            try:
+                forecast = forecast_submit(question=question, recorded_by=request.user, **form.service_arguments())
+            except ValidationError as error:
+                add_service_errors(form, error, aliases={"yardstick": "phrase"})
+            else:
+                self.message_user(
+                    request, f"Recorded {forecast_author(forecast)}'s forecast: {as_percent(forecast.probability)}.", messages.SUCCESS
+                )
+                return self.redirect_to_question(question)
+        return self.render_question_action(request, question, form, title="Add a forecast", submit_label="Record forecast")
+
+    def resolve_view(self, request, object_id):
+        """Score the outcome (yes or no) or annul the question, with evidence."""
+        question = self.visible_question_or_404(request, object_id)
+        if not user_can_resolve_question(request.user, question):
+            raise PermissionDenied
+        if question.is_final:
+            self.message_user(request, "This question is already final: undo its resolution first.", messages.WARNING)
+            return self.redirect_to_question(question)
+        form = ResolveForm(request.POST) if request.method == "POST" else ResolveForm()
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                if data["outcome"] == Question.Outcome.ANNULLED:
+                    question = question_annul(
+                        question=question, actor=request.user, evidence_url=data["evidence_url"], note=data["note"]
+                    )
+                else:
+                    question = question_resolve(
+                        question=question,
+                        actor=request.user,
+                        outcome=data["outcome"],
+                        evidence_url=data["evidence_url"],
+                        note=data["note"],
+                        occurred_at=data["occurred_at"],
+                    )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                self.message_user(request, f"{question.get_status_display()}: {question.get_outcome_display()}.", messages.SUCCESS)
+                return self.redirect_to_question(question)
+        return self.render_question_action(request, question, form, title="Resolve", submit_label="Record the outcome")
+
+    def unresolve_view(self, request, object_id):
+        """Undo a resolution or an annulment, saying why."""
+        question = self.visible_question_or_404(request, object_id)
+        if not user_can_resolve_question(request.user, question):
+            raise PermissionDenied
+        if not question.is_final:
+            self.message_user(request, "This question has no resolution to undo.", messages.WARNING)
+            return self.redirect_to_question(question)
+        form = UnresolveForm(request.POST) if request.method == "POST" else UnresolveForm()
+        if request.method == "POST" and form.is_valid():
+            try:
+                question = question_unresolve(question=question, actor=request.user, note=form.cleaned_data["note"])
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                self.message_user(
+                    request, f"Resolution undone: the question is {question.get_status_display().lower()}.", messages.SUCCESS
+                )
+                return self.redirect_to_question(question)
+        return self.render_question_action(
+            request, question, form, title="Undo the resolution", submit_label="Undo the resolution"
+        )
+
+    def render_question_action(self, request, question, form, *, title, submit_label):
+        request.current_app = self.admin_site.name
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "subtitle": str(question),
+            "opts": self.opts,
+            "original": question,
+            "adminform": helpers.AdminForm(form, form.fieldsets, {}),
+            "errors": form.errors,
+            "media": self.media + form.media,
+            "submit_label": submit_label,
+            "has_view_permission": True,
+            **self.question_tools(request, question),
+        }
+        return TemplateResponse(request, QUESTION_ACTION_TEMPLATE, context)
+
+
+@admin.register(Forecast)
+class ForecastAdmin(admin.ModelAdmin):
+    """Forecasts are append-only: listed and viewed here, added from a question's page."""
+
+    list_display = [
+        "made_at",
+        "question_link",
+        "author",
+        "probability_percent",
+        "estimative",
+        "recorded_by",
+        "recorded_at",
+    ]
+    list_filter = ["yardstick", ("made_at", admin.DateFieldListFilter)]
+    search_fields = ["question__title", "forecaster__username", "source__name", "phrase", "rationale"]
+    ordering = ["-made_at", "-id"]
+    list_per_page = 100
+    show_full_result_count = False
+    fieldsets = [
+        (None, {"fields": ["question", "forecaster", "source", "probability", "phrase", "yardstick", "rationale"]}),
+        ("Source statement", {"fields": ["quote", "url"]}),
+        ("Times", {"fields": ["made_at", "recorded_at", "recorded_by"]}),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .visible_to(request.user)
+            .select_related("question", "forecaster", "source", "recorded_by")
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="question", ordering="question__title")
+    def question_link(self, forecast):
+        url = reverse("admin:forecasts_question_change", args=[forecast.question_id])
+        return format_html('<a href="{}">{}</a>', url, forecast.question.title)
+
+    @admin.display(description="author")
+    def author(self, forecast):
+        return forecast_author(forecast)
+
+    @admin.display(description="probability", ordering="probability")
+    def probability_percent(self, forecast):
+        return as_percent(forecast.probability)
+
+    @admin.display(description="phrase", ordering="phrase")
+    def estimative(self, forecast):
+        return forecast_estimative(forecast)
+
+
+@admin.register(ResolutionEvent)
+class ResolutionEventAdmin(admin.ModelAdmin):
+    """The resolution audit trail of the questions the user can see; nothing here is editable."""
+
+    list_display = ["created_at", "question", "action", "outcome", "previous_status", "actor", "evidence_url"]
+    list_filter = ["action", "outcome", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["question__title", "note", "evidence_url"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self, request):
+        visible = Question.objects.visible_to(request.user)
+        return super().get_queryset(request).filter(question__in=visible).select_related("question", "actor")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    formfield_overrides = URL_INPUT
+    list_display = ["name", "kind", "url", "created_by", "created_at"]
+    list_filter = ["kind"]
+    list_select_related = ["created_by"]
+    search_fields = ["name", "description", "url"]
+    fields = ["name", "kind", "url", "description", "calibration"]
+    readonly_fields = ["calibration"]
+
+    @admin.display(description="calibration")
+    def calibration(self, source):
+        return calibration_panel(source=source)
+
+    def save_form(self, request, form, change):
+        source = super().save_form(request, form, change)
+        if change:
+            return source
+        return source_create(
+            created_by=request.user, name=source.name, kind=source.kind, url=source.url, description=source.description
+        )
+
+    def save_model(self, request, obj, form, change):
+        if change:  # a new source was saved by source_create
+            super().save_model(request, obj, form, change)
+
+
+class TeamMembershipInline(admin.TabularInline):
+    model = TeamMembership
+    extra = 1
+    fields = ["user", "joined_at"]
+    readonly_fields = ["joined_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "member_count", "created_at"]
+    search_fields = ["name"]
+    fields = ["name"]
+    inlines = [TeamMembershipInline]
+
+    def get_queryset(self, request):
+        teams = super().get_queryset(request).annotate(member_count=Count("memberships"))
+        if user_is_moderator(request.user):
+            return teams
+        return teams.filter(pk__in=TeamMembership.objects.filter(user=request.user).values("team"))
+
+    @admin.display(description="members", ordering="member_count")
+    def member_count(self, team):
+        return team.member_count
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name"]
+    search_fields = ["name"]
+

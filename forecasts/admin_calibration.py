@@ -1,0 +1,271 @@
+"""The admin's statistics: a Calibration page with filters and charts, stored scores, and a chart
+on each user's page. Imported from forecasts/admin.py so the admin registers it.
+
+Every number is read through forecasts/stats.py with the signed-in user's visibility.
+"""
+
+from datetime import UTC, date, datetime, time
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from forecasts import charts, stats
+from forecasts.api_stats import svg_response
+from forecasts.models import CalibrationReport, QuestionKind, Score, Source, Team
+from forecasts.rules import user_is_moderator
+
+CALIBRATION_TEMPLATE = "admin/calibration.html"
+LEADERBOARD_ROWS = 20
+
+
+def staff_may_view(request) -> bool:
+    """Statistics are read-only and filtered by visibility: every workbench user may look."""
+    return bool(request.user.is_active and request.user.is_staff)
+
+
+class CalibrationFilterForm(forms.Form):
+    """The Calibration page's filters; the same meaning as the API's query parameters."""
+
+    forecaster = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
+    source = forms.ModelChoiceField(queryset=Source.objects.none(), required=False)
+    kind = forms.ChoiceField(choices=[("", "any kind"), *QuestionKind.choices], required=False)
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False)
+    tag = forms.SlugField(required=False, max_length=60)
+    resolved_after = forms.DateField(required=False, help_text="YYYY-MM-DD, inclusive")
+    resolved_before = forms.DateField(required=False, help_text="YYYY-MM-DD, exclusive")
+    bins = forms.IntegerField(min_value=1, max_value=stats.MAX_BINS, initial=stats.DEFAULT_BINS, required=False)
+    strategy = forms.ChoiceField(choices=[(name, name) for name in stats.STRATEGIES], required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["forecaster"].queryset = get_user_model().objects.order_by("username")
+        self.fields["source"].queryset = Source.objects.order_by("name")
+        teams = Team.objects.order_by("name")
+        if not user_is_moderator(user):
+            teams = teams.filter(memberships__user=user)
+        self.fields["team"].queryset = teams
+
+    def clean(self):
+        cleaned = super().clean()
+        after, before = cleaned.get("resolved_after"), cleaned.get("resolved_before")
+        if after and before and before <= after:
+            self.add_error("resolved_before", "Must be later than resolved after.")
+        return cleaned
+
+    def score_filters(self) -> stats.ScoreFilters:
+        data = self.cleaned_data
+        return stats.ScoreFilters(
+            forecaster_id=data["forecaster"].pk if data.get("forecaster") else None,
+            source_id=data["source"].pk if data.get("source") else None,
+            kind=data.get("kind") or None,
+            tag=data.get("tag") or None,
+            team_id=data["team"].pk if data.get("team") else None,
+            resolved_after=midnight(data.get("resolved_after")),
+            resolved_before=midnight(data.get("resolved_before")),
+        )
+
+    def chosen_bins(self) -> int:
+        return self.cleaned_data.get("bins") or stats.DEFAULT_BINS
+
+    def chosen_strategy(self) -> str:
+        return self.cleaned_data.get("strategy") or "uniform"
+
+
+def midnight(day: date | None) -> datetime | None:
+    """A date as the aware UTC datetime at its start."""
+    return datetime.combine(day, time.min, tzinfo=UTC) if day else None
+
+
+def chosen_settings(form: CalibrationFilterForm) -> tuple[stats.ScoreFilters, int, str] | None:
+    """(filters, bins, strategy) from the page's form; everything when unfiltered, None when invalid."""
+    if not form.is_bound:
+        return stats.ScoreFilters(), stats.DEFAULT_BINS, "uniform"
+    if not form.is_valid():
+        return None
+    return form.score_filters(), form.chosen_bins(), form.chosen_strategy()
+
+
+def calibration_page_url(**params) -> str:
+    url = reverse("admin:forecasts_calibrationreport_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def calibration_panel(*, forecaster=None, source=None) -> str:
+    """The calibration chart of one user or one source, with a link to its numbers (for change pages)."""
+    if forecaster is not None and forecaster.pk:
+        params = {"forecaster": forecaster.pk}
+    elif source is not None and source.pk:
+        params = {"source": source.pk}
+    else:
+        return "–"
+    chart_url = reverse("admin:forecasts_calibrationreport_chart") + "?" + urlencode(params)
+    return format_html(
+        '<img src="{}" alt="Calibration chart" width="420" loading="lazy"><br>'
+        '<a href="{}">Numbers, bins and filters on the Calibration page</a>',
+        chart_url,
+        calibration_page_url(**params),
+    )
+
+
+@admin.register(CalibrationReport)
+class CalibrationReportAdmin(admin.ModelAdmin):
+    """Calibration: the numbers, the bins, the chart and the leaderboard, with filters."""
+
+    def has_view_permission(self, request, obj=None):
+        return staff_may_view(request)
+
+    def has_module_permission(self, request):
+        return staff_may_view(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path("chart.svg", self.admin_site.admin_view(self.chart_view), name="%s_%s_chart" % info),
+            path(
+                "brier-over-time.svg",
+                self.admin_site.admin_view(self.brier_over_time_view),
+                name="%s_%s_brier_over_time" % info,
+            ),
+            *super().get_urls(),
+        ]
+
+    def filter_form(self, request) -> CalibrationFilterForm:
+        if not staff_may_view(request):
+            raise PermissionDenied
+        return CalibrationFilterForm(request.GET or None, user=request.user)
+
+    def changelist_view(self, request, extra_context=None):
+        form = self.filter_form(request)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Calibration",
+            "form": form,
+            "my_calibration_url": calibration_page_url(forecaster=request.user.pk),
+        }
+        chosen = chosen_settings(form)
+        if chosen is None:
+            return TemplateResponse(request, CALIBRATION_TEMPLATE, context)
+        filters, bins, strategy = chosen
+        query = f"?{request.GET.urlencode()}" if request.GET else ""
+        leaderboard = stats.leaderboard_for(request.user, filters=filters)[:LEADERBOARD_ROWS]
+        context.update(
+            calibration=stats.calibration_for(request.user, filters=filters, bins=bins, strategy=strategy),
+            subject=stats.filters_description(filters),
+            leaderboard=[stats.leaderboard_entry(row, rank=rank) for rank, row in enumerate(leaderboard, start=1)],
+            phrases=[row for row in stats.phrase_calibration_for(request.user, filters=filters) if row["statements"]],
+            chart_url=reverse("admin:forecasts_calibrationreport_chart") + query,
+            brier_chart_url=reverse("admin:forecasts_calibrationreport_brier_over_time") + query,
+        )
+        return TemplateResponse(request, CALIBRATION_TEMPLATE, context)
+
+    def chart_view(self, request):
+        chosen = chosen_settings(self.filter_form(request))
+        if chosen is None:
+            return svg_response(charts.calibration_chart_svg(stats.empty_calibration(), subject="invalid filters"))
+        filters, bins, strategy = chosen
+        calibration = stats.calibration_for(request.user, filters=filters, bins=bins, strategy=strategy)
+        return svg_response(charts.calibration_chart_svg(calibration, subject=stats.filters_description(filters)))
+
+    def brier_over_time_view(self, request):
+        chosen = chosen_settings(self.filter_form(request))
+        if chosen is None:
+            return svg_response(charts.brier_over_time_chart_svg([], subject="invalid filters"))
+        filters = chosen[0]
+        months = stats.brier_over_time_for(request.user, filters=filters)
+        return svg_response(charts.brier_over_time_chart_svg(months, subject=stats.filters_description(filters)))
+
+
+@admin.register(Score)
+class ScoreAdmin(admin.ModelAdmin):
+    """Stored scores, one row per (author, question): read-only, rebuilt on every resolution change."""
+
+    list_display = [
+        "question",
+        "author",
+        "probability_percent",
+        "outcome_label",
+        "brier",
+        "log_loss",
+        "time_averaged_brier",
+        "relative_brier",
+        "resolved_at",
+    ]
+    list_filter = ["question_kind", "outcome", "yardstick"]
+    list_select_related = ["question", "forecaster", "source"]
+    search_fields = ["question__title", "forecaster__username", "source__name"]
+    date_hierarchy = "resolved_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return staff_may_view(request)
+
+    def has_module_permission(self, request):
+        return staff_may_view(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="author")
+    def author(self, score):
+        return f"{score.source} (source)" if score.source_id else str(score.forecaster)
+
+    @admin.display(description="forecast", ordering="probability")
+    def probability_percent(self, score):
+        return f"{score.probability:.1%}"
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_label(self, score):
+        return "YES" if score.outcome else "NO"
+
+
+def user_admin_with_calibration(base):
+    """The registered user admin, plus the user's calibration chart on their change page."""
+
+    class UserCalibrationAdmin(base):
+        def get_fieldsets(self, request, obj=None):
+            fieldsets = super().get_fieldsets(request, obj)
+            if obj is None:
+                return fieldsets
+            return [*fieldsets, ("Calibration", {"fields": ["calibration"]})]
+
+        def get_readonly_fields(self, request, obj=None):
+            readonly = list(super().get_readonly_fields(request, obj))
+            return readonly if obj is None else [*readonly, "calibration"]
+
+        @admin.display(description="calibration")
+        def calibration(self, user):
+            return calibration_panel(forecaster=user)
+
+    UserCalibrationAdmin.__name__ = f"{base.__name__}WithCalibration"
+    return UserCalibrationAdmin
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    registered_user_admin = type(admin.site.get_model_admin(User))
+    admin.site.unregister(User)
+    admin.site.register(User, user_admin_with_calibration(registered_user_admin))

@@ -1,0 +1,127 @@
+"""The admin's inbox: each user's own notifications with an unread count, and delivery records for operators."""
+
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+
+from forecasts.models import DigestDelivery, Notification, Profile, WebhookDelivery
+from forecasts.services.notifications import notifications_mark_read
+
+
+class ReadFilter(admin.SimpleListFilter):
+    title = "read"
+    parameter_name = "read"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Unread"), ("yes", "Read")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(read_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(read_at__isnull=False)
+        return queryset
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["marker", "kind", "question_link", "message", "created_at", "emailed_at"]
+    list_display_links = ["kind"]
+    list_filter = [ReadFilter, "kind"]
+    search_fields = ["message", "question__title"]
+    actions = ["mark_read", "mark_unread"]
+    fields = ["kind", "question_link", "message", "round", "created_at", "emailed_at", "read_at"]
+    readonly_fields = fields
+    list_per_page = 50
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request)
+            .filter(user=request.user, channel=Notification.Channel.IN_APP)
+            .select_related("question")
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="")
+    def marker(self, notification):
+        return "●" if notification.read_at is None else ""
+
+    @admin.display(description="question", ordering="question__title")
+    def question_link(self, notification):
+        if notification.question_id is None:
+            return "—"
+        url = reverse("admin:forecasts_question_change", args=[notification.question_id])
+        return format_html('<a href="{}">{}</a>', url, notification.question.title)
+
+    @admin.display(description="emailed", ordering="sent_at")
+    def emailed_at(self, notification):
+        return notification.sent_at
+
+    @admin.action(description="Mark selected notifications read")
+    def mark_read(self, request, queryset):
+        changed = notifications_mark_read(user=request.user, notification_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{changed} notification(s) marked read.", messages.SUCCESS)
+
+    @admin.action(description="Mark selected notifications unread")
+    def mark_unread(self, request, queryset):
+        changed = notifications_mark_read(
+            user=request.user, notification_ids=queryset.values_list("pk", flat=True), read=False
+        )
+        self.message_user(request, f"{changed} notification(s) marked unread.", messages.SUCCESS)
+
+    def changelist_view(self, request, extra_context=None):
+        unread = self.get_queryset(request).filter(read_at__isnull=True).count()
+        profile = Profile.objects.for_user(request.user)
+        extra_context = {
+            "title": f"Your notifications: {unread} unread",
+            "subtitle": "Your calendar of window ends and resolve-by dates: "
+            + request.build_absolute_uri(reverse("calendar-feed", args=[profile.calendar_token])),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET" and object_id.isdigit():
+            notifications_mark_read(user=request.user, notification_ids=[int(object_id)])
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class DeliveryRecordAdmin(admin.ModelAdmin):
+    """Read-only delivery records: what went out, what failed and why."""
+
+    list_filter = ["status"]
+    date_hierarchy = "created_at"
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DigestDelivery)
+class DigestDeliveryAdmin(DeliveryRecordAdmin):
+    list_display = ["pk", "user", "status", "created_at", "sent_at", "attempts", "last_error"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__email"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(DeliveryRecordAdmin):
+    list_display = ["pk", "notification", "url", "status", "created_at", "sent_at", "attempts", "last_error"]
+    list_select_related = ["notification__user"]
+    search_fields = ["url"]

@@ -1,0 +1,1 @@
+"""Forewarn's REST API: JSON over HTTP for dashboards and scripts, described by an OpenAPI schema."""

@@ -1,0 +1,146 @@
+"""Query-string filters of the list endpoints; a malformed value is a 400, never a 500."""
+
+from datetime import UTC
+
+from django import forms
+from django.db.models import Q
+from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
+from rest_framework.filters import OrderingFilter
+
+from forecasts.models import Forecast, Notification, Question, Source
+
+ID_MAX = 2**63 - 1
+
+
+class IdFilter(filters.NumberFilter):
+    """An integer id; decimals, text and out-of-range numbers are rejected."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", ID_MAX)
+        super().__init__(*args, **kwargs)
+
+
+class BoundedIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 datetime, moved to UTC, between the years 1900 and 2999."""
+
+    def clean(self, value):
+        moment = super().clean(value)
+        if moment is None:
+            return None
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError as error:
+            raise forms.ValidationError("Must be between the years 1900 and 2999.", code="invalid") from error
+        if not 1900 <= moment.year <= 2999:
+            raise forms.ValidationError("Must be between the years 1900 and 2999.", code="invalid")
+        return moment
+
+
+class MomentFilter(filters.IsoDateTimeFilter):
+    """Filters on a datetime given in ISO 8601; any offset is accepted and read as UTC."""
+
+    field_class = BoundedIsoDateTimeField
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """`true`/`false` (or 1/0); anything else is an error rather than silently no filter."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if str(value).lower() in ("true", "1"):
+            return True
+        if str(value).lower() in ("false", "0"):
+            return False
+        raise forms.ValidationError("Use true or false.", code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", forms.TextInput)
+        super().__init__(*args, **kwargs)
+
+
+class StableOrderingFilter(OrderingFilter):
+    """`?ordering=-crowd_probability`; ties are broken by id so pages never overlap."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if ordering and not any(field.lstrip("-") == "id" for field in ordering):
+            ordering = [*ordering, "id"]
+        return ordering
+
+
+class QuestionFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=Question.Status.choices)
+    kind = filters.ChoiceFilter(choices=Question.Kind.choices)
+    tag = filters.CharFilter(method="filter_tag", max_length=60, help_text="A tag name, e.g. `ukraine`.")
+    source = IdFilter(field_name="source_id", help_text="Id of the source the question quotes.")
+    owner = IdFilter(field_name="owner_id", help_text="Id of the owner.")
+    team = IdFilter(field_name="team_id", help_text="Id of the team.")
+    window_end_after = MomentFilter(
+        field_name="window_end", lookup_expr="gte", help_text="Window ends at or after this time."
+    )
+    window_end_before = MomentFilter(
+        field_name="window_end", lookup_expr="lt", help_text="Window ends strictly before this time."
+    )
+    resolve_by_before = MomentFilter(
+        field_name="resolve_by", lookup_expr="lt", help_text="Resolve-by deadline strictly before this time."
+    )
+    search = filters.CharFilter(
+        method="filter_search", max_length=200, help_text="Words in the title, details or resolution criteria."
+    )
+
+    class Meta:
+        model = Question
+        fields = []
+
+    def filter_tag(self, queryset, name, value):
+        return queryset.filter(tags__name=value.strip().lower())
+
+    def filter_search(self, queryset, name, value):
+        matches = Q()
+        for word in value.split():
+            matches &= Q(title__icontains=word) | Q(details__icontains=word) | Q(resolution_criteria__icontains=word)
+        return queryset.filter(matches)
+
+
+class ForecastFilter(filters.FilterSet):
+    question = IdFilter(field_name="question_id", help_text="Id of the question.")
+    forecaster = IdFilter(field_name="forecaster_id", help_text="Id of the user who forecast.")
+    source = IdFilter(field_name="source_id", help_text="Id of the source whose statement was recorded.")
+    made_after = MomentFilter(field_name="made_at", lookup_expr="gte", help_text="Made at or after this time.")
+    made_before = MomentFilter(field_name="made_at", lookup_expr="lt", help_text="Made strictly before this time.")
+
+    class Meta:
+        model = Forecast
+        fields = []
+
+
+class SourceFilter(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=Source.Kind.choices)
+    search = filters.CharFilter(field_name="name", lookup_expr="icontains", max_length=200, help_text="Part of the name.")
+
+    class Meta:
+        model = Source
+        fields = []
+
+
+class NotificationFilter(filters.FilterSet):
+    unread = StrictBooleanFilter(
+        field_name="read_at", lookup_expr="isnull", help_text="`true`: only unread; `false`: only read."
+    )
+    kind = filters.ChoiceFilter(choices=Notification.Kind.choices)
+
+    class Meta:
+        model = Notification
+        fields = []

@@ -1,0 +1,387 @@
+"""Shapes in and out of the API. Input serializers check types and sizes; services check the rules."""
+
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.validators import URLValidator
+from django.utils.dateparse import parse_duration
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+
+from forecasts.models import (
+    PROBABILITY_MAX,
+    PROBABILITY_MIN,
+    Forecast,
+    Notification,
+    Question,
+    ResolutionEvent,
+    Source,
+    Team,
+)
+from forecasts.rules import user_is_moderator
+
+EARLIEST_DATE = datetime(1900, 1, 1).date()
+LATEST_DATE = datetime(2999, 12, 31).date()
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 datetime between 1900 and 2999 (calendar arithmetic on it can never overflow)."""
+
+    def to_internal_value(self, value):
+        parsed = super().to_internal_value(value)
+        if not EARLIEST_DATE <= parsed.date() <= LATEST_DATE:
+            raise serializers.ValidationError("Must be between the years 1900 and 2999.")
+        return parsed
+
+
+class BoundedDateField(serializers.DateField):
+    """An ISO 8601 date between 1900 and 2999."""
+
+    def to_internal_value(self, value):
+        parsed = super().to_internal_value(value)
+        if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+            raise serializers.ValidationError("Must be between the years 1900 and 2999.")
+        return parsed
+
+
+def iso_duration(period: timedelta) -> str:
+    """A timedelta as a compact ISO 8601 duration: 1 day 2 hours -> 'P1DT2H'."""
+    seconds = int(period.total_seconds())
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    time = "".join(f"{value}{unit}" for value, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if value)
+    text = f"P{days}D" if days else "P"
+    return f"{text}T{time}" if time else (text if days else "PT0S")
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 1, "description": "minutes"},
+            {"type": "string", "description": "ISO 8601 duration, e.g. PT2H or P1D"},
+        ]
+    }
+)
+class DigestPeriodField(serializers.Field):
+    """A period given as whole minutes (120) or an ISO 8601 duration ('PT2H'); shown as ISO 8601."""
+
+    default_error_messages = {
+        "invalid": "Give whole minutes (e.g. 120) or an ISO 8601 duration (e.g. PT2H, P1D).",
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, bool):
+            self.fail("invalid")
+        try:
+            if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+                return timedelta(minutes=int(value))
+            if isinstance(value, str) and len(value) <= 64:
+                period = parse_duration(value.strip())
+                if period is not None:
+                    return period
+        except (OverflowError, ValueError):
+            pass
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return iso_duration(value)
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class TeamRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class SourceRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    url = serializers.CharField()
+
+
+class StatementSerializer(serializers.Serializer):
+    """The source's statement a question was drawn from."""
+
+    quote = serializers.CharField(allow_blank=True, required=False)
+    date = BoundedDateField(allow_null=True, required=False)
+    url = serializers.URLField(allow_blank=True, max_length=500, required=False)
+
+
+class QuestionSerializer(serializers.ModelSerializer):
+    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    owner = UserRefSerializer(read_only=True)
+    team = TeamRefSerializer(read_only=True, allow_null=True)
+    source = SourceRefSerializer(read_only=True, allow_null=True)
+    statement = serializers.SerializerMethodField()
+    outcome = serializers.SerializerMethodField()
+    my_probability = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="Your standing forecast on this question, if any."
+    )
+    crowd_probability = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="Median of every forecaster's latest forecast."
+    )
+
+    class Meta:
+        model = Question
+        fields = [
+            "id",
+            "title",
+            "details",
+            "resolution_criteria",
+            "kind",
+            "tags",
+            "status",
+            "window_start",
+            "window_end",
+            "resolve_by",
+            "outcome",
+            "occurred_at",
+            "resolved_at",
+            "owner",
+            "team",
+            "source",
+            "statement",
+            "forecast_count",
+            "forecaster_count",
+            "crowd_probability",
+            "my_probability",
+            "created_at",
+            "opened_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(StatementSerializer(allow_null=True))
+    def get_statement(self, question):
+        if not (question.source_quote or question.source_statement_date or question.source_url):
+            return None
+        return {
+            "quote": question.source_quote,
+            "date": question.source_statement_date.isoformat() if question.source_statement_date else None,
+            "url": question.source_url,
+        }
+
+    @extend_schema_field(serializers.ChoiceField(choices=Question.Outcome.choices, allow_null=True))
+    def get_outcome(self, question):
+        return question.outcome or None
+
+
+class QuestionWriteSerializer(serializers.Serializer):
+    """Fields a question is filed or edited with; the service checks windows, teams and status."""
+
+    title = serializers.CharField(max_length=300)
+    details = serializers.CharField(allow_blank=True, required=False)
+    resolution_criteria = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Question.Kind.choices, required=False)
+    tags = serializers.ListField(
+        child=serializers.SlugField(max_length=60), max_length=20, required=False, help_text="Tag names (slugs)."
+    )
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), allow_null=True, required=False)
+    source = serializers.PrimaryKeyRelatedField(queryset=Source.objects.all(), allow_null=True, required=False)
+    statement = StatementSerializer(required=False, allow_null=True)
+    window_start = BoundedDateTimeField(allow_null=True, required=False)
+    window_end = BoundedDateTimeField()
+    resolve_by = BoundedDateTimeField(
+        allow_null=True, required=False, help_text="Defaults to the window end plus the grace period."
+    )
+    draft = serializers.BooleanField(
+        required=False, help_text="Create as a draft (no forecasts until opened); on PATCH, false opens a draft."
+    )
+
+    def service_arguments(self) -> dict:
+        """validated_data in the services' vocabulary (the statement spread into source_* fields)."""
+        data = dict(self.validated_data)
+        statement = data.pop("statement", None)
+        if "statement" in self.validated_data:
+            statement = statement or {}
+            for key, field in (("quote", "source_quote"), ("date", "source_statement_date"), ("url", "source_url")):
+                if key in statement or not self.partial:
+                    data[field] = statement.get(key) or ("" if key != "date" else None)
+        if data.get("resolve_by") is None:
+            data.pop("resolve_by", None)
+        return data
+
+
+class ForecastSerializer(serializers.ModelSerializer):
+    forecaster = UserRefSerializer(read_only=True, allow_null=True)
+    source = SourceRefSerializer(read_only=True, allow_null=True)
+    recorded_by = UserRefSerializer(read_only=True)
+    yardstick = serializers.CharField(read_only=True, help_text="`icd203` or `kent` with a phrase; empty otherwise.")
+    url = serializers.CharField(read_only=True, help_text="Where a source's statement was published.")
+
+    class Meta:
+        model = Forecast
+        fields = [
+            "id",
+            "question",
+            "forecaster",
+            "source",
+            "recorded_by",
+            "probability",
+            "phrase",
+            "yardstick",
+            "rationale",
+            "quote",
+            "url",
+            "made_at",
+            "recorded_at",
+        ]
+        read_only_fields = fields
+
+
+class ForecastWriteSerializer(serializers.Serializer):
+    """Exactly one of probability, percent or phrase; a source's statement adds source, made_at, quote, url."""
+
+    probability = serializers.FloatField(
+        min_value=PROBABILITY_MIN, max_value=PROBABILITY_MAX, required=False, allow_null=True
+    )
+    percent = serializers.FloatField(
+        min_value=PROBABILITY_MIN * 100, max_value=PROBABILITY_MAX * 100, required=False, allow_null=True
+    )
+    phrase = serializers.CharField(
+        max_length=60, required=False, allow_blank=True, help_text="An estimative phrase, e.g. `very likely`."
+    )
+    yardstick = serializers.CharField(
+        max_length=20, required=False, allow_blank=True, help_text="`icd203` (default) or `kent`."
+    )
+    rationale = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    source = serializers.PrimaryKeyRelatedField(
+        queryset=Source.objects.all(), required=False, allow_null=True,
+        help_text="Record this source's statement instead of your own forecast.",
+    )
+    made_at = BoundedDateTimeField(
+        required=False, allow_null=True, help_text="When the source made the statement (sources only)."
+    )
+    quote = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+
+
+class ResolveSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=Question.Outcome.choices)
+    evidence_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    occurred_at = BoundedDateTimeField(
+        required=False, allow_null=True, help_text="When the event happened (for an early YES)."
+    )
+
+
+class UnresolveSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+
+
+class ResolutionEventSerializer(serializers.ModelSerializer):
+    actor = UserRefSerializer(read_only=True)
+    outcome = serializers.SerializerMethodField()
+    evidence_url = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = ResolutionEvent
+        fields = [
+            "id",
+            "action",
+            "outcome",
+            "previous_status",
+            "previous_outcome",
+            "actor",
+            "created_at",
+            "evidence_url",
+            "note",
+            "occurred_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=Question.Outcome.choices, allow_null=True))
+    def get_outcome(self, event):
+        return event.outcome or None
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Source
+        fields = ["id", "name", "kind", "url", "description", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class QuestionRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    question = QuestionRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "channel", "message", "question", "created_at", "sent_at", "read_at"]
+        read_only_fields = fields
+
+
+class ReadAllResultSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many notifications were unread and are now read.")
+
+
+class SettingsSerializer(serializers.Serializer):
+    digest_period = DigestPeriodField(
+        required=False,
+        help_text="At most one reminder email per period: whole minutes (120) or ISO 8601 (PT2H); shown as ISO 8601.",
+    )
+    digest_period_minutes = serializers.SerializerMethodField()
+    closing_soon_opt_in = serializers.BooleanField(required=False)
+    webhook_url = serializers.URLField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        validators=[URLValidator(schemes=["http", "https"], message="Use an http or https URL.")],
+        help_text="A Slack-compatible incoming webhook (http or https).",
+    )
+
+    def get_digest_period_minutes(self, profile) -> int:
+        return int(profile.digest_period.total_seconds() // 60)
+
+
+class MeSerializer(serializers.ModelSerializer):
+    is_moderator = serializers.SerializerMethodField()
+    teams = TeamRefSerializer(many=True, read_only=True)
+    settings = SettingsSerializer(source="forewarn_profile", required=False)
+
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username", "email", "first_name", "last_name", "is_moderator", "teams", "settings"]
+        read_only_fields = ["id", "username", "email", "first_name", "last_name"]
+
+    def get_is_moderator(self, user) -> bool:
+        return user_is_moderator(user)
+
+
+class TokenRequestSerializer(AuthTokenSerializer):
+    """A username and password, checked against Django's authentication backends."""
+
+    username = serializers.CharField(max_length=150, write_only=True)
+    password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, write_only=True, style={"input_type": "password"}
+    )
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class HealthCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    milliseconds = serializers.FloatField()
+    detail = serializers.CharField(required=False)
+
+
+HEALTH_STATUSES = ["ok", "degraded", "down"]
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=HEALTH_STATUSES)
+    database = HealthCheckSerializer()
+    broker = HealthCheckSerializer()

@@ -1,0 +1,32 @@
+"""The API's paths: fixed by contract, so dashboards and generated clients keep working."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from forecasts.api import views
+from forecasts.api.exceptions import api_not_found
+from forecasts.api.health import HealthView
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("questions/", views.QuestionListView.as_view(), name="question-list"),
+    path("questions/<int:pk>/", views.QuestionDetailView.as_view(), name="question-detail"),
+    path("questions/<int:pk>/forecasts/", views.QuestionForecastsView.as_view(), name="question-forecasts"),
+    path("questions/<int:pk>/resolve/", views.QuestionResolveView.as_view(), name="question-resolve"),
+    path("questions/<int:pk>/unresolve/", views.QuestionUnresolveView.as_view(), name="question-unresolve"),
+    path("questions/<int:pk>/history/", views.QuestionHistoryView.as_view(), name="question-history"),
+    path("forecasts/", views.ForecastListView.as_view(), name="forecast-list"),
+    path("forecasts/export.csv", views.ForecastExportView.as_view(), name="forecast-export"),
+    path("sources/", views.SourceListView.as_view(), name="source-list"),
+    path("sources/<int:pk>/", views.SourceDetailView.as_view(), name="source-detail"),
+    path("notifications/", views.NotificationListView.as_view(), name="notification-list"),
+    path("notifications/read-all/", views.NotificationReadAllView.as_view(), name="notification-read-all"),
+    path("notifications/<int:pk>/read/", views.NotificationReadView.as_view(), name="notification-read"),
+    path("me/", views.MeView.as_view(), name="me"),
+    path("health/", HealthView.as_view(), name="health"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"^.*$", api_not_found),
+]

@@ -1,0 +1,405 @@
+"""Thin views: check who is calling, validate the input, call a service or a selector, serialize."""
+
+import csv
+import json
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, StreamingHttpResponse
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+
+from forecasts import selectors
+from forecasts.api import serializers
+from forecasts.api.filters import (
+    ForecastFilter,
+    NotificationFilter,
+    QuestionFilter,
+    SourceFilter,
+    StableOrderingFilter,
+)
+from forecasts.api.pagination import ForecastCursorPagination, PagePagination
+from forecasts.api.permissions import CreateNeedsModelPermission
+from forecasts.api.throttling import AnonymousRateThrottle
+from forecasts.models import Forecast, Notification, Profile, Question, ResolutionEvent, Source
+from forecasts.services import (
+    forecast_submit,
+    question_create,
+    question_open,
+    question_resolve,
+    question_unresolve,
+    question_update,
+)
+from forecasts.services.accounts import api_token_issue, api_token_revoke, profile_update
+from forecasts.services.drafts import question_delete
+from forecasts.services.notifications import notifications_mark_read
+from forecasts.services.sources import source_create
+
+EXPORT_CHUNK_SIZE = 2000
+CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def visible_question_or_404(user, question_id: int, *, for_display: bool = False) -> Question:
+    """The question if the user may see it; a 404 otherwise, so hidden questions stay hidden.
+
+    `for_display` loads what the question serializer shows; otherwise one plain query.
+    """
+    questions = selectors.question_list_for(user) if for_display else selectors.visible_questions(user)
+    try:
+        return questions.get(pk=question_id)
+    except Question.DoesNotExist as error:
+        raise Http404("No such question.") from error
+
+
+def question_response(user, question_id: int, code=status.HTTP_200_OK) -> Response:
+    """The question as the list shows it (with the caller's standing forecast), re-read after a write."""
+    question = selectors.question_get_for(user, question_id=question_id)
+    return Response(serializers.QuestionSerializer(question).data, status=code)
+
+
+class TokenView(generics.GenericAPIView):
+    """Exchange a username and password for an API token (POST), or revoke your token (DELETE)."""
+
+    serializer_class = serializers.TokenRequestSerializer
+    throttle_classes = [AnonymousRateThrottle]
+
+    def get_permissions(self):
+        if self.request is not None and self.request.method == "DELETE":
+            return [IsAuthenticated()]
+        return [AllowAny()]
+
+    @extend_schema(request=serializers.TokenRequestSerializer, responses={200: serializers.TokenSerializer}, tags=["auth"])
+    def post(self, request):
+        """Get your API token; send it as `Authorization: Token <key>`. The same key until revoked."""
+        credentials = serializers.TokenRequestSerializer(data=request.data, context={"request": request})
+        credentials.is_valid(raise_exception=True)
+        token = api_token_issue(user=credentials.validated_data["user"])
+        return Response({"token": token.key})
+
+    @extend_schema(request=None, responses={204: None}, tags=["auth"])
+    def delete(self, request):
+        """Revoke your API token; the next POST issues a new one."""
+        api_token_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class QuestionListView(generics.ListAPIView):
+    """Questions you can see, filtered and ordered; POST files a new one."""
+
+    serializer_class = serializers.QuestionSerializer
+    pagination_class = PagePagination
+    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    filterset_class = QuestionFilter
+    ordering_fields = ["window_end", "resolve_by", "created_at", "crowd_probability", "forecast_count", "title", "id"]
+    ordering = ["window_end", "id"]
+    permission_classes = [IsAuthenticated, CreateNeedsModelPermission]
+    create_permission = "forecasts.add_question"
+
+    def get_queryset(self):
+        return selectors.question_list_for(self.request.user)
+
+    @extend_schema(request=serializers.QuestionWriteSerializer, responses={201: serializers.QuestionSerializer})
+    def post(self, request):
+        """File a question: open for forecasts at once, or a draft with `"draft": true`."""
+        question_input = serializers.QuestionWriteSerializer(data=request.data)
+        question_input.is_valid(raise_exception=True)
+        arguments = question_input.service_arguments()
+        question = question_create(owner=request.user, **arguments)
+        return question_response(request.user, question.pk, status.HTTP_201_CREATED)
+
+
+class QuestionDetailView(generics.GenericAPIView):
+    """One question; PATCH edits it (owner or moderator, while draft or open); DELETE discards a draft."""
+
+    serializer_class = serializers.QuestionSerializer
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def get_object(self):
+        return visible_question_or_404(self.request.user, self.kwargs["pk"], for_display=True)
+
+    def get(self, request, pk):
+        """A question with its statement, counts, crowd and your standing forecast."""
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(request=serializers.QuestionWriteSerializer(partial=True), responses={200: serializers.QuestionSerializer})
+    def patch(self, request, pk):
+        """Edit a draft or open question; moving window_end or resolve_by re-arms its reminders."""
+        question = self.get_object()
+        changes = serializers.QuestionWriteSerializer(data=request.data, partial=True)
+        changes.is_valid(raise_exception=True)
+        arguments = changes.service_arguments()
+        publish = arguments.pop("draft", None)
+        tags = arguments.pop("tags", None)
+        if publish is True and question.status != Question.Status.DRAFT:
+            raise ValidationError({"draft": "A question that has been opened cannot become a draft again."})
+        question = question_update(question=question, actor=request.user, tags=tags, **arguments)
+        if publish is False and question.status == Question.Status.DRAFT:
+            question = question_open(question=question, actor=request.user)
+        return question_response(request.user, question.pk)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        """Delete a draft; an opened question can only be annulled."""
+        question_delete(question=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class QuestionForecastsView(generics.ListAPIView):
+    """A question's forecasts, oldest first; POST adds yours, or a source's past statement."""
+
+    serializer_class = serializers.ForecastSerializer
+    queryset = Forecast.objects.none()  # the model, for the schema; rows come from get_queryset
+    pagination_class = PagePagination
+    permission_classes = [IsAuthenticated, CreateNeedsModelPermission]
+    create_permission = "forecasts.add_forecast"
+
+    def get_queryset(self):
+        question = visible_question_or_404(self.request.user, self.kwargs["pk"])
+        return selectors.question_forecasts_for(question)
+
+    @extend_schema(request=serializers.ForecastWriteSerializer, responses={201: serializers.ForecastSerializer})
+    def post(self, request, pk):
+        """Forecast with a probability, a percent or an estimative phrase; sources need made_at, quote and url."""
+        question = visible_question_or_404(request.user, pk)
+        forecast_input = serializers.ForecastWriteSerializer(data=request.data)
+        forecast_input.is_valid(raise_exception=True)
+        forecast = forecast_submit(question=question, recorded_by=request.user, **forecast_input.validated_data)
+        return Response(serializers.ForecastSerializer(forecast).data, status=status.HTTP_201_CREATED)
+
+
+class QuestionResolveView(generics.GenericAPIView):
+    """Score a question yes or no, or annul it (owner or moderator)."""
+
+    serializer_class = serializers.ResolveSerializer
+
+    @extend_schema(request=serializers.ResolveSerializer, responses={200: serializers.QuestionSerializer})
+    def post(self, request, pk):
+        """Resolve: NO once the window has closed, YES at any time with the event inside the window."""
+        question = visible_question_or_404(request.user, pk)
+        resolution = serializers.ResolveSerializer(data=request.data)
+        resolution.is_valid(raise_exception=True)
+        question_resolve(question=question, actor=request.user, **resolution.validated_data)
+        return question_response(request.user, question.pk)
+
+
+class QuestionUnresolveView(generics.GenericAPIView):
+    """Undo a resolution or an annulment (owner or moderator); the history keeps both."""
+
+    serializer_class = serializers.UnresolveSerializer
+
+    @extend_schema(request=serializers.UnresolveSerializer, responses={200: serializers.QuestionSerializer})
+    def post(self, request, pk):
+        """Undo the resolution: the question awaits resolution again (or reopens if its window runs)."""
+        question = visible_question_or_404(request.user, pk)
+        undo = serializers.UnresolveSerializer(data=request.data)
+        undo.is_valid(raise_exception=True)
+        question_unresolve(question=question, actor=request.user, **undo.validated_data)
+        return question_response(request.user, question.pk)
+
+
+class QuestionHistoryView(generics.ListAPIView):
+    """Every resolve, annul and undo on a question, oldest first."""
+
+    serializer_class = serializers.ResolutionEventSerializer
+    queryset = ResolutionEvent.objects.none()  # the model, for the schema; rows come from get_queryset
+    pagination_class = PagePagination
+
+    def get_queryset(self):
+        question = visible_question_or_404(self.request.user, self.kwargs["pk"])
+        return selectors.resolution_history_for(question)
+
+
+class ForecastListView(generics.ListAPIView):
+    """Every forecast you may see, oldest first, in cursor pages (follow `next`)."""
+
+    serializer_class = serializers.ForecastSerializer
+    pagination_class = ForecastCursorPagination
+    filterset_class = ForecastFilter
+
+    def get_queryset(self):
+        return selectors.forecast_list_for(self.request.user)
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets `Accept: text/csv` through content negotiation; the export streams its own body."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json.dumps(data).encode()
+
+
+class Echo:
+    """A file-like object whose write() hands the line back, for csv.writer in a stream."""
+
+    def write(self, value):
+        return value
+
+
+def spreadsheet_safe(value):
+    """Text that a spreadsheet would run as a formula gets a leading quote."""
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def csv_cell(value):
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat().replace("+00:00", "Z")  # as the JSON endpoints write it
+    return spreadsheet_safe(value)
+
+
+class ForecastExportView(generics.GenericAPIView):
+    """The forecast list as CSV, streamed; the same filters and visibility as /api/forecasts/."""
+
+    filterset_class = ForecastFilter
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    columns = [
+        "question_id",
+        "question",
+        "forecaster",
+        "source",
+        "probability",
+        "phrase",
+        "yardstick",
+        "made_at",
+        "recorded_at",
+        "outcome",
+    ]
+
+    def get_queryset(self):
+        return selectors.forecast_list_for(self.request.user)
+
+    def handle_exception(self, exc):
+        """Errors stay JSON in the one error shape, even for a caller that asked for CSV."""
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row per forecast.")},
+        tags=["forecasts"],
+        operation_id="forecasts_export_csv",
+    )
+    def get(self, request):
+        """Download every forecast you may see as CSV (question, forecaster or source, probability, made_at, outcome)."""
+        rows = selectors.forecast_export_rows(self.filter_queryset(self.get_queryset()))
+        writer = csv.writer(Echo())
+
+        def lines():
+            yield writer.writerow(self.columns)
+            for row in rows.iterator(chunk_size=EXPORT_CHUNK_SIZE):
+                yield writer.writerow([csv_cell(value) for value in row])
+
+        filename = f"forewarn-forecasts-{timezone.now():%Y%m%d-%H%M%S}.csv"
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+class SourceListView(generics.ListAPIView):
+    """Sources of public statements; POST adds one (Forecasters and Editors)."""
+
+    serializer_class = serializers.SourceSerializer
+    pagination_class = PagePagination
+    filterset_class = SourceFilter
+    permission_classes = [IsAuthenticated, CreateNeedsModelPermission]
+    create_permission = "forecasts.add_source"
+
+    def get_queryset(self):
+        return selectors.source_list()
+
+    @extend_schema(request=serializers.SourceSerializer, responses={201: serializers.SourceSerializer})
+    def post(self, request):
+        """Add a source: an organisation or a person whose statements you will record."""
+        source_input = serializers.SourceSerializer(data=request.data)
+        source_input.is_valid(raise_exception=True)
+        source = source_create(created_by=request.user, **source_input.validated_data)
+        return Response(serializers.SourceSerializer(source).data, status=status.HTTP_201_CREATED)
+
+
+class SourceDetailView(generics.RetrieveAPIView):
+    """One source."""
+
+    serializer_class = serializers.SourceSerializer
+    queryset = Source.objects.all()
+
+
+class NotificationListView(generics.ListAPIView):
+    """Your notifications, newest first; `?unread=true` for the unread ones."""
+
+    serializer_class = serializers.NotificationSerializer
+    pagination_class = PagePagination
+    filterset_class = NotificationFilter
+
+    def get_queryset(self):
+        return selectors.notification_list_for(self.request.user)
+
+
+class NotificationReadView(generics.GenericAPIView):
+    """Mark one of your notifications read."""
+
+    serializer_class = serializers.NotificationSerializer
+
+    @extend_schema(request=None, responses={200: serializers.NotificationSerializer})
+    def post(self, request, pk):
+        """Mark the notification read (again is harmless: the first read time stays)."""
+        try:
+            notification = selectors.notification_list_for(request.user).get(pk=pk)
+        except Notification.DoesNotExist as error:
+            raise Http404("No such notification.") from error
+        notifications_mark_read(user=request.user, notification_ids=[notification.pk])
+        notification.refresh_from_db(fields=["read_at"])
+        return Response(serializers.NotificationSerializer(notification).data)
+
+
+class NotificationReadAllView(generics.GenericAPIView):
+    """Mark all your notifications read."""
+
+    serializer_class = serializers.ReadAllResultSerializer
+
+    @extend_schema(request=None, responses={200: serializers.ReadAllResultSerializer})
+    def post(self, request):
+        """Mark every unread notification read; returns how many there were."""
+        unread = selectors.unread_notification_ids_for(request.user)
+        return Response({"marked": notifications_mark_read(user=request.user, notification_ids=unread)})
+
+
+class MeView(generics.GenericAPIView):
+    """You: your account, your teams and your reminder settings; PATCH changes the settings."""
+
+    serializer_class = serializers.MeSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def me(self):
+        user = self.request.user
+        user.forewarn_profile = Profile.objects.for_user(user)
+        return serializers.MeSerializer(user).data
+
+    def get(self, request):
+        """Your account, teams and settings (digest period as ISO 8601 and in minutes)."""
+        return Response(self.me())
+
+    @extend_schema(request=serializers.MeSerializer(partial=True), responses={200: serializers.MeSerializer})
+    def patch(self, request):
+        """Change your settings: `{"settings": {"digest_period": 120, "closing_soon_opt_in": false}}`."""
+        changes = serializers.MeSerializer(data=request.data, partial=True)
+        changes.is_valid(raise_exception=True)
+        settings = dict(changes.validated_data.get("forewarn_profile", {}))
+        try:
+            profile_update(user=request.user, **settings)
+        except DjangoValidationError as error:
+            raise ValidationError({"settings": as_serializer_error(error)}) from error
+        return Response(self.me())

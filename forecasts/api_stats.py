@@ -1,0 +1,268 @@
+"""The statistics API: calibration, leaderboard, phrases, and their charts as SVG.
+
+Thin views: validate the query string, call a reader in forecasts/stats.py, serialize. Every
+number comes from the stored scores of questions the caller can see whose window has ended.
+"""
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from forecasts import charts, stats
+from forecasts.api.pagination import PagePagination
+from forecasts.models import QuestionKind, Score
+
+DATE_INPUT_FORMATS = ["iso-8601", "%Y-%m-%d"]
+STATS_TAGS = ["stats"]
+
+
+# Query strings --------------------------------------------------------------------------------
+
+
+class StatsQuerySerializer(serializers.Serializer):
+    forecaster = serializers.CharField(required=False, help_text="A user id, or `me` for yourself.")
+    source = serializers.IntegerField(required=False, min_value=1, help_text="A source id.")
+    kind = serializers.ChoiceField(choices=QuestionKind.choices, required=False)
+    tag = serializers.SlugField(required=False, max_length=60)
+    team = serializers.IntegerField(required=False, min_value=1, help_text="A team id (of a team you belong to).")
+    resolved_after = serializers.DateTimeField(
+        required=False,
+        input_formats=DATE_INPUT_FORMATS,
+        help_text="Resolved at or after this moment (ISO 8601 date or datetime; UTC unless an offset is given).",
+    )
+    resolved_before = serializers.DateTimeField(
+        required=False, input_formats=DATE_INPUT_FORMATS, help_text="Resolved before this moment."
+    )
+
+    def validate_forecaster(self, value: str) -> int:
+        if value.strip().lower() == "me":
+            return self.context["request"].user.pk
+        try:
+            forecaster_id = int(value)
+        except ValueError as error:
+            raise serializers.ValidationError("Give a user id or `me`.") from error
+        if forecaster_id < 1:
+            raise serializers.ValidationError("Give a user id or `me`.")
+        return forecaster_id
+
+    def validate(self, attrs):
+        after, before = attrs.get("resolved_after"), attrs.get("resolved_before")
+        if after and before and before <= after:
+            raise serializers.ValidationError({"resolved_before": "Must be later than resolved_after."})
+        return attrs
+
+    def score_filters(self) -> stats.ScoreFilters:
+        data = self.validated_data
+        return stats.ScoreFilters(
+            forecaster_id=data.get("forecaster"),
+            source_id=data.get("source"),
+            kind=data.get("kind"),
+            tag=data.get("tag"),
+            team_id=data.get("team"),
+            resolved_after=data.get("resolved_after"),
+            resolved_before=data.get("resolved_before"),
+        )
+
+
+class CalibrationQuerySerializer(StatsQuerySerializer):
+    bins = serializers.IntegerField(required=False, default=stats.DEFAULT_BINS, min_value=1, max_value=stats.MAX_BINS)
+    strategy = serializers.ChoiceField(
+        choices=stats.STRATEGIES,
+        required=False,
+        default="uniform",
+        help_text="`uniform`: equal-width bins, an inner edge in the lower bin. `quantile`: equally full bins.",
+    )
+
+
+class LeaderboardQuerySerializer(StatsQuerySerializer):
+    min_n = serializers.IntegerField(
+        required=False, default=1, min_value=1, help_text="Only authors with at least this many scored questions."
+    )
+    authors = serializers.ChoiceField(choices=stats.AUTHOR_KINDS, required=False, default="all")
+
+
+def validated_query(serializer_class, request) -> StatsQuerySerializer:
+    query = serializer_class(data=request.query_params, context={"request": request})
+    query.is_valid(raise_exception=True)
+    return query
+
+
+# Responses ------------------------------------------------------------------------------------
+
+
+class CalibrationBinSerializer(serializers.Serializer):
+    lower = serializers.FloatField()
+    upper = serializers.FloatField()
+    count = serializers.IntegerField()
+    mean_forecast = serializers.FloatField()
+    observed_frequency = serializers.FloatField()
+    ci_low = serializers.FloatField(help_text="Wilson 95% interval of the observed frequency.")
+    ci_high = serializers.FloatField()
+
+
+class MurphySerializer(serializers.Serializer):
+    reliability = serializers.FloatField(allow_null=True)
+    resolution = serializers.FloatField(allow_null=True)
+    uncertainty = serializers.FloatField(allow_null=True)
+    within_bin_variance = serializers.FloatField(allow_null=True)
+    within_bin_covariance = serializers.FloatField(allow_null=True)
+
+
+class CalibrationSerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text="Scored (author, question) pairs: one final forecast each.")
+    questions = serializers.IntegerField()
+    base_rate = serializers.FloatField(allow_null=True)
+    brier = serializers.FloatField(allow_null=True)
+    log_loss = serializers.FloatField(allow_null=True)
+    mean_time_averaged_brier = serializers.FloatField(allow_null=True)
+    mean_relative_brier = serializers.FloatField(allow_null=True, help_text="Negative is better than the crowd.")
+    murphy = MurphySerializer(
+        help_text="Brier = reliability - resolution + uncertainty + within_bin_variance - within_bin_covariance."
+    )
+    bins = CalibrationBinSerializer(many=True, help_text="Non-empty bins only.")
+
+
+class LeaderboardEntrySerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    author_type = serializers.ChoiceField(choices=["forecaster", "source"])
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    n = serializers.IntegerField()
+    mean_brier = serializers.FloatField()
+    mean_log_loss = serializers.FloatField()
+    mean_time_averaged_brier = serializers.FloatField()
+    mean_relative_brier = serializers.FloatField(allow_null=True)
+    relative_n = serializers.IntegerField(help_text="Questions with a relative Brier (two or more authors).")
+
+
+class PhraseCalibrationSerializer(serializers.Serializer):
+    yardstick = serializers.CharField()
+    phrase = serializers.CharField()
+    low = serializers.FloatField(allow_null=True, help_text="The phrase's probability range.")
+    high = serializers.FloatField(allow_null=True)
+    probability = serializers.FloatField(allow_null=True, help_text="What Forewarn stores for the phrase.")
+    statements = serializers.IntegerField()
+    occurred = serializers.IntegerField(help_text="Statements whose question resolved YES.")
+    observed_frequency = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    mean_brier = serializers.FloatField(allow_null=True)
+
+
+def svg_response(svg: bytes) -> HttpResponse:
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Cache-Control"] = "private, max-age=60"
+    # Opened on its own, the image can run nothing and load nothing.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+class SvgApiView(APIView):
+    """An endpoint whose success is an SVG image and whose errors are the API's JSON."""
+
+    def perform_content_negotiation(self, request, force=False):
+        # `Accept: image/svg+xml` must not be a 406: the image bypasses the renderers anyway.
+        return super().perform_content_negotiation(request, force=True)
+
+
+# Views ----------------------------------------------------------------------------------------
+
+
+class CalibrationApi(APIView):
+    """Calibration of the final forecasts you can see, with the Murphy decomposition."""
+
+    @extend_schema(parameters=[CalibrationQuerySerializer], responses={200: CalibrationSerializer}, tags=STATS_TAGS)
+    def get(self, request):
+        """One point per (forecaster or source, question): the last forecast before the close.
+
+        Only questions resolved YES or NO whose window has ended count; annulled ones never do.
+        """
+        query = validated_query(CalibrationQuerySerializer, request)
+        calibration = stats.calibration_for(
+            request.user,
+            filters=query.score_filters(),
+            bins=query.validated_data["bins"],
+            strategy=query.validated_data["strategy"],
+        )
+        return Response(CalibrationSerializer(calibration).data)
+
+
+class LeaderboardApi(generics.ListAPIView):
+    """Forecasters and sources ranked by mean relative Brier (against the crowd), then mean Brier."""
+
+    serializer_class = LeaderboardEntrySerializer
+    pagination_class = PagePagination
+    filter_backends = []
+
+    def get_queryset(self):
+        return Score.objects.none()  # the rows come from stats.leaderboard_for
+
+    @extend_schema(parameters=[LeaderboardQuerySerializer], tags=STATS_TAGS)
+    def get(self, request, *args, **kwargs):
+        """Ranked authors with n, mean Brier, log loss, time-averaged and relative Brier."""
+        query = validated_query(LeaderboardQuerySerializer, request)
+        rows = stats.leaderboard_for(
+            request.user,
+            filters=query.score_filters(),
+            min_n=query.validated_data["min_n"],
+            authors=query.validated_data["authors"],
+        )
+        page = self.paginate_queryset(rows)
+        first_rank = self.paginator.page.start_index()
+        entries = [stats.leaderboard_entry(row, rank=rank) for rank, row in enumerate(page, start=first_rank)]
+        return self.get_paginated_response(LeaderboardEntrySerializer(entries, many=True).data)
+
+
+class PhraseCalibrationApi(APIView):
+    """What each estimative phrase turned out to mean: how often it happened, per yardstick."""
+
+    @extend_schema(
+        parameters=[StatsQuerySerializer], responses={200: PhraseCalibrationSerializer(many=True)}, tags=STATS_TAGS
+    )
+    def get(self, request):
+        """Every phrase of every yardstick, with its range and the observed frequency (Wilson 95%)."""
+        query = validated_query(StatsQuerySerializer, request)
+        rows = stats.phrase_calibration_for(request.user, filters=query.score_filters())
+        return Response(PhraseCalibrationSerializer(rows, many=True).data)
+
+
+class CalibrationChartApi(SvgApiView):
+    """The calibration chart: points with Wilson 95% bars, the diagonal and the count per bin."""
+
+    @extend_schema(
+        operation_id="stats_calibration_chart",
+        parameters=[CalibrationQuerySerializer],
+        responses={(200, "image/svg+xml"): OpenApiTypes.BINARY},
+        tags=STATS_TAGS,
+    )
+    def get(self, request):
+        """The same filters and numbers as /api/stats/calibration/, drawn as SVG."""
+        query = validated_query(CalibrationQuerySerializer, request)
+        filters = query.score_filters()
+        calibration = stats.calibration_for(
+            request.user,
+            filters=filters,
+            bins=query.validated_data["bins"],
+            strategy=query.validated_data["strategy"],
+        )
+        return svg_response(charts.calibration_chart_svg(calibration, subject=stats.filters_description(filters)))
+
+
+class BrierOverTimeChartApi(SvgApiView):
+    """Mean Brier per month in which the window ended, with the number of scored forecasts."""
+
+    @extend_schema(
+        operation_id="stats_brier_over_time_chart",
+        parameters=[StatsQuerySerializer],
+        responses={(200, "image/svg+xml"): OpenApiTypes.BINARY},
+        tags=STATS_TAGS,
+    )
+    def get(self, request):
+        """The same filters as /api/stats/calibration/ (without bins), drawn as SVG."""
+        query = validated_query(StatsQuerySerializer, request)
+        filters = query.score_filters()
+        months = stats.brier_over_time_for(request.user, filters=filters)
+        return svg_response(charts.brier_over_time_chart_svg(months, subject=stats.filters_description(filters)))

@@ -1,0 +1,141 @@
+"""Charts as SVG, drawn with matplotlib's object-oriented API (no pyplot state, safe in threads).
+
+Text is drawn as paths (matplotlib's default for SVG), so names in titles can never become markup.
+"""
+
+from datetime import timedelta
+from io import BytesIO
+
+import matplotlib
+
+matplotlib.use("Agg")  # never a GUI backend, even if something imports pyplot later
+
+import matplotlib.dates as mdates  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+POINT_COLOUR = "#1f5f99"
+COUNT_COLOUR = "#9bb7d4"
+DIAGONAL_COLOUR = "#888888"
+MID_MONTH = timedelta(days=15)
+SVG_SETTINGS = {"svg.hashsalt": "forewarn", "font.size": 9}
+
+
+def figure_svg(figure: Figure) -> bytes:
+    """The figure as SVG bytes, without a creation date so equal data gives an equal file."""
+    buffer = BytesIO()
+    with matplotlib.rc_context(SVG_SETTINGS):
+        figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def number(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def calibration_chart_svg(calibration: dict, *, subject: str = "") -> bytes:
+    """Observed frequency against mean forecast per bin, with Wilson 95% bars, the diagonal and counts."""
+    with matplotlib.rc_context(SVG_SETTINGS):
+        figure = Figure(figsize=(6, 6.6))
+        grid = figure.add_gridspec(2, 1, height_ratios=[4, 1], hspace=0.08)
+        chart = figure.add_subplot(grid[0])
+        counts = figure.add_subplot(grid[1], sharex=chart)
+        bins = calibration["bins"]
+
+        chart.plot([0, 1], [0, 1], linestyle="--", linewidth=1, color=DIAGONAL_COLOUR, label="perfectly calibrated")
+        if bins:
+            forecast = [row["mean_forecast"] for row in bins]
+            observed = [row["observed_frequency"] for row in bins]
+            below = [row["observed_frequency"] - row["ci_low"] for row in bins]
+            above = [row["ci_high"] - row["observed_frequency"] for row in bins]
+            chart.errorbar(
+                forecast,
+                observed,
+                yerr=[below, above],
+                fmt="o",
+                color=POINT_COLOUR,
+                ecolor=POINT_COLOUR,
+                elinewidth=1,
+                capsize=3,
+                label="observed frequency, Wilson 95% interval",
+            )
+            for row in bins:
+                chart.annotate(
+                    f"{row['count']}",
+                    (row["mean_forecast"], row["observed_frequency"]),
+                    textcoords="offset points",
+                    xytext=(6, -3),
+                    fontsize=7,
+                    color="#333333",
+                )
+            counts.bar(
+                [row["lower"] for row in bins],
+                [row["count"] for row in bins],
+                width=[row["upper"] - row["lower"] for row in bins],
+                align="edge",
+                color=COUNT_COLOUR,
+                edgecolor="white",
+            )
+        else:
+            chart.text(0.5, 0.5, "Nothing scored yet", ha="center", va="center", color="#666666")
+
+        chart.set_xlim(0, 1)
+        chart.set_ylim(-0.02, 1.02)
+        chart.set_ylabel("Observed frequency of YES")
+        chart.grid(True, linewidth=0.3)
+        chart.legend(loc="upper left", fontsize=7, frameon=False)
+        chart.tick_params(labelbottom=False)
+        heading = "Calibration" + (f": {subject}" if subject else "")
+        chart.set_title(
+            f"{heading}\nn = {calibration['n']} on {calibration['questions']} questions, "
+            f"Brier {number(calibration['brier'])}, log loss {number(calibration['log_loss'])}",
+            fontsize=9,
+        )
+        counts.set_xlabel("Forecast probability (bin mean)")
+        counts.set_ylabel("Forecasts")
+        counts.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=3))
+        counts.grid(True, axis="y", linewidth=0.3)
+        return figure_svg(figure)
+
+
+def brier_over_time_chart_svg(months: list[dict], *, subject: str = "") -> bytes:
+    """Mean Brier per month in which the window ended as a line, the number of scored forecasts as bars."""
+    with matplotlib.rc_context(SVG_SETTINGS):
+        figure = Figure(figsize=(7, 3.6))
+        counts = figure.add_subplot()
+        brier = counts.twinx()
+        # The line on top of the bars: draw the twin axes above and make its background clear.
+        brier.set_zorder(counts.get_zorder() + 1)
+        brier.patch.set_visible(False)
+        if months:
+            moments = [row["month"] + MID_MONTH for row in months]
+            counts.bar(moments, [row["n"] for row in months], width=24, color=COUNT_COLOUR, label="scored forecasts")
+            brier.plot(
+                moments, [row["mean_brier"] for row in months], marker="o", color=POINT_COLOUR, label="mean Brier"
+            )
+            for moment, row in zip(moments, months):
+                brier.annotate(
+                    f"n={row['n']}",
+                    (moment, row["mean_brier"]),
+                    textcoords="offset points",
+                    xytext=(0, 6),
+                    ha="center",
+                    fontsize=7,
+                )
+            # A month either side, so a single month is a bar and not the whole width.
+            counts.set_xlim(months[0]["month"] - timedelta(days=31), months[-1]["month"] + timedelta(days=62))
+            locator = mdates.AutoDateLocator(minticks=3, maxticks=12)
+            counts.xaxis.set_major_locator(locator)
+            counts.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        else:
+            counts.text(
+                0.5, 0.5, "Nothing scored yet", ha="center", va="center", color="#666666", transform=counts.transAxes
+            )
+        brier.axhline(0.25, linestyle="--", linewidth=1, color=DIAGONAL_COLOUR, label="always 50%")
+        brier.set_ylim(0, max([0.5] + [row["mean_brier"] * 1.15 for row in months]))
+        brier.set_ylabel("Mean Brier (lower is better)")
+        counts.set_ylabel("Scored forecasts")
+        counts.yaxis.set_major_locator(MaxNLocator(integer=True))
+        brier.legend(loc="upper right", fontsize=7, frameon=False)
+        counts.set_title("Brier score by month the window ended" + (f": {subject}" if subject else ""), fontsize=9)
+        return figure_svg(figure)

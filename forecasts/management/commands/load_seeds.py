@@ -1,0 +1,196 @@
+"""Load the seed questions of seeds/*.json through the services; a second run changes nothing."""
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from forecasts.models import Question, Source
+from forecasts.services import forecast_submit, question_create, question_resolve, question_scores_recompute
+from forecasts.services.sources import source_create
+
+SEEDS_USERNAME = "forewarn-seeds"
+
+
+@dataclass
+class LoadSummary:
+    created: int = 0
+    already_present: int = 0
+    statements: int = 0
+    resolved: int = 0
+
+
+def seeds_user():
+    """The inactive system user that owns, records and resolves the seed questions."""
+    user, created = get_user_model().objects.get_or_create(
+        username=SEEDS_USERNAME,
+        defaults={"is_active": False, "first_name": "Forewarn", "last_name": "seed data"},
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def moment(value: str) -> datetime:
+    """An aware UTC datetime from an ISO 8601 string such as 2022-01-14T17:00:00Z."""
+    parsed = parse_datetime(value)
+    if parsed is None or timezone.is_naive(parsed):
+        raise ValueError(f"{value!r} is not an ISO 8601 datetime with a time zone.")
+    return parsed.astimezone(UTC)
+
+
+def window_bounds(window: dict, loaded_at: datetime) -> tuple[datetime | None, datetime]:
+    """(start, end) of a question's window: absolute dates, or days counted from this load."""
+    if "end_days_after_load" in window:
+        start_days = window.get("start_days_after_load")
+        start = None if start_days is None else loaded_at + timedelta(days=start_days)
+        return start, loaded_at + timedelta(days=window["end_days_after_load"])
+    return (moment(window["start"]) if window.get("start") else None), moment(window["end"])
+
+
+def seed_source(definition: dict, recorded_by) -> Source:
+    """The source of that name, added through the service if it is new."""
+    existing = Source.objects.filter(name=definition["name"]).first()
+    if existing is not None:
+        return existing
+    return source_create(
+        created_by=recorded_by,
+        name=definition["name"],
+        kind=definition.get("kind", Source.Kind.ORGANISATION),
+        url=definition.get("url", ""),
+        description=definition.get("description", ""),
+    )
+
+
+def seed_question_load(*, entry: dict, source_definitions: dict, user, loaded_at: datetime, summary: LoadSummary) -> None:
+    """File one seed question, record its source statements, then score its historical outcome."""
+    statements = entry.get("statements", [])
+    for statement in statements:
+        if statement["source"] not in source_definitions:
+            raise ValueError(f"unknown source {statement['source']!r}")
+    sources = {key: seed_source(source_definitions[key], user) for key in {s["source"] for s in statements}}
+    window_start, window_end = window_bounds(entry["window"], loaded_at)
+    made_at = [moment(statement["made_at"]) for statement in statements]
+    primary = statements[0] if statements else None
+    question = question_create(
+        owner=user,
+        external_key=entry["key"],
+        title=entry["title"],
+        details=entry.get("details", ""),
+        resolution_criteria=entry["resolution_criteria"],
+        kind=entry.get("kind", Question.Kind.OTHER),
+        tags=entry.get("tags", ()),
+        window_start=window_start,
+        window_end=window_end,
+        resolve_by=moment(entry["resolve_by"]) if entry.get("resolve_by") else None,
+        source=sources[primary["source"]] if primary else None,
+        source_quote=primary["quote"] if primary else "",
+        source_statement_date=made_at[0].date() if primary else None,
+        source_url=primary["url"] if primary else "",
+        opened_at=min(made_at) if made_at else loaded_at,
+    )
+    for statement, statement_made_at in zip(statements, made_at):
+        forecast_submit(
+            question=question,
+            recorded_by=user,
+            source=sources[statement["source"]],
+            made_at=statement_made_at,
+            phrase=statement["phrase"],
+            yardstick=statement["yardstick"],
+            quote=statement["quote"],
+            url=statement["url"],
+            rationale=statement.get("rationale", ""),
+        )
+        summary.statements += 1
+    outcome = entry.get("outcome")
+    if outcome:
+        question_resolve(
+            question=question,
+            actor=user,
+            outcome=outcome["result"],
+            evidence_url=outcome.get("evidence_url", ""),
+            note=outcome.get("note", ""),
+            occurred_at=moment(outcome["occurred_at"]) if outcome.get("occurred_at") else None,
+        )
+        summary.resolved += 1
+
+
+def seed_files(directory: Path) -> list[tuple[Path, dict]]:
+    paths = sorted(directory.glob("*.json"))
+    if not paths:
+        raise CommandError(f"No seed files (*.json) in {directory}.")
+    files = []
+    for path in paths:
+        try:
+            files.append((path, json.loads(path.read_text(encoding="utf-8"))))
+        except json.JSONDecodeError as error:
+            raise CommandError(f"{path.name} is not valid JSON: {error}") from error
+    return files
+
+
+class Command(BaseCommand):
+    help = "Load the seed questions in seeds/*.json. Questions already present (by key) are left alone."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--seeds-dir",
+            type=Path,
+            default=Path(settings.BASE_DIR) / "seeds",
+            help="Folder of seed JSON files (default: the project's seeds/).",
+        )
+
+    def handle(self, *args, seeds_dir: Path, **options):
+        summary = LoadSummary()
+        loaded_at = timezone.now()
+        user = seeds_user()
+        for path, data in seed_files(seeds_dir):
+            source_definitions = {source["key"]: source for source in data.get("sources", [])}
+            for entry in data.get("questions", []):
+                key = entry.get("key", "")
+                if not key:
+                    raise CommandError(f"{path.name}: every question needs a 'key'.")
+                question_summary = LoadSummary()
+                try:
+                    with transaction.atomic():
+                        if Question.objects.filter(external_key=key).exists():
+                            summary.already_present += 1
+                            continue
+                        seed_question_load(
+                            entry=entry,
+                            source_definitions=source_definitions,
+                            user=user,
+                            loaded_at=loaded_at,
+                            summary=question_summary,
+                        )
+                except IntegrityError as error:
+                    # Another loader may have filed the same key between our check and our insert.
+                    if not Question.objects.filter(external_key=key).exists():
+                        raise CommandError(f"{path.name}: question {key!r}: {error}") from error
+                    summary.already_present += 1
+                    continue
+                except (ValidationError, KeyError, ValueError, TypeError) as error:
+                    raise CommandError(f"{path.name}: question {key!r}: {error}") from error
+                summary.created += 1
+                summary.statements += question_summary.statements
+                summary.resolved += question_summary.resolved
+                if options["verbosity"] >= 2:
+                    self.stdout.write(f"  created {key}")
+        if summary.resolved:
+            # Score now rather than wait for the worker, so statistics show from the first page view.
+            for question_id in Question.objects.filter(external_key__gt="", status=Question.Status.RESOLVED).values_list("pk", flat=True):
+                question_scores_recompute(question_id=question_id)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeds: {summary.created} questions created, {summary.already_present} already present"
+                f" ({summary.statements} source statements recorded, {summary.resolved} questions resolved)."
+            )
+        )

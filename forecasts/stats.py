@@ -1,0 +1,405 @@
+"""Statistics reads over the stored scores: calibration, leaderboard, phrases, Brier over time.
+
+Every function starts from `scores_for`, which applies the caller's visibility (by the score's
+copied team, no join to questions) and counts only questions whose window has ended, so an early
+YES never biases a statistic. Nothing loads forecasts: calibration and its Murphy decomposition
+come from one grouped query of per-bin sums (count, sum p, sum y, sum p², sum p·y), which give
+every term exactly:
+
+    REL = Σ n_k (f_k - o_k)² / N        RES = Σ n_k (o_k - o)² / N        UNC = o (1 - o)
+    WBV = Σ (Σp² - n_k f_k²) / N        WBC = 2 Σ (Σpy - n_k f_k o_k) / N
+
+with f_k = Σp / n_k and o_k = Σy / n_k in bin k. Uniform bins are assigned in SQL with the edge
+rule of `forecasts.scoring.uniform_bin_indices`. Quantile edges depend on the data: they are
+computed with numpy from the probability column alone (one float per scored pair), exactly as
+`forecasts.scoring` does, and the grouping then runs in SQL on those edges.
+"""
+
+import functools
+import operator
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Ceil, Greatest, Least, TruncMonth
+
+from forecasts import scoring
+from forecasts.estimative import YARDSTICKS
+from forecasts.models import Question, Score, Source
+
+DEFAULT_BINS = 10
+MAX_BINS = 100
+STRATEGIES = ("uniform", "quantile")
+AUTHOR_KINDS = ("all", "forecasters", "sources")
+# The tolerance of forecasts.scoring.uniform_bin_indices, in units of bin width: a forecast this
+# close to an edge counts as on it (and an inner edge belongs to the lower bin).
+EDGE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class ScoreFilters:
+    """Which scores a statistic covers, besides the caller's visibility."""
+
+    forecaster_id: int | None = None
+    source_id: int | None = None
+    kind: str | None = None
+    tag: str | None = None
+    team_id: int | None = None
+    resolved_after: datetime | None = None  # inclusive
+    resolved_before: datetime | None = None  # exclusive
+
+
+def scores_for(user, filters: ScoreFilters = ScoreFilters(), *, now: datetime | None = None) -> QuerySet[Score]:
+    """Scores the user may see on questions whose window has ended, narrowed by the filters."""
+    scores = Score.objects.visible_to(user).counted(now)
+    if filters.forecaster_id is not None:
+        scores = scores.filter(forecaster_id=filters.forecaster_id)
+    if filters.source_id is not None:
+        scores = scores.filter(source_id=filters.source_id)
+    if filters.kind:
+        scores = scores.filter(question_kind=filters.kind)
+    if filters.team_id is not None:
+        scores = scores.filter(team_id=filters.team_id)
+    if filters.resolved_after is not None:
+        scores = scores.filter(resolved_at__gte=filters.resolved_after)
+    if filters.resolved_before is not None:
+        scores = scores.filter(resolved_at__lt=filters.resolved_before)
+    if filters.tag:
+        tagged = Question.tags.through.objects.filter(tag__name=filters.tag).values("question_id")
+        scores = scores.filter(question_id__in=tagged)
+    return scores
+
+
+# Calibration ----------------------------------------------------------------------------------
+
+
+def uniform_bin_expression(probability, bins: int):
+    """SQL for `scoring.uniform_bin_indices`: CEIL(p * bins - tolerance) - 1, clamped to the bins.
+
+    Subtracting the tolerance before CEIL sends a value within it of an edge to the lower bin,
+    which is the same as snapping it onto the edge first and taking the lower bin.
+    """
+    scaled = ExpressionWrapper(probability * Value(float(bins)) - Value(EDGE_TOLERANCE), output_field=FloatField())
+    index = Ceil(scaled) - Value(1.0)
+    return Cast(Greatest(Least(index, Value(float(bins - 1))), Value(0.0)), IntegerField())
+
+
+def quantile_bin_expression(probability_field: str, inner_edges: list[float]):
+    """SQL for numpy's searchsorted(inner_edges, p, side="left"): how many inner edges lie below p."""
+    if not inner_edges:
+        return Value(0, output_field=IntegerField())
+    terms = [
+        Case(When(**{f"{probability_field}__gt": edge}, then=Value(1)), default=Value(0), output_field=IntegerField())
+        for edge in inner_edges
+    ]
+    return functools.reduce(operator.add, terms)
+
+
+def quantile_edges(probabilities: list[float], bins: int) -> list[float]:
+    """Bin edges at linearly interpolated percentiles, exactly as `forecasts.scoring` computes them."""
+    return [float(edge) for edge in np.percentile(probabilities, np.linspace(0, 1, bins + 1) * 100)]
+
+
+def bin_sums(scores: QuerySet[Score], bin_expression) -> list[dict]:
+    """Per-bin sums, one row per non-empty bin, in one grouped query."""
+    probability_times_outcome = ExpressionWrapper(F("probability") * F("outcome"), output_field=FloatField())
+    return list(
+        scores.annotate(bin=bin_expression)
+        .values("bin")
+        .annotate(
+            count=Count("id"),
+            sum_probability=Sum("probability"),
+            sum_outcome=Sum("outcome"),
+            sum_probability_squared=Sum(F("probability") * F("probability")),
+            sum_probability_outcome=Sum(probability_times_outcome),
+            sum_brier=Sum("brier"),
+            sum_log_loss=Sum("log_loss"),
+            sum_time_averaged_brier=Sum("time_averaged_brier"),
+            sum_relative_brier=Sum("relative_brier"),
+            relative_count=Count("relative_brier"),
+        )
+        .order_by("bin")
+    )
+
+
+def empty_calibration() -> dict:
+    return {
+        "n": 0,
+        "questions": 0,
+        "base_rate": None,
+        "brier": None,
+        "log_loss": None,
+        "mean_time_averaged_brier": None,
+        "mean_relative_brier": None,
+        "murphy": {
+            "reliability": None,
+            "resolution": None,
+            "uncertainty": None,
+            "within_bin_variance": None,
+            "within_bin_covariance": None,
+        },
+        "bins": [],
+    }
+
+
+def calibration_from_bin_sums(rows: list[dict], edges: list[float], *, questions: int) -> dict:
+    """The calibration report from per-bin sums: scores, Murphy terms and bins (pure, no queries)."""
+    total = sum(row["count"] for row in rows)
+    if total == 0:
+        return empty_calibration()
+    base_rate = sum(row["sum_outcome"] for row in rows) / total
+    relative_count = sum(row["relative_count"] for row in rows)
+    reliability = resolution = within_variance = within_covariance = 0.0
+    bins = []
+    for row in rows:
+        count = row["count"]
+        mean_forecast = row["sum_probability"] / count
+        frequency = row["sum_outcome"] / count
+        reliability += count * (mean_forecast - frequency) ** 2
+        resolution += count * (frequency - base_rate) ** 2
+        within_variance += row["sum_probability_squared"] - count * mean_forecast**2
+        within_covariance += row["sum_probability_outcome"] - count * mean_forecast * frequency
+        ci_low, ci_high = scoring.wilson_interval(int(row["sum_outcome"]), count)
+        bins.append(
+            {
+                "lower": edges[row["bin"]],
+                "upper": edges[row["bin"] + 1],
+                "count": count,
+                "mean_forecast": mean_forecast,
+                "observed_frequency": frequency,
+                "ci_low": ci_low,
+                "ci_high": ci_high,
+            }
+        )
+    return {
+        "n": total,
+        "questions": questions,
+        "base_rate": base_rate,
+        "brier": sum(row["sum_brier"] for row in rows) / total,
+        "log_loss": sum(row["sum_log_loss"] for row in rows) / total,
+        "mean_time_averaged_brier": sum(row["sum_time_averaged_brier"] for row in rows) / total,
+        "mean_relative_brier": (
+            sum(row["sum_relative_brier"] or 0.0 for row in rows) / relative_count if relative_count else None
+        ),
+        "murphy": {
+            "reliability": reliability / total,
+            "resolution": resolution / total,
+            "uncertainty": base_rate * (1.0 - base_rate),
+            # Rounding can leave a sum of squares a hair below zero when every p in a bin is equal.
+            "within_bin_variance": max(0.0, within_variance / total),
+            "within_bin_covariance": 2.0 * within_covariance / total,
+        },
+        "bins": bins,
+    }
+
+
+def calibration_for(
+    user,
+    *,
+    filters: ScoreFilters = ScoreFilters(),
+    bins: int = DEFAULT_BINS,
+    strategy: str = "uniform",
+    now: datetime | None = None,
+) -> dict:
+    """Calibration of the final forecasts the user may see: 2 queries (uniform) or 3 (quantile)."""
+    if not 1 <= bins <= MAX_BINS:
+        raise ValueError(f"bins must be between 1 and {MAX_BINS}, got {bins}")
+    scores = scores_for(user, filters, now=now)
+    if strategy == "uniform":
+        edges = [index / bins for index in range(bins + 1)]
+        rows = bin_sums(scores, uniform_bin_expression(F("probability"), bins))
+    elif strategy == "quantile":
+        probabilities = list(scores.values_list("probability", flat=True))
+        if not probabilities:
+            return empty_calibration()
+        edges = quantile_edges(probabilities, bins)
+        rows = bin_sums(scores, quantile_bin_expression("probability", edges[1:-1]))
+    else:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if not rows:
+        return empty_calibration()
+    questions = scores.aggregate(questions=Count("question_id", distinct=True))["questions"]
+    return calibration_from_bin_sums(rows, edges, questions=questions)
+
+
+# Leaderboard ----------------------------------------------------------------------------------
+
+
+def leaderboard_for(
+    user,
+    *,
+    filters: ScoreFilters = ScoreFilters(),
+    min_n: int = 1,
+    authors: str = "all",
+    now: datetime | None = None,
+) -> QuerySet:
+    """Forecasters and sources by mean relative Brier (better than the crowd first), then mean Brier.
+
+    Rows are dicts; authors without a relative Brier (always alone on their questions) come last.
+    """
+    scores = scores_for(user, filters, now=now)
+    if authors == "forecasters":
+        scores = scores.filter(forecaster__isnull=False)
+    elif authors == "sources":
+        scores = scores.filter(source__isnull=False)
+    # Names come from subqueries on the grouped rows, so the grouping itself stays on two ids.
+    forecaster_name = get_user_model().objects.filter(pk=OuterRef("forecaster_id")).order_by().values("username")
+    source_name = Source.objects.filter(pk=OuterRef("source_id")).order_by().values("name")
+    return (
+        scores.values("forecaster_id", "source_id")
+        .annotate(
+            n=Count("id"),
+            mean_brier=Avg("brier"),
+            mean_log_loss=Avg("log_loss"),
+            mean_time_averaged_brier=Avg("time_averaged_brier"),
+            mean_relative_brier=Avg("relative_brier"),
+            relative_n=Count("relative_brier"),
+        )
+        .filter(n__gte=min_n)
+        .annotate(forecaster_name=Subquery(forecaster_name[:1]), source_name=Subquery(source_name[:1]))
+        .order_by(
+            F("mean_relative_brier").asc(nulls_last=True),
+            "mean_brier",
+            "-n",
+            F("forecaster_id").asc(nulls_last=True),
+            F("source_id").asc(nulls_last=True),
+        )
+    )
+
+
+def leaderboard_entry(row: dict, *, rank: int) -> dict:
+    """One leaderboard row as the API and the admin show it."""
+    is_source = row["source_id"] is not None
+    return {
+        "rank": rank,
+        "author_type": "source" if is_source else "forecaster",
+        "id": row["source_id"] if is_source else row["forecaster_id"],
+        "name": row["source_name"] if is_source else row["forecaster_name"],
+        "n": row["n"],
+        "mean_brier": row["mean_brier"],
+        "mean_log_loss": row["mean_log_loss"],
+        "mean_time_averaged_brier": row["mean_time_averaged_brier"],
+        "mean_relative_brier": row["mean_relative_brier"],
+        "relative_n": row["relative_n"],
+    }
+
+
+# Estimative phrases ---------------------------------------------------------------------------
+
+
+def phrase_row(*, yardstick: str, phrase: str, low, high, probability, counts: dict | None) -> dict:
+    statements = counts["statements"] if counts else 0
+    occurred = int(counts["occurred"]) if counts else 0
+    if statements:
+        ci_low, ci_high = scoring.wilson_interval(occurred, statements)
+        frequency = occurred / statements
+    else:
+        ci_low = ci_high = frequency = None
+    return {
+        "yardstick": yardstick,
+        "phrase": phrase,
+        "low": low,
+        "high": high,
+        "probability": probability,
+        "statements": statements,
+        "occurred": occurred,
+        "observed_frequency": frequency,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "mean_brier": counts["mean_brier"] if counts else None,
+    }
+
+
+def phrase_calibration_for(
+    user, *, filters: ScoreFilters = ScoreFilters(), now: datetime | None = None
+) -> list[dict]:
+    """How often what each phrase said happened: every phrase of every yardstick, in yardstick order.
+
+    A statement is an author's counted (final) forecast on a question, as in calibration. Phrases
+    nobody used are listed with zero statements and no frequency, so the whole scale is visible;
+    phrases no longer in a yardstick come last with no range.
+    """
+    counted = (
+        scores_for(user, filters, now=now)
+        .exclude(phrase="")
+        .values("yardstick", "phrase")
+        .annotate(statements=Count("id"), occurred=Sum("outcome"), mean_brier=Avg("brier"))
+        .order_by()
+    )
+    by_phrase = {(row["yardstick"], row["phrase"]): row for row in counted}
+    rows = []
+    for yardstick, entries in YARDSTICKS.items():
+        for entry in entries:
+            rows.append(
+                phrase_row(
+                    yardstick=yardstick,
+                    phrase=entry.phrase,
+                    low=entry.low,
+                    high=entry.high,
+                    probability=entry.probability,
+                    counts=by_phrase.pop((yardstick, entry.phrase), None),
+                )
+            )
+    for (yardstick, phrase), counts in sorted(by_phrase.items()):
+        rows.append(
+            phrase_row(yardstick=yardstick, phrase=phrase, low=None, high=None, probability=None, counts=counts)
+        )
+    return rows
+
+
+# Over time ------------------------------------------------------------------------------------
+
+
+def brier_over_time_for(
+    user, *, filters: ScoreFilters = ScoreFilters(), now: datetime | None = None
+) -> list[dict]:
+    """Mean Brier and count of scored forecasts per calendar month (UTC) in which the window ended.
+
+    The window's month, not the resolution's: historical questions are resolved in bulk on the
+    day they are imported, which says when somebody typed the outcome, not when it was tested.
+    """
+    return list(
+        scores_for(user, filters, now=now)
+        .annotate(month=TruncMonth("window_end"))
+        .values("month")
+        .annotate(n=Count("id"), mean_brier=Avg("brier"), mean_relative_brier=Avg("relative_brier"))
+        .order_by("month")
+    )
+
+
+def filters_description(filters: ScoreFilters) -> str:
+    """Who and what a chart covers, in words ("forecaster ana, kind escalation")."""
+    parts = []
+    if filters.forecaster_id is not None:
+        name = get_user_model().objects.filter(pk=filters.forecaster_id).values_list("username", flat=True).first()
+        parts.append(f"forecaster {name or filters.forecaster_id}")
+    if filters.source_id is not None:
+        name = Source.objects.filter(pk=filters.source_id).values_list("name", flat=True).first()
+        parts.append(f"source {name or filters.source_id}")
+    if filters.kind:
+        parts.append(f"kind {Question.Kind(filters.kind).label.lower()}")
+    if filters.tag:
+        parts.append(f"tag {filters.tag}")
+    if filters.team_id is not None:
+        parts.append(f"team {filters.team_id}")
+    if filters.resolved_after is not None:
+        parts.append(f"resolved from {filters.resolved_after:%Y-%m-%d}")
+    if filters.resolved_before is not None:
+        parts.append(f"resolved before {filters.resolved_before:%Y-%m-%d}")
+    return ", ".join(parts) or "everyone you can see"

@@ -1,0 +1,83 @@
+"""Fixtures and helpers the API tests share: callers in every role, each with a real API token."""
+
+from datetime import timedelta
+
+import factory
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests import factories
+
+
+class TokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Token
+        django_get_or_create = ("user",)
+
+    user = factory.SubFactory(factories.ForecasterFactory)
+
+
+def client_for(user=None) -> APIClient:
+    """An API client that authenticates like a script does: `Authorization: Token <key>`."""
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {TokenFactory(user=user).key}")
+    return client
+
+
+def error_fields(response) -> set[str]:
+    """The field names of an error body, after checking it has the one error shape."""
+    body = response.json()
+    assert isinstance(body, dict) and body, body
+    for name, messages in body.items():
+        assert isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages), body
+    return set(body)
+
+
+def soon(days: float = 10):
+    return timezone.now() + timedelta(days=days)
+
+
+def ago(days: float = 1):
+    return timezone.now() - timedelta(days=days)
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counts():
+    """Request counts live in the cache: start every test from zero."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def team(owner):
+    team = factories.TeamFactory(name="Analysts")
+    factories.TeamMembershipFactory(team=team, user=owner)
+    return team
+
+
+@pytest.fixture
+def teammate(team):
+    user = factories.ForecasterFactory(username="teammate")
+    factories.TeamMembershipFactory(team=team, user=user)
+    return user
+
+
+@pytest.fixture
+def outsider(db):
+    return factories.ForecasterFactory(username="outsider")
+
+
+@pytest.fixture
+def reader(db):
+    """A signed-in account in no group: a dashboard's read-only login."""
+    return factories.UserFactory(username="dashboard")
+
+
+@pytest.fixture
+def team_question(owner, team):
+    return factories.QuestionFactory(owner=owner, team=team, title="Will the team's event happen?")

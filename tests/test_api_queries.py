@@ -1,0 +1,74 @@
+"""Every list endpoint runs the same number of SQL queries for a page of 1 row and a page of 100.
+
+The numbers are pinned, so an N+1 (or a new per-request query) shows up as a failing test. A
+request authenticated by token costs one query (the token with its user); every endpoint that
+filters by visibility then asks whether a non-moderator is a moderator (the user's own and the
+group permissions: two queries).
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from forecasts.models import LatestForecast
+from tests import factories
+from tests.api_support import ago, client_for, fresh_throttle_counts, team  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+ROWS = 110
+
+
+@pytest.fixture
+def busy(owner, forecaster, team):
+    """A team with many questions (tagged, sourced), forecasts, notifications and a long history."""
+    factories.TeamMembershipFactory(team=team, user=forecaster)
+    tags = [factories.TagFactory(name=name) for name in ("ukraine", "russia", "nato")]
+    sources = factories.SourceFactory.create_batch(ROWS)
+    questions = []
+    for index in range(ROWS):
+        question = factories.QuestionFactory(owner=owner, team=team if index % 2 else None, source=sources[index])
+        question.tags.set(tags[: 1 + index % 3])
+        questions.append(question)
+    hot = questions[1]
+    for index in range(ROWS):
+        factories.ForecastFactory(question=hot, forecaster=forecaster if index % 3 else owner, made_at=ago(ROWS - index))
+        factories.ForecastFactory(question=questions[index], forecaster=owner, made_at=ago(ROWS - index))
+    forecast = factories.ForecastFactory(question=hot, forecaster=forecaster, made_at=ago(0.1), probability=0.42)
+    LatestForecast.objects.create(question=hot, forecaster=forecaster, forecast=forecast, probability=0.42, made_at=forecast.made_at)
+    for index in range(ROWS):
+        factories.NotificationFactory(user=forecaster, question=questions[index])
+        factories.ResolutionEventFactory(question=hot, actor=owner, action="unresolve" if index % 2 else "resolve",
+                                         outcome="" if index % 2 else "yes")
+    return {"hot": hot}
+
+
+LIST_ENDPOINTS = [
+    # (path, expected queries, page parameter): token 1 + moderator check 2 + the view's own
+    ("/api/questions/", 1 + 2 + 3, "page_size"),  # count, page, tags prefetch
+    ("/api/questions/{hot}/forecasts/", 1 + 2 + 3, "page_size"),  # the question (visible?), count, page
+    ("/api/questions/{hot}/history/", 1 + 2 + 3, "page_size"),  # the question (visible?), count, page
+    ("/api/forecasts/", 1 + 2 + 1, "page_size"),  # page only: the cursor never counts
+    ("/api/sources/", 1 + 2, "page_size"),  # sources are public: count, page
+    ("/api/notifications/", 1 + 2 + 2, "page_size"),  # count, page
+]
+
+
+@pytest.mark.parametrize("path, expected, page_parameter", LIST_ENDPOINTS)
+def test_list_query_count_does_not_grow_with_the_page(busy, forecaster, django_assert_num_queries, path, expected, page_parameter):
+    url = path.format(hot=busy["hot"].pk)
+    for page_size in (1, 100):
+        client = client_for(forecaster)
+        with django_assert_num_queries(expected):
+            response = client.get(url, {page_parameter: page_size})
+        assert response.status_code == 200
+        assert len(response.json()["results"]) == page_size
+
+
+def test_export_is_one_streaming_query_whatever_its_length(busy, forecaster):
+    client = client_for(forecaster)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/forecasts/export.csv")
+        lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 1 + 2 * ROWS + 1
+    assert len(queries) == 1 + 2 + 1
