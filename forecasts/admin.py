@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 # The notification and calibration admins register themselves on import.
+from forecasts.admin_support import ReadOnlyAdminMixin
 from forecasts import admin_notifications  # noqa: F401
 from forecasts.admin_calibration import calibration_panel
 from forecasts.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
@@ -82,18 +83,9 @@ class AwaitingResolutionFilter(admin.SimpleListFilter):
         return awaiting
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ForecastHistoryInline(ReadOnlyInline):
@@ -417,7 +409,7 @@ class QuestionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Forecast)
-class ForecastAdmin(admin.ModelAdmin):
+class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Forecasts are append-only: listed and viewed here, added from a question's page."""
 
     list_display = [
@@ -448,15 +440,6 @@ class ForecastAdmin(admin.ModelAdmin):
             .select_related("question", "forecaster", "source", "recorded_by")
         )
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="question", ordering="question__title")
     def question_link(self, forecast):
         url = reverse("admin:forecasts_question_change", args=[forecast.question_id])
@@ -476,7 +459,7 @@ class ForecastAdmin(admin.ModelAdmin):
 
 
 @admin.register(ResolutionEvent)
-class ResolutionEventAdmin(admin.ModelAdmin):
+class ResolutionEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The resolution audit trail of the questions the user can see; nothing here is editable."""
 
     list_display = ["created_at", "question", "action", "outcome", "previous_status", "actor", "evidence_url"]
@@ -488,15 +471,6 @@ class ResolutionEventAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         visible = Question.objects.visible_to(request.user)
         return super().get_queryset(request).filter(question__in=visible).select_related("question", "actor")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Source)

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from forecasts.admin_support import ReadOnlyAdminMixin
 from forecasts import charts, stats
 from forecasts.api_stats import svg_response
 from forecasts.models import CalibrationReport, QuestionKind, Score, Source, Team
@@ -114,7 +115,7 @@ def calibration_panel(*, forecaster=None, source=None) -> str:
 
 
 @admin.register(CalibrationReport)
-class CalibrationReportAdmin(admin.ModelAdmin):
+class CalibrationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Calibration: the numbers, the bins, the chart and the leaderboard, with filters."""
 
     def has_view_permission(self, request, obj=None):
@@ -122,15 +123,6 @@ class CalibrationReportAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return staff_may_view(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -192,7 +184,7 @@ class CalibrationReportAdmin(admin.ModelAdmin):
 
 
 @admin.register(Score)
-class ScoreAdmin(admin.ModelAdmin):
+class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Stored scores, one row per (author, question): read-only, rebuilt on every resolution change."""
 
     list_display = [
@@ -219,15 +211,6 @@ class ScoreAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return staff_may_view(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="author")
     def author(self, score):

@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from forecasts.admin_support import ReadOnlyAdminMixin
 from forecasts.models import DigestDelivery, Notification, Profile, WebhookDelivery
 from forecasts.services.notifications import notifications_mark_read
 
@@ -91,7 +92,7 @@ class NotificationAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
-class DeliveryRecordAdmin(admin.ModelAdmin):
+class DeliveryRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only delivery records: what went out, what failed and why."""
 
     list_filter = ["status"]
@@ -102,15 +103,6 @@ class DeliveryRecordAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DigestDelivery)

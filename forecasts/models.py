@@ -515,26 +515,34 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class DigestDelivery(models.Model):
-    """One digest email to one user, claimed before it is sent so a period never gets two."""
+class Delivery(models.Model):
+    """What every outgoing delivery records: its state, its attempts and who holds it."""
 
     Status = DeliveryStatus
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_deliveries"
-    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    # A sender holds the lease while it talks to the mail server; a dead sender's lease expires.
+    # A sender holds the lease while it talks to the remote server; a dead sender's lease expires.
     lease_until = models.DateTimeField(null=True, blank=True)
     # When the sweep should (re)queue it if no task has delivered it by then.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at", "-id"]
+
+
+class DigestDelivery(Delivery):
+    """One digest email to one user, claimed before it is sent so a period never gets two."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_deliveries"
+    )
+
+    class Meta(Delivery.Meta):
         verbose_name_plural = "digest deliveries"
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="digest_delivery_due_idx")]
         constraints = [
@@ -551,25 +559,15 @@ class DigestDelivery(models.Model):
         return f"digest {self.pk} for {self.user} ({self.status})"
 
 
-class WebhookDelivery(models.Model):
+class WebhookDelivery(Delivery):
     """One POST of one notification to the recipient's webhook, with its retry record."""
-
-    Status = DeliveryStatus
 
     notification = models.OneToOneField(
         Notification, on_delete=models.CASCADE, related_name="webhook_delivery"
     )
     url = models.URLField(max_length=500)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(Delivery.Meta):
         verbose_name_plural = "webhook deliveries"
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due_idx")]
 
