@@ -17,7 +17,7 @@ from django.utils.http import urlencode
 
 from forecasts.admin_support import ReadOnlyAdminMixin
 from forecasts import charts, stats
-from forecasts.api_stats import svg_response
+from forecasts.api.stats import svg_response
 from forecasts.models import CalibrationReport, QuestionKind, Score, Source, Team
 from forecasts.rules import user_is_moderator
 

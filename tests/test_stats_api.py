@@ -20,7 +20,8 @@ from sklearn.metrics import brier_score_loss
 from sklearn.metrics import log_loss as sklearn_log_loss
 
 import forecasts.admin_calibration  # noqa: F401  (forecasts/admin.py imports it once wired)
-from forecasts import api_stats, scoring
+from forecasts import scoring
+from forecasts.api import stats as api_stats
 from forecasts.models import Forecast, Question, Score, Source
 from forecasts.services import question_resolve, question_unresolve
 from forecasts.services.scores import question_scores_recompute, scoring_cutoff

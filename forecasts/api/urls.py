@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from forecasts.api import views
+from forecasts.api import stats, views
 from forecasts.api.exceptions import api_not_found
 from forecasts.api.health import HealthView
 
@@ -25,6 +25,11 @@ urlpatterns = [
     path("notifications/read-all/", views.NotificationReadAllView.as_view(), name="notification-read-all"),
     path("notifications/<int:pk>/read/", views.NotificationReadView.as_view(), name="notification-read"),
     path("me/", views.MeView.as_view(), name="me"),
+    path("stats/calibration/", stats.CalibrationApi.as_view(), name="stats-calibration"),
+    path("stats/calibration.svg", stats.CalibrationChartApi.as_view(), name="stats-calibration-chart"),
+    path("stats/leaderboard/", stats.LeaderboardApi.as_view(), name="stats-leaderboard"),
+    path("stats/phrases/", stats.PhraseCalibrationApi.as_view(), name="stats-phrases"),
+    path("stats/brier-over-time.svg", stats.BrierOverTimeChartApi.as_view(), name="stats-brier-over-time-chart"),
     path("health/", HealthView.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
