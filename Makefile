@@ -8,12 +8,13 @@ PORT ?= 8000
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help venv dev browser run test test-fast migrate seeds clean
+.PHONY: help venv dev browser run test test-fast migrate seeds bench clean
 
 help:
 	@echo "make run        set up on embedded defaults (SQLite, filesystem broker) and start web + worker + beat"
 	@echo "make test       run the whole test suite (PostgreSQL and Redis on localhost when they answer)"
 	@echo "make test-fast  the suite without the slow real-worker, browser and fuzzing tests"
+	@echo "make bench      benchmarks on PostgreSQL (DATABASE_URL) in a database of their own; BENCH_ARGS=\"--scale 0.1\""
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,10 @@ test: dev browser
 
 test-fast: dev
 	$(PY) -m pytest -m "not slow"
+
+# Needs DATABASE_URL=postgres://...; creates, loads and drops its own forewarn_bench databases.
+bench: dev
+	DJANGO_SETTINGS_MODULE=config.settings.bench $(PY) manage.py bench $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

@@ -232,6 +232,8 @@ class Question(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "window_end"], name="question_sweep_idx"),
+            # The question list's default order: a page walks the index instead of sorting.
+            models.Index(fields=["window_end", "id"], name="question_list_order_idx"),
             models.Index(fields=["status", "next_reminder_at"], name="question_reminder_idx"),
             models.Index(fields=["owner", "status"], name="question_owner_status_idx"),
             models.Index(fields=["resolved_at"], name="question_resolved_at_idx"),
@@ -667,6 +669,17 @@ class Score(models.Model):
             models.Index(fields=["question_kind", "resolved_at"], name="score_kind_idx"),
             models.Index(fields=["resolved_at"], name="score_resolved_at_idx"),
             models.Index(fields=["yardstick", "phrase"], name="score_phrase_idx"),
+            # Covers every column one forecaster's calibration reads: an index-only scan instead
+            # of one heap page per scored pair (a heavy forecaster's rows spread over the table).
+            models.Index(
+                fields=[
+                    "forecaster", "window_end", "team", "question", "probability", "outcome",
+                    "brier", "log_loss", "time_averaged_brier", "relative_brier",
+                ],
+                name="score_forecaster_covering_idx",
+            ),
+            # The sweep's stale-score check probes this instead of reading every score row.
+            models.Index(fields=["question", "computed_at"], name="score_question_computed_idx"),
         ]
         constraints = [
             models.CheckConstraint(

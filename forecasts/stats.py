@@ -123,7 +123,8 @@ def bin_sums(scores: QuerySet[Score], bin_expression) -> list[dict]:
         scores.annotate(bin=bin_expression)
         .values("bin")
         .annotate(
-            count=Count("id"),
+            # COUNT(*), not COUNT(id): the covering index for one forecaster has no id column.
+            count=Count("*"),
             sum_probability=Sum("probability"),
             sum_outcome=Sum("outcome"),
             sum_probability_squared=Sum(F("probability") * F("probability")),

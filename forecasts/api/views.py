@@ -103,7 +103,7 @@ class QuestionListView(generics.ListAPIView):
     create_permission = "forecasts.add_question"
 
     def get_queryset(self):
-        return selectors.question_list_for(self.request.user)
+        return selectors.question_page_for(self.request.user)
 
     @extend_schema(request=serializers.QuestionWriteSerializer, responses={201: serializers.QuestionSerializer})
     def post(self, request):

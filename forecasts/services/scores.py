@@ -183,7 +183,8 @@ def questions_missing_scores() -> QuerySet[Question]:
     return (
         Question.objects.annotate(scoring_cutoff=cutoff, latest_event_at=latest_event_at)
         .filter(
-            (resolved_yes_no & forecast_before_cutoff & ~has_scores)
+            # Cheapest probe first: most resolved questions have scores, so the forecast probe rarely runs.
+            (resolved_yes_no & ~has_scores & forecast_before_cutoff)
             | (resolved_yes_no & scored_before_latest_event)
             | (~resolved_yes_no & has_scores)
         )

@@ -1,0 +1,154 @@
+"""`python manage.py bench`: a crisis-scale data set on PostgreSQL, and each figure beside its baseline.
+
+Run with DJANGO_SETTINGS_MODULE=config.settings.local (or bench) and DATABASE_URL pointing to
+PostgreSQL. The bench never touches that database's tables: it creates its own databases next to
+it (`forewarn_bench` and `forewarn_bench_10k`), migrates, loads, measures and drops them.
+"""
+
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from forecasts.bench import database, measure, report
+from forecasts.bench.data import dataset_load
+from forecasts.bench.load import submission_figures
+from forecasts.bench.sweep import sweep_figures
+from forecasts.models import Question
+from forecasts.services.scores import question_scores_recompute
+
+GROWTH_SCALE = 0.01  # 10,000 forecasts: the small data set the one-forecaster endpoint is compared at
+RECOMPUTE_SAMPLE = 20
+
+
+class Command(BaseCommand):
+    help = (
+        "Build a synthetic data set on PostgreSQL (1.0 = 20,000 questions, 2,000 forecasters, 1,000,000 "
+        "forecasts) in a database of its own, and print each figure beside its baseline as a ratio."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 1,000,000 forecasts; 0.01 is tiny.")
+        parser.add_argument("--runs", type=int, default=5, help="Each figure is the median of this many runs.")
+        parser.add_argument("--json", type=Path, default=None, help="Results file (default var/bench/results.json).")
+        parser.add_argument("--seed", type=int, default=20220224)
+        parser.add_argument("--keep", action="store_true", help="Keep the bench database for a look afterwards.")
+        parser.add_argument("--database", default=database.BENCH_DATABASE_PREFIX, help="Name of the bench database.")
+        parser.add_argument("--port", type=int, default=8601, help="Port of the gunicorn the bench starts.")
+        parser.add_argument("--requests", type=int, default=None, help="Submissions per run (default scales).")
+        parser.add_argument("--duration", type=float, default=10.0, help="At most this many seconds per load run.")
+        parser.add_argument("--concurrency", type=int, default=4, help="Load generator threads.")
+
+    def handle(self, *args, **options):
+        try:
+            database.require_postgresql()
+        except database.NotPostgreSQL as error:
+            raise CommandError(str(error)) from error
+        if options["scale"] <= 0 or options["runs"] < 1:
+            raise CommandError("--scale must be positive and --runs at least 1.")
+        if not options["database"].startswith(database.BENCH_DATABASE_PREFIX):
+            raise CommandError(f"--database must start with {database.BENCH_DATABASE_PREFIX!r}.")
+        # The bench serves no static files; whitenoise would warn that nothing was collected.
+        warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+        json_path = options["json"] or Path(settings.VAR_DIR) / "bench" / "results.json"
+        began = time.perf_counter()
+        # The baselines live in the bench URLconf; DEBUG would keep every query in memory.
+        with override_settings(ROOT_URLCONF="forecasts.bench.urls", DEBUG=False):
+            results, figures = self.bench(options)
+        results["bench_seconds"] = time.perf_counter() - began
+        report.results_write(json_path, results)
+        self.stdout.write("\n" + report.figures_table(figures))
+        self.stdout.write(f"\nresults: {json_path}; the whole bench took {results['bench_seconds']:.0f} s")
+
+    def bench(self, options) -> tuple[dict, list[measure.Figure]]:
+        scale, runs, seed = options["scale"], options["runs"], options["seed"]
+        log = self.stdout.write
+        log(f"PostgreSQL bench at scale {scale:g}, median of {runs} runs")
+        with database.bench_database(f"{options['database']}_10k"):
+            log("loading the 10,000-forecast data set for the growth figure...")
+            small = dataset_load(scale=GROWTH_SCALE, seed=seed, now=timezone.now(), log=log)
+            small_seconds = measure.one_forecaster_seconds(small, runs=runs)
+        with database.bench_database(options["database"], keep=options["keep"]):
+            log("loading the data set...")
+            data = dataset_load(scale=scale, seed=seed, now=timezone.now(), log=log)
+            results = {
+                "scale": scale,
+                "runs": runs,
+                "seed": seed,
+                "machine": report.machine_description(),
+                "data": {
+                    "questions": data.sizes.questions,
+                    "resolved": data.sizes.resolved,
+                    "forecasters": data.sizes.forecasters,
+                    "forecasts": data.forecast_total,
+                    "author_question_pairs": data.pair_total,
+                    "scores": data.score_total,
+                    "heavy_forecaster_resolved_pairs": data.heavy_resolved_pairs,
+                    "load_seconds": data.timings,
+                    "scores_one_query_per_question": self.recompute_sample(data),
+                },
+            }
+            log(f"scores through question_scores_recompute: {results['data']['scores_one_query_per_question']}")
+            figures = []
+            log("calibration...")
+            calibration, results["calibration_agreement"] = measure.calibration_figures(data, runs=runs)
+            figures += calibration
+            main_seconds = measure.one_forecaster_seconds(data, runs=runs)
+            figures.append(
+                measure.Figure(
+                    f"calibration, one forecaster at {data.forecast_total:,} forecasts",
+                    main_seconds * 1000,
+                    "ms",
+                    f"the same at {small.forecast_total:,} forecasts",
+                    small_seconds * 1000,
+                    "<= 1.5x",
+                    main_seconds <= 1.5 * small_seconds,
+                    f"{data.heavy_resolved_pairs:,} vs {small.heavy_resolved_pairs:,} pairs",
+                )
+            )
+            log("question list...")
+            question_list, results["question_list_queries"] = measure.question_list_figures(data, runs=runs)
+            figures += question_list
+            log("forecast submission through gunicorn...")
+            submission, results["submission"] = submission_figures(
+                data,
+                database_url=database.database_url(options["database"]),
+                port=options["port"],
+                runs=runs,
+                count=options["requests"] or max(100, round(2_000 * min(scale, 1.0))),
+                duration=options["duration"],
+                concurrency=options["concurrency"],
+                log_path=Path(settings.VAR_DIR) / "bench" / "gunicorn.log",
+            )
+            figures += submission
+            log("sweep...")
+            windows = max(100, round(10_000 * scale))
+            sweep, results["sweep"] = sweep_figures(data, runs=runs, count=windows, seed=seed)
+            figures += sweep
+            results["machine"]["load_average_after"] = report.machine_description()["load_average"]
+        results["figures"] = [figure.as_dict() for figure in figures]
+        return results, figures
+
+    def recompute_sample(self, data) -> dict:
+        """What filling the scores one question at a time would cost: the service on a sample."""
+        sample = list(
+            Question.objects.filter(status=Question.Status.RESOLVED).order_by("pk").values_list("pk", flat=True)[
+                :RECOMPUTE_SAMPLE
+            ]
+        )
+        times = []
+        for question_id in sample:
+            began = time.perf_counter()
+            question_scores_recompute(question_id=question_id)
+            times.append(time.perf_counter() - began)
+        per_question = statistics.median(times) if times else 0.0
+        return {
+            "median_ms_per_question": round(per_question * 1000, 2),
+            "estimated_seconds_for_all": round(per_question * data.sizes.resolved, 1),
+            "bulk_seconds": round(data.timings["scores"], 1),
+        }
