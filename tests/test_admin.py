@@ -1,7 +1,5 @@
 """The admin workbench through its real views: visibility, permissions, services behind every form."""
 
-import os
-import shutil
 from datetime import timedelta
 
 import pytest
@@ -13,6 +11,8 @@ from django.utils import timezone
 from forecasts import services
 from forecasts.models import Forecast, Question, ResolutionEvent, Source, Team
 from tests import factories
+from tests.support.browser import CHROMIUM_ARGS, chromium_or_skip
+from tests.support.roles import roles_restore
 
 pytestmark = pytest.mark.django_db
 
@@ -652,12 +652,10 @@ def test_editor_builds_a_team_and_forecasters_see_only_their_own(client, editor,
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_forecaster_adds_a_forecast_by_phrase_in_chromium(live_server):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but Debian's chromium is not installed (apt-get install chromium)")
-        pytest.skip("Debian's chromium is not installed")
+    chromium = chromium_or_skip()
     from playwright.sync_api import sync_playwright
+
+    roles_restore()  # an earlier transactional test may have flushed the groups
 
     factories.ForecasterFactory(username="analyst")
     question = factories.QuestionFactory(title="Will the talks collapse?")
@@ -665,7 +663,7 @@ def test_forecaster_adds_a_forecast_by_phrase_in_chromium(live_server):
 
     # The ORM is not used while the browser runs: Playwright keeps an event loop in this thread.
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(f"{live_server.url}/admin/login/?next={question_url(question)}")
         page.fill("#id_username", "analyst")

@@ -1,8 +1,9 @@
 """The OpenAPI schema: valid, exactly the contract's paths, and true to what the API answers.
 
 Schemathesis generates requests from the schema (valid and invalid) and calls the WSGI app in
-process, once as a signed-in forecaster and once anonymously; no response may be a 500 or break
-the schema it documents.
+process: as the owner of the data, as an outsider (a forecaster in no team) and anonymously; no
+response may be a 500 or break the schema it documents, and neither the outsider nor an
+anonymous caller may ever see the team question.
 """
 
 from pathlib import Path
@@ -22,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from forecasts.models import Question
 from tests import factories
 from tests.api_support import TokenFactory, ago, fresh_throttle_counts, soon  # noqa: F401
 
@@ -92,6 +94,20 @@ def api_data(db, owner, editor):
     request_finished.connect(close_old_connections)
 
 
+TEAM_SECRET = "Team-only question 7d1f"
+
+
+def team_question_never_shown(ctx, response, case):
+    """The outsider's and the anonymous caller's answers never mention the team question."""
+    if TEAM_SECRET in response.text:
+        raise AssertionError(f"{case.method} {case.formatted_path} leaked the team question")
+
+
+@pytest.fixture
+def team_secret(api_data):
+    assert Question.objects.filter(team__isnull=False).update(title=TEAM_SECRET) == 1
+
+
 FUZZ_SETTINGS = settings(
     max_examples=25,
     deadline=None,
@@ -113,6 +129,18 @@ def test_fuzz_signed_in(case, api_data, owner):
 @pytest.mark.slow
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_fuzz_anonymous(case, api_data):
-    """Without credentials: 401s (or public answers) in the documented shape, never a 500."""
-    case.call_and_validate(checks=CHECKS)
+def test_fuzz_anonymous(case, api_data, team_secret):
+    """Without credentials: 401s (or public answers) in the documented shape, never a 500, no leak."""
+    case.call_and_validate(checks=[*CHECKS, team_question_never_shown])
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_fuzz_outsider(case, api_data, team_secret):
+    """As a forecaster outside the owner's team: no 500s, the schema holds, the team question stays hidden."""
+    token = TokenFactory(user=factories.ForecasterFactory(username="fuzz-outsider")).key
+    case.call_and_validate(
+        headers={"Authorization": f"Token {token}"}, checks=[*CHECKS, team_question_never_shown]
+    )
+

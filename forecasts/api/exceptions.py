@@ -2,7 +2,8 @@
 
 Field errors keep their field name (nested ones are dotted: `statement.url`, `tags.0`); errors
 about the request as a whole use `detail` (401, 403, 404, 405, 413, 415, 429) or
-`non_field_errors` (a combination of fields that is wrong).
+`non_field_errors` (a combination of fields that is wrong). A lost database connection is
+a 503 with Retry-After in the same shape (forecasts/middleware.py).
 """
 
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
@@ -48,6 +49,10 @@ def api_exception_handler(exc, context):
         exc = PayloadTooLarge()
     elif isinstance(exc, ObjectDoesNotExist):
         exc = exceptions.NotFound()
+    elif isinstance(exc, RecursionError):
+        # Python's json module gives up on a body nested thousands of levels deep with a
+        # RecursionError: that is a malformed request, not a server fault.
+        exc = exceptions.ParseError("JSON parse error - the body is nested too deeply.")
     response = drf_exception_handler(exc, context)
     if response is not None:
         response.data = flatten_errors(response.data)

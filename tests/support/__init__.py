@@ -1,0 +1,1 @@
+"""Helpers for the fault, soak, hostile-input and browser tests."""
