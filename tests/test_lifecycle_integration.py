@@ -66,6 +66,8 @@ def wait_for(condition, *, timeout: float, interval: float = 0.1, what: str = "c
 class Processes:
     """Subprocesses this test started; all are stopped (by pid) when it ends."""
 
+    boot = BOOT  # the script each subprocess runs; subclasses may boot differently
+
     def __init__(self, environment: dict, log_dir: Path):
         self.environment = environment
         self.log_dir = log_dir
@@ -74,7 +76,7 @@ class Processes:
     def start(self, name: str, *args: str, **extra_environment) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "w")
         process = subprocess.Popen(
-            [sys.executable, "-c", BOOT, *args],
+            [sys.executable, "-c", self.boot, *args],
             cwd=BASE_DIR,
             env={**self.environment, **extra_environment},
             stdout=log,

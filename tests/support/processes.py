@@ -7,11 +7,10 @@ and a short delivery lease, all by environment so production code is untouched.
 
 import socket
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
-from tests.test_lifecycle_integration import BASE_DIR, Processes, wait_for
+from tests.test_lifecycle_integration import Processes, wait_for
 
 # Like test_lifecycle_integration's boot script, plus gunicorn, the slow mail backend and a lease
 # length the test chooses (so a killed sender's lease runs out in seconds, not minutes).
@@ -50,17 +49,7 @@ def port_answers(port: int) -> bool:
 class FaultProcesses(Processes):
     """`Processes` with the boot script above; stopped (by pid) with the ones the fixture started."""
 
-    def start(self, name: str, *args: str, **extra_environment) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "w")
-        process = subprocess.Popen(
-            [sys.executable, "-c", BOOT, *args],
-            cwd=BASE_DIR,
-            env={**self.environment, **extra_environment},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.started.append(process)
-        return process
+    boot = BOOT
 
     def gunicorn(self, name: str, *, port: int, workers: int = 2, **extra_environment) -> subprocess.Popen:
         """gunicorn serving the app on 127.0.0.1:port; returns once it answers /api/health/."""
