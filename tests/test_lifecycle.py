@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
+from django.core.exceptions import PermissionDenied
 from django.core import mail, signing
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import call_command
@@ -250,6 +251,24 @@ def test_moving_resolve_by_re_arms_the_escalation(owner, editor):
     sweep(T0)
     assert not [n for n in sweep(T0 + timedelta(days=1, minutes=1)).notifications if n.kind == "escalation"]
     late = [n for n in sweep(T0 + timedelta(days=4, minutes=1)).notifications if n.kind == "escalation"]
+    assert [n.user_id for n in late] == [editor.pk]
+
+
+def test_resolve_by_of_a_closed_question_can_be_extended_and_re_arms_the_escalation(owner, editor, forecaster):
+    question = factories.QuestionFactory(owner=owner, window_end=T0, resolve_by=T0 + timedelta(days=1))
+    sweep(T0 + timedelta(minutes=1))
+    escalated = [n for n in sweep(T0 + timedelta(days=1, minutes=1)).notifications if n.kind == "escalation"]
+    assert [n.user_id for n in escalated] == [editor.pk]
+    with pytest.raises(PermissionDenied):
+        services.question_update(question=question, actor=forecaster, resolve_by=T0 + timedelta(days=10))
+    with pytest.raises(PermissionDenied):
+        services.question_update(question=question, actor=owner, title="Renamed after the close")
+    with at(T0 + timedelta(days=1, hours=1)):
+        services.question_update(question=question, actor=owner, resolve_by=T0 + timedelta(days=10))
+    question.refresh_from_db()
+    assert (question.status, question.resolve_by) == ("awaiting_resolution", T0 + timedelta(days=10))
+    assert not [n for n in sweep(T0 + timedelta(days=8)).notifications if n.kind == "escalation"]
+    late = [n for n in sweep(T0 + timedelta(days=10, minutes=1)).notifications if n.kind == "escalation"]
     assert [n.user_id for n in late] == [editor.pk]
 
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from forecasts.models import Question, Source, Tag, Team
-from forecasts.rules import user_can_edit_question, user_is_moderator
+from forecasts.rules import user_can_edit_question, user_can_resolve_question, user_is_moderator
 
 EDITABLE_FIELDS = {
     "title",
@@ -99,8 +99,14 @@ def question_create(
 
 @transaction.atomic
 def question_update(*, question: Question, actor, tags=None, **changes) -> Question:
-    """Edit a draft or open question; moving its dates re-arms the reminder schedule."""
+    """Edit a draft or open question; moving its dates re-arms the reminder schedule.
+
+    Once the window has closed, the owner or a moderator may still move resolve-by (an
+    investigation takes longer than planned): that re-arms the escalation to moderators only.
+    """
     question = Question.objects.select_for_update().get(pk=question.pk)
+    if question.status == Question.Status.AWAITING_RESOLUTION and set(changes) == {"resolve_by"} and tags is None:
+        return resolve_by_extend(question=question, actor=actor, resolve_by=changes["resolve_by"])
     if not user_can_edit_question(actor, question):
         raise PermissionDenied("Only the owner can edit this question, and only while it is open.")
     if question.status not in Question.EDITABLE_STATUSES:
@@ -122,6 +128,17 @@ def question_update(*, question: Question, actor, tags=None, **changes) -> Quest
     question.save()
     if tags is not None:
         question.tags.set(tags_from_names(tags))
+    return question
+
+
+def resolve_by_extend(*, question: Question, actor, resolve_by: datetime) -> Question:
+    """Move the resolve-by deadline of a question awaiting resolution (owner or moderator)."""
+    if not user_can_resolve_question(actor, question):
+        raise PermissionDenied("Only the question's owner or a moderator can move its resolve-by date.")
+    question.resolve_by = resolve_by
+    question.full_clean()
+    question.next_escalation_at = None
+    question.save(update_fields=["resolve_by", "next_escalation_at", "updated_at"])
     return question
 
 
