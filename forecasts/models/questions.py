@@ -1,0 +1,216 @@
+"""Sources, tags and questions: one predictive statement with its window."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from forecasts.models.accounts import Team, TeamMembership
+from forecasts.rules import user_is_moderator
+
+
+class Source(models.Model):
+    """Who made a public statement: an organisation or a person."""
+
+    class Kind(models.TextChoices):
+        ORGANISATION = "organisation", "Organisation"
+        PERSON = "person", "Person"
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ORGANISATION)
+    url = models.URLField(blank=True)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.SlugField(max_length=60, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class QuestionKind(models.TextChoices):
+    INVASION_WINDOW = "invasion_window", "Invasion window"
+    PRETEXT_OPERATION = "pretext_operation", "Pretext operation"
+    ESCALATION = "escalation", "Escalation"
+    DIPLOMATIC = "diplomatic", "Diplomatic"
+    SANCTIONS = "sanctions", "Sanctions"
+    OTHER = "other", "Other"
+
+
+class QuestionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    OPEN = "open", "Open"
+    AWAITING_RESOLUTION = "awaiting_resolution", "Awaiting resolution"
+    RESOLVED = "resolved", "Resolved"
+    ANNULLED = "annulled", "Annulled"
+
+
+class QuestionQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Questions without a team plus those of the user's teams (drafts: owner only); all for moderators."""
+        if not user or not user.is_authenticated:
+            return self.none()
+        if user_is_moderator(user):
+            return self
+        member = TeamMembership.objects.filter(team_id=models.OuterRef("team_id"), user_id=user.pk)
+        shared = Q(team__isnull=True) | models.Exists(member)
+        return self.filter(shared).exclude(Q(status=QuestionStatus.DRAFT) & ~Q(owner_id=user.pk))
+
+    def due_to_close(self, now=None):
+        return self.filter(status=Question.Status.OPEN, window_end__lte=now or timezone.now())
+
+
+class Question(models.Model):
+    """One predictive statement, phrased to resolve yes or no within a window."""
+
+    Kind = QuestionKind
+    Status = QuestionStatus
+
+    class Outcome(models.TextChoices):
+        YES = "yes", "Yes"
+        NO = "no", "No"
+        ANNULLED = "annulled", "Annulled"
+
+    FINAL_STATUSES = (Status.RESOLVED, Status.ANNULLED)
+    EDITABLE_STATUSES = (Status.DRAFT, Status.OPEN)
+
+    title = models.CharField(max_length=300)
+    external_key = models.CharField(
+        max_length=100, blank=True, help_text="Stable key of an imported question (seeds, imports)."
+    )
+    details = models.TextField(blank=True)
+    resolution_criteria = models.TextField()
+    kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.OTHER)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="questions")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_questions"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="questions"
+    )
+
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.PROTECT, related_name="questions"
+    )
+    source_quote = models.TextField(blank=True)
+    source_statement_date = models.DateField(null=True, blank=True)
+    source_url = models.URLField(blank=True, max_length=500)
+
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField()
+    resolve_by = models.DateTimeField()
+
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    occurred_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the event happened (early resolution)."
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    # Reminder schedule, kept in the database so the sweep (not a countdown) drives it.
+    next_reminder_at = models.DateTimeField(null=True, blank=True)
+    reminder_round = models.PositiveIntegerField(default=0)
+    next_escalation_at = models.DateTimeField(null=True, blank=True)
+    # The window end the closing-soon nudge went out for: moving the window re-arms the nudge.
+    closing_soon_notified_for = models.DateTimeField(null=True, blank=True)
+
+    # Maintained aggregates, refreshed on every forecast so lists never scan forecasts.
+    forecast_count = models.PositiveIntegerField(default=0)
+    forecaster_count = models.PositiveIntegerField(default=0)
+    crowd_probability = models.FloatField(null=True, blank=True)
+
+    objects = QuestionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["window_end", "id"]
+        permissions = [
+            ("moderate_question", "Can resolve, annul and edit any question"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "window_end"], name="question_sweep_idx"),
+            # The question list's default order: a page walks the index instead of sorting.
+            models.Index(fields=["window_end", "id"], name="question_list_order_idx"),
+            models.Index(fields=["status", "next_reminder_at"], name="question_reminder_idx"),
+            models.Index(fields=["owner", "status"], name="question_owner_status_idx"),
+            models.Index(fields=["resolved_at"], name="question_resolved_at_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_key"], condition=~Q(external_key=""), name="question_external_key_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(window_start__isnull=True) | Q(window_end__gte=models.F("window_start")),
+                name="question_window_end_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolve_by__gte=models.F("window_end")),
+                name="question_resolve_by_after_window_end",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="resolved", outcome__in=["yes", "no"], resolved_at__isnull=False)
+                    | Q(status="annulled", outcome="annulled", resolved_at__isnull=False)
+                    | (
+                        Q(status__in=["draft", "open", "awaiting_resolution"])
+                        & Q(outcome="")
+                        & Q(resolved_at__isnull=True)
+                    )
+                ),
+                name="question_outcome_iff_final",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=QuestionStatus.values),
+                name="question_status_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=QuestionKind.values),
+                name="question_kind_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(forecaster_count__lte=models.F("forecast_count")),
+                name="question_forecaster_count_le_forecast_count",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def clean(self):
+        errors = {}
+        if self.window_start and self.window_end and self.window_end < self.window_start:
+            errors["window_end"] = "The window cannot end before it starts."
+        if self.window_end and self.resolve_by and self.resolve_by < self.window_end:
+            errors["resolve_by"] = "The resolve-by deadline cannot be before the window ends."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+    @property
+    def accepts_forecasts(self) -> bool:
+        return self.status == self.Status.OPEN and self.window_end > timezone.now()

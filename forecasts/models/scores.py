@@ -1,0 +1,137 @@
+"""Stored scores: one per (forecaster or source, question) once a question resolves."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from forecasts.models.accounts import Team, TeamMembership
+from forecasts.models.forecasts import Forecast
+from forecasts.models.questions import Question, QuestionKind, Source
+from forecasts.rules import user_is_moderator
+
+
+class ScoreQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Scores on questions the user may see, decided by the copied team: no join to questions."""
+        if not user or not user.is_authenticated:
+            return self.none()
+        if user_is_moderator(user):
+            return self
+        return self.filter(
+            Q(team__isnull=True)
+            | Q(team__in=TeamMembership.objects.filter(user_id=user.pk).values("team_id"))
+        )
+
+    def counted(self, now=None):
+        """Scores that count in statistics: their question's window has ended (no early-YES bias)."""
+        return self.filter(window_end__lte=now or timezone.now())
+
+
+class Score(models.Model):
+    """One author's scores on one resolved yes/no question; rebuilt whenever the resolution changes."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="scores")
+    forecaster = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="scores",
+        db_index=False,  # covered by score_forecaster_idx
+    )
+    source = models.ForeignKey(
+        Source,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="scores",
+        db_index=False,  # covered by score_source_idx
+    )
+    forecast = models.ForeignKey(
+        Forecast, on_delete=models.CASCADE, related_name="+", help_text="The forecast that counts."
+    )
+    probability = models.FloatField(help_text="The counted forecast's probability of YES.")
+    outcome = models.PositiveSmallIntegerField(help_text="1 for YES, 0 for NO.")
+    brier = models.FloatField()
+    log_loss = models.FloatField()
+    time_averaged_brier = models.FloatField()
+    coverage = models.FloatField(
+        null=True, blank=True, help_text="Share of the question's open span the author's forecasts covered."
+    )
+    relative_brier = models.FloatField(
+        null=True, blank=True, help_text="Time-averaged Brier minus the crowd's; None with one author."
+    )
+    forecast_count = models.PositiveIntegerField(help_text="Forecasts made before the scoring cutoff.")
+    scored_until = models.DateTimeField(help_text="The cutoff: the close, or when the event happened.")
+
+    # Copies of the question's and the counted forecast's fields, so statistics filter scores alone.
+    question_kind = models.CharField(max_length=32, choices=QuestionKind.choices)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField()
+    window_end = models.DateTimeField()
+    phrase = models.CharField(max_length=60, blank=True)
+    yardstick = models.CharField(max_length=10, choices=Forecast.Yardstick.choices, blank=True)
+
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScoreQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-resolved_at", "question_id", "id"]
+        indexes = [
+            models.Index(fields=["forecaster", "resolved_at"], name="score_forecaster_idx"),
+            models.Index(fields=["source", "resolved_at"], name="score_source_idx"),
+            models.Index(fields=["question_kind", "resolved_at"], name="score_kind_idx"),
+            models.Index(fields=["resolved_at"], name="score_resolved_at_idx"),
+            models.Index(fields=["yardstick", "phrase"], name="score_phrase_idx"),
+            # Covers every column one forecaster's calibration reads: an index-only scan instead
+            # of one heap page per scored pair (a heavy forecaster's rows spread over the table).
+            models.Index(
+                fields=[
+                    "forecaster", "window_end", "team", "question", "probability", "outcome",
+                    "brier", "log_loss", "time_averaged_brier", "relative_brier",
+                ],
+                name="score_forecaster_covering_idx",
+            ),
+            # The sweep's stale-score check probes this instead of reading every score row.
+            models.Index(fields=["question", "computed_at"], name="score_question_computed_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(forecaster__isnull=False, source__isnull=True)
+                    | Q(forecaster__isnull=True, source__isnull=False)
+                ),
+                name="score_by_user_xor_source",
+            ),
+            models.UniqueConstraint(
+                fields=["question", "forecaster"],
+                condition=Q(forecaster__isnull=False),
+                name="score_one_per_user_and_question",
+            ),
+            models.UniqueConstraint(
+                fields=["question", "source"],
+                condition=Q(source__isnull=False),
+                name="score_one_per_source_and_question",
+            ),
+            models.CheckConstraint(condition=Q(outcome__in=[0, 1]), name="score_outcome_binary"),
+            models.CheckConstraint(
+                condition=Q(probability__gte=0, probability__lte=1), name="score_probability_in_range"
+            ),
+        ]
+
+    def __str__(self):
+        author = self.source if self.source_id else self.forecaster
+        return f"{author} on {self.question_id}: Brier {self.brier:.3f}"
+
+
+class CalibrationReport(Score):
+    """The admin's Calibration page: a view over the stored scores, with no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "calibration"
+        verbose_name_plural = "calibration"
