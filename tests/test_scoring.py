@@ -24,6 +24,7 @@ from forecasts.scoring import (
     uniform_bin_indices,
     wilson_interval,
 )
+from tests.design_vectors import MURPHY_VECTORS
 
 EXACT = 1e-12
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
@@ -94,33 +95,13 @@ def test_brier_and_log_loss_vector():
     assert log_loss(probabilities, outcomes) == pytest.approx(0.4003674357, abs=1e-10)
 
 
-@pytest.mark.parametrize(
-    ("probabilities", "outcomes", "bins", "expected"),
-    [
-        pytest.param(
-            [0.2] * 5 + [0.8] * 5,
-            [0, 0, 0, 0, 1, 1, 1, 1, 0, 0],
-            10,
-            {"brier": 0.22, "reliability": 0.02, "resolution": 0.04, "uncertainty": 0.24,
-             "within_bin_variance": 0.0, "within_bin_covariance": 0.0},
-            id="two-values-10-bins",
-        ),
-        pytest.param(
-            [0.1, 0.3, 0.6, 0.8],
-            [0, 1, 1, 1],
-            2,
-            {"brier": 0.175, "reliability": 0.09, "resolution": 0.0625, "uncertainty": 0.1875,
-             "within_bin_variance": 0.01, "within_bin_covariance": 0.05},
-            id="four-values-2-bins",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("probabilities", "outcomes", "bins", "expected"), MURPHY_VECTORS)
 def test_murphy_decomposition_vectors(probabilities, outcomes, bins, expected):
     parts = murphy_decomposition(probabilities, outcomes, bins=bins)
 
-    assert brier(probabilities, outcomes) == pytest.approx(expected.pop("brier"), abs=EXACT)
-    for name, value in expected.items():
-        assert getattr(parts, name) == pytest.approx(value, abs=EXACT), name
+    assert brier(probabilities, outcomes) == pytest.approx(expected["brier"], abs=EXACT)
+    for name in ("reliability", "resolution", "uncertainty", "within_bin_variance", "within_bin_covariance"):
+        assert getattr(parts, name) == pytest.approx(expected[name], abs=EXACT), name
     assert parts.brier == pytest.approx(brier(probabilities, outcomes), abs=EXACT)
 
 

@@ -26,6 +26,7 @@ from forecasts.models import Forecast, Question, Score, Source
 from forecasts.services import question_resolve, question_unresolve
 from forecasts.services.scores import question_scores_recompute, scoring_cutoff
 from forecasts.stats import uniform_bin_expression
+from tests.design_vectors import MURPHY_VECTORS
 from tests import factories
 
 User = get_user_model()
@@ -268,22 +269,7 @@ DESIGN_VECTORS = [
     pytest.param(
         [0.9, 0.7, 0.2, 0.6], [1, 1, 0, 0], 10, {"brier": 0.125, "log_loss": 0.4003674357}, id="brier-and-log-loss"
     ),
-    pytest.param(
-        [0.2] * 5 + [0.8] * 5,
-        [0, 0, 0, 0, 1, 1, 1, 1, 0, 0],
-        10,
-        {"brier": 0.22, "reliability": 0.02, "resolution": 0.04, "uncertainty": 0.24,
-         "within_bin_variance": 0.0, "within_bin_covariance": 0.0},
-        id="murphy-10-bins",
-    ),
-    pytest.param(
-        [0.1, 0.3, 0.6, 0.8],
-        [0, 1, 1, 1],
-        2,
-        {"brier": 0.175, "reliability": 0.09, "resolution": 0.0625, "uncertainty": 0.1875,
-         "within_bin_variance": 0.01, "within_bin_covariance": 0.05},
-        id="murphy-2-bins",
-    ),
+    *MURPHY_VECTORS,
 ]
 
 
