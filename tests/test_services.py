@@ -284,3 +284,32 @@ def test_draft_opens_on_request(owner):
     services.question_open(question=question, actor=owner)
     question.refresh_from_db()
     assert question.status == "open" and question.opened_at is not None
+
+
+def test_crowd_median_follows_every_authors_latest_forecast_through_random_submissions(question):
+    random = __import__("random").Random(20220114)
+    users = [factories.UserFactory() for _ in range(5)]
+    sources = [factories.SourceFactory() for _ in range(3)]
+    now = timezone.now()
+    latest: dict[tuple[str, int], tuple] = {}
+    for step in range(60):
+        probability = random.randint(1, 999) / 1000
+        if random.random() < 0.6:
+            author = random.choice(users)
+            forecast = services.forecast_submit(question=question, recorded_by=author, probability=probability)
+            key = ("user", author.pk)
+        else:
+            author = random.choice(sources)
+            made_at = now - timedelta(days=random.randint(1, 30), seconds=step)
+            forecast = services.forecast_submit(
+                question=question, recorded_by=users[0], source=author, made_at=made_at,
+                probability=probability, quote="q", url="https://example.org",
+            )
+            key = ("source", author.pk)
+        latest[key] = max(latest.get(key, (forecast.made_at, forecast.pk, probability)), (forecast.made_at, forecast.pk, probability))
+        question.refresh_from_db()
+        standing = sorted(entry[2] for entry in latest.values())
+        middle = len(standing) // 2
+        expected = standing[middle] if len(standing) % 2 else (standing[middle - 1] + standing[middle]) / 2
+        assert (question.forecast_count, question.forecaster_count) == (step + 1, len(latest))
+        assert question.crowd_probability == expected

@@ -111,8 +111,7 @@ def questions_close_due(*, now: datetime, batch_size: int) -> list[int]:
     ("ready to resolve") is left due for `resolver_reminders_send`, which runs next.
     """
 
-    def close(rows: list[Question]) -> list[int]:
-        ids = [row.pk for row in rows]
+    def close(ids: list[int]) -> list[int]:
         Question.objects.filter(pk__in=ids, status=Question.Status.OPEN).update(
             status=Question.Status.AWAITING_RESOLUTION,
             closed_at=F("window_end"),
@@ -123,7 +122,7 @@ def questions_close_due(*, now: datetime, batch_size: int) -> list[int]:
         )
         return ids
 
-    due = Question.objects.due_to_close(now).only("pk").order_by("window_end", "id")
+    due = Question.objects.due_to_close(now).order_by("window_end", "id").values_list("pk", flat=True)
     return in_locked_batches(due, close, batch_size=batch_size)
 
 
@@ -171,14 +170,13 @@ def resolver_reminders_send(*, now: datetime, batch_size: int) -> list[Notificat
                     )
                 )
                 question.reminder_round = round_due + 1
-            question.next_reminder_at = closed_at + reminder_offset(question.reminder_round)
-        reminder_schedule_save(rows)
+        reminder_schedule_save(rows)  # the next reminder time follows from the close and the round
         return notifications_create(notifications=notifications, now=now)
 
     due = (
         Question.objects.filter(status=Question.Status.AWAITING_RESOLUTION)
         .filter(Q(next_reminder_at__lte=now) | Q(next_reminder_at__isnull=True))
-        .only("pk", "title", "owner_id", "window_end", "resolve_by", "closed_at", "reminder_round", "next_reminder_at")
+        .only("pk", "title", "owner_id", "window_end", "resolve_by", "closed_at", "reminder_round")
         .order_by("next_reminder_at", "id")
     )
     return in_locked_batches(due, remind, batch_size=batch_size)
