@@ -278,6 +278,24 @@ def test_patch_a_resolved_question_is_refused(owner, editor):
     assert error_fields(response) == {"status"}
 
 
+def test_patch_extends_resolve_by_after_the_window_closed(owner, forecaster):
+    closed = factories.QuestionFactory(
+        owner=owner, status="awaiting_resolution", window_end=timezone.now() - timedelta(days=5),
+        resolve_by=timezone.now() - timedelta(days=1), closed_at=timezone.now() - timedelta(days=5),
+    )
+    later = (timezone.now() + timedelta(days=7)).replace(microsecond=0)
+    assert client_for(forecaster).patch(
+        f"{QUESTIONS}{closed.pk}/", {"resolve_by": later.isoformat()}, format="json"
+    ).status_code == 403
+    assert client_for(owner).patch(f"{QUESTIONS}{closed.pk}/", {"title": "x"}, format="json").status_code == 403
+
+    response = client_for(owner).patch(f"{QUESTIONS}{closed.pk}/", {"resolve_by": later.isoformat()}, format="json")
+
+    assert response.status_code == 200
+    closed.refresh_from_db()
+    assert (closed.status, closed.resolve_by, closed.next_escalation_at) == ("awaiting_resolution", later, None)
+
+
 def test_patch_needs_credentials(question):
     assert client_for().patch(f"{QUESTIONS}{question.pk}/", {"title": "x"}, format="json").status_code == 401
 
