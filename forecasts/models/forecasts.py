@@ -12,6 +12,14 @@ PROBABILITY_MIN = 0.001
 PROBABILITY_MAX = 0.999
 
 
+def one_author_constraint(prefix: str) -> models.CheckConstraint:
+    """Exactly one author: a user (forecaster) or a public source, never both, never neither."""
+    return models.CheckConstraint(
+        condition=Q(forecaster__isnull=False, source__isnull=True) | Q(forecaster__isnull=True, source__isnull=False),
+        name=f"{prefix}_by_user_xor_source",
+    )
+
+
 class ForecastQuerySet(models.QuerySet):
     def visible_to(self, user):
         return self.filter(question__in=Question.objects.visible_to(user))
@@ -63,13 +71,7 @@ class Forecast(models.Model):
                 condition=Q(probability__gte=PROBABILITY_MIN, probability__lte=PROBABILITY_MAX),
                 name="forecast_probability_in_range",
             ),
-            models.CheckConstraint(
-                condition=(
-                    Q(forecaster__isnull=False, source__isnull=True)
-                    | Q(forecaster__isnull=True, source__isnull=False)
-                ),
-                name="forecast_by_user_xor_source",
-            ),
+            one_author_constraint("forecast"),
             models.CheckConstraint(
                 condition=Q(made_at__lte=models.F("recorded_at")),
                 name="forecast_not_made_after_recorded",
@@ -124,11 +126,5 @@ class LatestForecast(models.Model):
                 condition=Q(source__isnull=False),
                 name="latest_forecast_one_per_source",
             ),
-            models.CheckConstraint(
-                condition=(
-                    Q(forecaster__isnull=False, source__isnull=True)
-                    | Q(forecaster__isnull=True, source__isnull=False)
-                ),
-                name="latest_forecast_by_user_xor_source",
-            ),
+            one_author_constraint("latest_forecast"),
         ]

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from forecasts.models.accounts import Team, TeamMembership
-from forecasts.models.forecasts import Forecast
+from forecasts.models.forecasts import Forecast, one_author_constraint
 from forecasts.models.questions import Question, QuestionKind, Source
 from forecasts.rules import user_is_moderator
 
@@ -100,13 +100,7 @@ class Score(models.Model):
             models.Index(fields=["question", "computed_at"], name="score_question_computed_idx"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=(
-                    Q(forecaster__isnull=False, source__isnull=True)
-                    | Q(forecaster__isnull=True, source__isnull=False)
-                ),
-                name="score_by_user_xor_source",
-            ),
+            one_author_constraint("score"),
             models.UniqueConstraint(
                 fields=["question", "forecaster"],
                 condition=Q(forecaster__isnull=False),

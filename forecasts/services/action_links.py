@@ -38,8 +38,7 @@ class ActionLinkError(Exception):
 
 
 class ActionLinkInvalid(ActionLinkError):
-    status = 400
-    title = "This link is not valid"
+    """Tampered, malformed or unknown: the base class's 400 page."""
 
 
 class ActionLinkExpired(ActionLinkError):
