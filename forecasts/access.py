@@ -1,0 +1,216 @@
+"""Who may see and change what: the one home of every visibility and permission rule.
+
+A question is visible to a signed-in user when it has no team or the user belongs to its team,
+and, while it is a draft, only to its owner. Moderators (superusers and the Editors group) see
+every question. Everything else follows from the question: a forecast, a score, a notification
+or a tag is visible when its question is, and a statistic names only the authors whose
+forecasts the caller can already see.
+
+Every page, endpoint, feed, link and job asks here. A question the caller may not see and one
+that does not exist give the same answer (`question_or_404`: a 404 saying "No such question."),
+as Zulip's `access_stream_by_id` does for streams, so an id never tells whether it exists.
+
+The rule is written once, as a `Q` over a question's columns with the viewer as a parameter:
+either one user (`questions_visible_to(user)`) or a column of each row (`row_user_may_see`), for
+jobs that pick recipients in bulk and for deliveries that re-check them before sending.
+"""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from forecasts.models import (
+    Forecast,
+    LatestForecast,
+    Notification,
+    Question,
+    QuestionStatus,
+    Score,
+    Source,
+    Tag,
+    TeamMembership,
+    WebhookDelivery,
+)
+
+NO_SUCH_QUESTION = "No such question."
+NO_SUCH_FORECASTER = "No such forecaster."
+MODERATE_PERMISSION = "forecasts.moderate_question"
+
+
+# Roles ----------------------------------------------------------------------------------------
+
+
+def user_is_moderator(user) -> bool:
+    """Moderators (superusers, the Editors group) may see, resolve and edit any question."""
+    return bool(user and user.is_authenticated and (user.is_superuser or user.has_perm(MODERATE_PERMISSION)))
+
+
+def moderators() -> QuerySet:
+    """Active moderators, as a user queryset: the same people `user_is_moderator` says yes to."""
+    app_label, codename = MODERATE_PERMISSION.split(".")
+    moderate = Permission.objects.filter(codename=codename, content_type__app_label=app_label)
+    is_moderator = (
+        Q(is_superuser=True)
+        | Q(pk__in=get_user_model().objects.filter(groups__permissions__in=moderate).values("pk"))
+        | Q(pk__in=get_user_model().objects.filter(user_permissions__in=moderate).values("pk"))
+    )
+    return get_user_model().objects.filter(is_active=True).filter(is_moderator)
+
+
+def user_can_edit_question(user, question: Question) -> bool:
+    """The owner while the question is a draft or open; moderators always."""
+    if user_is_moderator(user):
+        return True
+    return question.owner_id == user.pk and question.status in question.EDITABLE_STATUSES
+
+
+def user_can_resolve_question(user, question: Question) -> bool:
+    """Only the owner and moderators resolve, annul or undo a resolution."""
+    return user_is_moderator(user) or question.owner_id == user.pk
+
+
+# The rule ---------------------------------------------------------------------------------------
+
+
+def question_rule(*, viewer, question: str = "") -> Q:
+    """The question at `question` (a lookup path, "" for Question itself) is visible to `viewer`.
+
+    `viewer` is a user's id, or the name of the row's column holding one (then moderators are
+    recognised in SQL, so a bulk query checks every row's own user).
+    """
+    prefix = f"{question}__" if question else ""
+    if isinstance(viewer, str):
+        viewer_id, viewer_outer = F(viewer), OuterRef(viewer)
+    else:
+        viewer_id = viewer_outer = viewer
+    member = TeamMembership.objects.filter(team_id=OuterRef(f"{prefix}team_id"), user_id=viewer_outer)
+    shared = Q(**{f"{prefix}team__isnull": True}) | Exists(member)
+    not_someone_elses_draft = ~Q(**{f"{prefix}status": QuestionStatus.DRAFT}) | Q(**{f"{prefix}owner_id": viewer_id})
+    rule = shared & not_someone_elses_draft
+    if isinstance(viewer, str):
+        rule |= Exists(moderators().filter(pk=OuterRef(viewer)))
+    return rule
+
+
+def row_user_may_see(queryset: QuerySet, *, user: str, question: str) -> QuerySet:
+    """Keep the rows whose user (column `user`) may see their question (lookup `question`)."""
+    return queryset.filter(question_rule(viewer=user, question=question))
+
+
+# Questions --------------------------------------------------------------------------------------
+
+
+def questions_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Question]:
+    """The questions `user` may see (of `queryset`, by default all of them)."""
+    questions = Question.objects.all() if queryset is None else queryset
+    if not user or not user.is_authenticated:
+        return questions.none()
+    if user_is_moderator(user):
+        return questions
+    return questions.filter(question_rule(viewer=user.pk))
+
+
+def question_or_404(user, question_id, *, queryset: QuerySet | None = None) -> Question:
+    """One question the user may see; the same 404 whether it is hidden or missing."""
+    try:
+        return questions_visible_to(user, queryset).get(pk=question_id)
+    except (Question.DoesNotExist, ValueError, TypeError) as error:
+        raise Http404(NO_SUCH_QUESTION) from error
+
+
+def user_may_see_question(user, question: Question) -> bool:
+    """True when `user` may see this (already loaded) question: one query at most."""
+    return questions_visible_to(user, Question.objects.filter(pk=question.pk)).exists()
+
+
+# Rows that hang off a question -------------------------------------------------------------------
+
+
+def forecasts_visible_to(user) -> QuerySet[Forecast]:
+    """Forecasts on the questions the user may see."""
+    if not user or not user.is_authenticated:
+        return Forecast.objects.none()
+    if user_is_moderator(user):
+        return Forecast.objects.all()
+    return Forecast.objects.filter(question_rule(viewer=user.pk, question="question"))
+
+
+def scores_visible_to(user) -> QuerySet[Score]:
+    """Scores on the questions the user may see.
+
+    Decided by the score's copy of its question's team, with no join to questions: a score exists
+    only for a resolved question, never for a draft, so the team is the whole question rule here.
+    """
+    if not user or not user.is_authenticated:
+        return Score.objects.none()
+    if user_is_moderator(user):
+        return Score.objects.all()
+    teams = TeamMembership.objects.filter(user_id=user.pk).values("team_id")
+    return Score.objects.filter(Q(team__isnull=True) | Q(team__in=teams))
+
+
+def notifications_visible_to(user) -> QuerySet[Notification]:
+    """The user's own notifications whose question they may still see (or that have none).
+
+    Checked whenever a notice is shown or delivered, so a member removed from a team stops
+    seeing its notices at once, even those created before the removal.
+    """
+    if not user or not user.is_authenticated:
+        return Notification.objects.none()
+    own = Notification.objects.filter(user_id=user.pk)
+    if user_is_moderator(user):
+        return own
+    return own.filter(Q(question__isnull=True) | question_rule(viewer=user.pk, question="question"))
+
+
+def webhook_deliveries_still_visible(queryset: QuerySet[WebhookDelivery]) -> QuerySet[WebhookDelivery]:
+    """The deliveries whose recipient may still see the notification's question."""
+    return queryset.filter(
+        Q(notification__question__isnull=True)
+        | question_rule(viewer="notification__user_id", question="notification__question")
+    )
+
+
+def tags_visible_to(user) -> QuerySet[Tag]:
+    """Tags used on a question the user may see; moderators see every tag."""
+    if not user or not user.is_authenticated:
+        return Tag.objects.none()
+    if user_is_moderator(user):
+        return Tag.objects.all()
+    tagged = Question.tags.through.objects.filter(
+        Q(tag_id=OuterRef("pk")) & question_rule(viewer=user.pk, question="question")
+    )
+    return Tag.objects.filter(Exists(tagged))
+
+
+def sources_visible_to(user) -> QuerySet[Source]:
+    """Every source: sources are public statements, visible to every signed-in user."""
+    if not user or not user.is_authenticated:
+        return Source.objects.none()
+    return Source.objects.all()
+
+
+# People a page or a statistic may name -------------------------------------------------------------
+
+
+def authors_visible_to(user) -> QuerySet:
+    """The users a page or a statistic may name: the viewer, and whoever has a standing forecast on a
+    question the viewer may see (their names already show in its forecast history); moderators: all."""
+    users = get_user_model().objects.all()
+    if not user or not user.is_authenticated:
+        return users.none()
+    if user_is_moderator(user):
+        return users
+    forecast_seen = LatestForecast.objects.filter(forecaster_id=OuterRef("pk")).filter(
+        question_rule(viewer=user.pk, question="question")
+    )
+    return users.filter(Q(pk=user.pk) | Exists(forecast_seen))
+
+
+def author_or_404(user, author_id):
+    """One user the caller may see named; the same 404 whether hidden or missing."""
+    try:
+        return authors_visible_to(user).get(pk=author_id)
+    except (get_user_model().DoesNotExist, ValueError, TypeError) as error:
+        raise Http404(NO_SUCH_FORECASTER) from error
