@@ -29,6 +29,7 @@ from forecasts.models import (
     Score,
     Source,
     Tag,
+    Team,
     TeamMembership,
     WebhookDelivery,
 )
@@ -189,6 +190,15 @@ def sources_visible_to(user) -> QuerySet[Source]:
     if not user or not user.is_authenticated:
         return Source.objects.none()
     return Source.objects.all()
+
+
+def teams_visible_to(user) -> QuerySet[Team]:
+    """The teams a user belongs to, the only ones they may see or file a question for; moderators: all."""
+    if not user or not user.is_authenticated:
+        return Team.objects.none()
+    if user_is_moderator(user):
+        return Team.objects.all()
+    return Team.objects.filter(pk__in=TeamMembership.objects.filter(user_id=user.pk).values("team_id"))
 
 
 # People a page or a statistic may name -------------------------------------------------------------

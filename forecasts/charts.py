@@ -7,6 +7,7 @@ from datetime import timedelta
 from io import BytesIO
 
 import matplotlib
+from django.http import HttpResponse
 
 matplotlib.use("Agg")  # never a GUI backend, even if something imports pyplot later
 
@@ -27,6 +28,14 @@ def figure_svg(figure: Figure) -> bytes:
     with matplotlib.rc_context(SVG_SETTINGS):
         figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
     return buffer.getvalue()
+
+
+def svg_response(svg: bytes) -> HttpResponse:
+    """A chart as an HTTP response that, opened on its own, can run nothing and load nothing."""
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Cache-Control"] = "private, max-age=60"
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
 
 
 def number(value: float | None, digits: int = 3) -> str:

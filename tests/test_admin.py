@@ -1,15 +1,17 @@
-"""The admin workbench through its real views: visibility, permissions, services behind every form."""
+"""The admin workbench through its real views: visibility (as forecasts/access.py decides it),
+permissions, services behind every form."""
 
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from forecasts import services
-from forecasts.models import Forecast, Question, ResolutionEvent, Source, Team
+from forecasts.models import Forecast, Question, ResolutionEvent, Source, Team, TeamMembership
 from tests import factories
 from tests.support.browser import CHROMIUM_ARGS, chromium_or_skip
 from tests.support.roles import roles_restore
@@ -19,6 +21,10 @@ pytestmark = pytest.mark.django_db
 QUESTION_LIST = reverse("admin:forecasts_question_changelist")
 QUESTION_ADD = reverse("admin:forecasts_question_add")
 FORECAST_LIST = reverse("admin:forecasts_forecast_changelist")
+TAG_LIST = reverse("admin:forecasts_tag_changelist")
+NOTIFICATION_LIST = reverse("admin:forecasts_notification_changelist")
+CALIBRATION_PAGE = reverse("admin:forecasts_calibrationreport_changelist")
+CALIBRATION_CHART = reverse("admin:forecasts_calibrationreport_chart")
 
 
 def question_url(question, action: str = "change") -> str:
@@ -27,6 +33,10 @@ def question_url(question, action: str = "change") -> str:
 
 def forecast_url(forecast, action: str = "change") -> str:
     return reverse(f"admin:forecasts_forecast_{action}", args=[forecast.pk])
+
+
+def notification_url(notification_id: int) -> str:
+    return reverse("admin:forecasts_notification_change", args=[notification_id])
 
 
 def split_datetime(name: str, value) -> dict:
@@ -114,12 +124,25 @@ def test_forecaster_sees_public_and_own_team_questions_only(client, forecaster):
     assert "Other desk" not in page, "the team filter offers only teams of visible questions"
 
 
-def test_another_teams_question_cannot_be_opened_by_url(client, forecaster):
-    hidden = factories.QuestionFactory(team=factories.TeamFactory())
+HIDDEN_QUESTIONS = {
+    "another team's question": lambda owner: factories.QuestionFactory(team=factories.TeamFactory()),
+    "someone else's draft": lambda owner: factories.QuestionFactory(
+        owner=owner, status=Question.Status.DRAFT, opened_at=None
+    ),
+}
+
+
+@pytest.mark.parametrize("hidden_kind", HIDDEN_QUESTIONS)
+@pytest.mark.parametrize("page", ["change", "delete", "history", "forecast", "resolve", "unresolve"])
+def test_a_hidden_question_and_a_missing_one_are_the_same_404(client, forecaster, owner, hidden_kind, page):
+    hidden = HIDDEN_QUESTIONS[hidden_kind](owner)
+    missing_id = hidden.pk + 1000
     client.force_login(forecaster)
-    assert client.get(question_url(hidden)).status_code == 302  # the admin's "does not exist" redirect
-    assert client.get(question_url(hidden, "forecast")).status_code == 404
-    assert client.get(question_url(hidden, "resolve")).status_code == 404
+    for send in (client.get, client.post):
+        seen = send(reverse(f"admin:forecasts_question_{page}", args=[hidden.pk]))
+        unknown = send(reverse(f"admin:forecasts_question_{page}", args=[missing_id]))
+        assert seen.status_code == unknown.status_code == 404
+        assert seen.content == unknown.content
 
 
 def test_editor_sees_every_team_question(client, editor):
@@ -236,7 +259,7 @@ def test_opened_question_cannot_be_deleted_only_annulled(client, editor, questio
 def test_owner_discards_their_draft(client, owner, forecaster):
     draft = factories.QuestionFactory(owner=owner, status=Question.Status.DRAFT, opened_at=None)
     client.force_login(forecaster)
-    assert client.post(question_url(draft, "delete"), {"post": "yes"}).status_code == 403
+    assert client.post(question_url(draft, "delete"), {"post": "yes"}).status_code == 404, "a draft is the owner's"
     client.force_login(owner)
     assert client.post(question_url(draft, "delete"), {"post": "yes"}).status_code == 302
     assert not Question.objects.exists()
@@ -643,6 +666,110 @@ def test_editor_builds_a_team_and_forecasters_see_only_their_own(client, editor,
     assert client.get(reverse("admin:forecasts_team_add")).status_code == 403
     client.force_login(owner)
     assert listed(client.get(reverse("admin:forecasts_team_changelist"))) == set()
+
+
+# Tags
+
+
+def tag_autocomplete(client, term: str = "") -> set[str]:
+    """The tag names the admin's autocomplete offers for a question's tags."""
+    params = {"app_label": "forecasts", "model_name": "question", "field_name": "tags", "term": term}
+    response = client.get(reverse("admin:autocomplete"), params)
+    assert response.status_code == 200
+    return {result["text"] for result in response.json()["results"]}
+
+
+def test_a_tag_used_only_on_a_teams_questions_shows_only_inside_the_team(client, forecaster):
+    member = factories.ForecasterFactory(username="member")
+    team = factories.TeamMembershipFactory(user=member).team
+    factories.QuestionFactory(team=team).tags.add(factories.TagFactory(name="covert-desk"))
+    shared = factories.TagFactory(name="black-sea")
+    factories.QuestionFactory().tags.add(shared)
+    factories.QuestionFactory(team=team).tags.add(shared)
+    draft = factories.QuestionFactory(owner=member, status=Question.Status.DRAFT, opened_at=None)
+    draft.tags.add(factories.TagFactory(name="draft-only"))
+
+    client.force_login(forecaster)
+    assert {tag.name for tag in listed(client.get(TAG_LIST))} == {"black-sea"}
+    assert tag_autocomplete(client) == {"black-sea"}
+    assert tag_autocomplete(client, "covert") == set()
+    assert "covert-desk" not in client.get(QUESTION_LIST).content.decode(), "nor in the tag filter"
+
+    client.force_login(member)
+    assert {tag.name for tag in listed(client.get(TAG_LIST))} == {"black-sea", "covert-desk", "draft-only"}
+    assert tag_autocomplete(client, "covert") == {"covert-desk"}
+
+
+# Notifications
+
+
+def test_a_member_removed_from_a_team_stops_seeing_its_notices_at_once(client, forecaster):
+    team = factories.TeamMembershipFactory(user=forecaster).team
+    team_notice = factories.NotificationFactory(
+        user=forecaster, question=factories.QuestionFactory(team=team), message="The desk's window has closed."
+    )
+    public_notice = factories.NotificationFactory(user=forecaster, question=factories.QuestionFactory())
+    client.force_login(forecaster)
+    assert listed(client.get(NOTIFICATION_LIST)) == {team_notice, public_notice}
+
+    TeamMembership.objects.filter(team=team, user=forecaster).delete()
+
+    response = client.get(NOTIFICATION_LIST)
+    assert listed(response) == {public_notice}
+    assert "Your notifications: 1 unread" in response.content.decode()
+    hidden = client.get(notification_url(team_notice.pk))
+    missing = client.get(notification_url(team_notice.pk + 1000))
+    assert (hidden.status_code, hidden.url) == (missing.status_code, missing.url) == (302, reverse("admin:index"))
+    assert "The desk's window has closed." not in client.get(hidden.url).content.decode()
+
+
+# Calibration
+
+
+def forecasters_in_and_out_of_sight() -> tuple:
+    """(colleague, insider): one with a forecast on a public question, one only on a team's."""
+    colleague = factories.ForecasterFactory(username="colleague")
+    insider = factories.ForecasterFactory(username="insider")
+    team = factories.TeamMembershipFactory(user=insider).team
+    factories.ForecasterFactory(username="bystander")  # no forecast anywhere
+    services.forecast_submit(question=factories.QuestionFactory(), recorded_by=colleague, probability=0.3)
+    services.forecast_submit(question=factories.QuestionFactory(team=team), recorded_by=insider, probability=0.6)
+    return colleague, insider
+
+
+def test_calibration_page_offers_only_the_forecasters_the_user_may_see(client, forecaster, editor):
+    colleague, insider = forecasters_in_and_out_of_sight()
+    client.force_login(forecaster)
+
+    page = client.get(CALIBRATION_PAGE)
+
+    assert set(page.context["form"].fields["forecaster"].queryset) == {forecaster, colleague}
+    assert "insider" not in page.content.decode() and "bystander" not in page.content.decode()
+    hidden = client.get(CALIBRATION_PAGE, {"forecaster": insider.pk})
+    missing = client.get(CALIBRATION_PAGE, {"forecaster": insider.pk + 1000})
+    assert hidden.context["form"].errors["forecaster"] == missing.context["form"].errors["forecaster"]
+    assert "calibration" not in hidden.context
+    hidden_chart = client.get(CALIBRATION_CHART, {"forecaster": insider.pk})
+    missing_chart = client.get(CALIBRATION_CHART, {"forecaster": insider.pk + 1000})
+    assert hidden_chart.content == missing_chart.content
+    assert b"insider" not in hidden_chart.content
+
+    client.force_login(editor)
+    offered = client.get(CALIBRATION_PAGE).context["form"].fields["forecaster"].queryset
+    assert {colleague, insider} <= set(offered)
+
+
+def test_user_page_shows_the_calibration_chart_only_of_a_forecaster_the_viewer_may_see(client, forecaster):
+    colleague, insider = forecasters_in_and_out_of_sight()
+    forecaster.user_permissions.add(Permission.objects.get(content_type__app_label="auth", codename="view_user"))
+    client.force_login(forecaster)
+
+    visible = client.get(reverse("admin:auth_user_change", args=[colleague.pk]))
+    hidden = client.get(reverse("admin:auth_user_change", args=[insider.pk]))
+
+    assert visible.status_code == hidden.status_code == 200
+    assert f"chart.svg?forecaster={colleague.pk}" in visible.content.decode()
+    assert "chart.svg?forecaster=" not in hidden.content.decode()
 
 
 # A real browser

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from forecasts import services
-from forecasts.admin import as_percent
+from forecasts.admin.support import as_percent
 from forecasts.models import Forecast, Question, ResolutionEvent, Score
 from tests import factories
 from tests.support.browser import CHROMIUM_ARGS, chromium_or_skip

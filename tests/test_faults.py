@@ -347,18 +347,18 @@ def test_a_dropped_connection_on_an_admin_page_is_a_503_page(committed_owner, mo
     owner = committed_owner
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (pg_terminate_backend)")
-    from forecasts import admin as forecasts_admin
+    from forecasts.admin.questions import QuestionAdmin
 
     question = factories.QuestionFactory(owner=owner)
     browser = Client()
     browser.force_login(owner)
-    original = forecasts_admin.QuestionAdmin.get_queryset
+    original = QuestionAdmin.get_queryset
 
     def queryset_on_a_dead_connection(self, request):
         terminate_backend(current_backend_pid())
         return original(self, request)
 
-    monkeypatch.setattr(forecasts_admin.QuestionAdmin, "get_queryset", queryset_on_a_dead_connection)
+    monkeypatch.setattr(QuestionAdmin, "get_queryset", queryset_on_a_dead_connection)
     response = browser.get(reverse("admin:forecasts_question_changelist"))
     assert response.status_code == 503
     assert int(response["Retry-After"]) > 0

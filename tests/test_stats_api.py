@@ -19,7 +19,6 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss
 from sklearn.metrics import log_loss as sklearn_log_loss
 
-import forecasts.admin_calibration  # noqa: F401  (forecasts/admin.py imports it once wired)
 from forecasts import scoring
 from forecasts.api import stats as api_stats
 from forecasts.models import Forecast, Question, Score, Source

@@ -4,7 +4,6 @@ Thin views: validate the query string, call a reader in forecasts/stats.py, seri
 number comes from the stored scores of questions the caller can see whose window has ended.
 """
 
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
@@ -13,6 +12,7 @@ from rest_framework.views import APIView
 
 from forecasts import charts, stats
 from forecasts.api.pagination import PagePagination
+from forecasts.charts import svg_response
 from forecasts.models import QuestionKind, Score
 
 DATE_INPUT_FORMATS = ["iso-8601", "%Y-%m-%d"]
@@ -150,14 +150,6 @@ class PhraseCalibrationSerializer(serializers.Serializer):
     ci_low = serializers.FloatField(allow_null=True)
     ci_high = serializers.FloatField(allow_null=True)
     mean_brier = serializers.FloatField(allow_null=True)
-
-
-def svg_response(svg: bytes) -> HttpResponse:
-    response = HttpResponse(svg, content_type="image/svg+xml")
-    response["Cache-Control"] = "private, max-age=60"
-    # Opened on its own, the image can run nothing and load nothing.
-    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    return response
 
 
 class SvgApiView(APIView):

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
+from forecasts.access import sources_visible_to
 from forecasts.estimative import phrase_choices
 from forecasts.models import Forecast, Question, Source
 from forecasts.services import question_create, question_open, question_update
@@ -127,7 +128,7 @@ class ForecastAddForm(forms.Form):
     )
     rationale = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 80}))
     source = forms.ModelChoiceField(
-        queryset=Source.objects.all(),
+        queryset=Source.objects.none(),
         required=False,
         help_text="Leave blank for your own forecast, stamped now. Choose a source to record its statement.",
     )
@@ -151,6 +152,10 @@ class ForecastAddForm(forms.Form):
             },
         ),
     ]
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"].queryset = sources_visible_to(user)
 
     def clean(self):
         data = super().clean()

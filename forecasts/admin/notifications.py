@@ -1,11 +1,16 @@
-"""The admin's inbox: each user's own notifications with an unread count, and delivery records for operators."""
+"""The admin's inbox: each user's own notifications with an unread count, and delivery records for operators.
+
+A notice shows only while forecasts/access.py lets its user see its question: a member removed
+from a team stops seeing that team's notices at once, even those created before the removal.
+"""
 
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from forecasts.admin_support import ReadOnlyAdminMixin
-from forecasts.models import DigestDelivery, Notification, Profile, WebhookDelivery
+from forecasts.access import notifications_visible_to
+from forecasts.admin.support import ReadOnlyAdminMixin
+from forecasts.models import Notification, Profile
 from forecasts.services.notifications import notifications_mark_read
 
 
@@ -24,7 +29,6 @@ class ReadFilter(admin.SimpleListFilter):
         return queryset
 
 
-@admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ["marker", "kind", "question_link", "message", "created_at", "emailed_at"]
     list_display_links = ["kind"]
@@ -36,11 +40,8 @@ class NotificationAdmin(admin.ModelAdmin):
     list_per_page = 50
 
     def get_queryset(self, request):
-        return (
-            super().get_queryset(request)
-            .filter(user=request.user, channel=Notification.Channel.IN_APP)
-            .select_related("question")
-        )
+        visible = super().get_queryset(request) & notifications_visible_to(request.user)
+        return visible.filter(channel=Notification.Channel.IN_APP).select_related("question")
 
     def has_add_permission(self, request):
         return False
@@ -105,14 +106,12 @@ class DeliveryRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return request.user.is_active and request.user.is_superuser
 
 
-@admin.register(DigestDelivery)
 class DigestDeliveryAdmin(DeliveryRecordAdmin):
     list_display = ["pk", "user", "status", "created_at", "sent_at", "attempts", "last_error"]
     list_select_related = ["user"]
     search_fields = ["user__username", "user__email"]
 
 
-@admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(DeliveryRecordAdmin):
     list_display = ["pk", "notification", "url", "status", "created_at", "sent_at", "attempts", "last_error"]
     list_select_related = ["notification__user"]

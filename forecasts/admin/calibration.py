@@ -1,7 +1,8 @@
 """The admin's statistics: a Calibration page with filters and charts, stored scores, and a chart
-on each user's page. Imported from forecasts/admin.py so the admin registers it.
+on each user's page.
 
-Every number is read through forecasts/stats.py with the signed-in user's visibility.
+Every number is read through forecasts/stats.py with the signed-in user's visibility, and every
+choice list offers only what forecasts/access.py lets the user see.
 """
 
 from datetime import UTC, date, datetime, time
@@ -9,17 +10,18 @@ from datetime import UTC, date, datetime, time
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from forecasts.admin_support import ReadOnlyAdminMixin
 from forecasts import charts, stats
-from forecasts.api.stats import svg_response
-from forecasts.models import CalibrationReport, QuestionKind, Score, Source, Team
-from forecasts.rules import user_is_moderator
+from forecasts.access import authors_visible_to, scores_visible_to, sources_visible_to, teams_visible_to
+from forecasts.admin.support import ReadOnlyAdminMixin
+from forecasts.charts import svg_response
+from forecasts.models import QuestionKind, Source, Team
 
 CALIBRATION_TEMPLATE = "admin/calibration.html"
 LEADERBOARD_ROWS = 20
@@ -45,12 +47,10 @@ class CalibrationFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["forecaster"].queryset = get_user_model().objects.order_by("username")
-        self.fields["source"].queryset = Source.objects.order_by("name")
-        teams = Team.objects.order_by("name")
-        if not user_is_moderator(user):
-            teams = teams.filter(memberships__user=user)
-        self.fields["team"].queryset = teams
+        # A forecaster the user may not see is refused like an unknown id: "Select a valid choice".
+        self.fields["forecaster"].queryset = authors_visible_to(user).order_by("username")
+        self.fields["source"].queryset = sources_visible_to(user).order_by("name")
+        self.fields["team"].queryset = teams_visible_to(user).order_by("name")
 
     def clean(self):
         cleaned = super().clean()
@@ -114,7 +114,6 @@ def calibration_panel(*, forecaster=None, source=None) -> str:
     )
 
 
-@admin.register(CalibrationReport)
 class CalibrationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Calibration: the numbers, the bins, the chart and the leaderboard, with filters."""
 
@@ -183,7 +182,6 @@ class CalibrationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return svg_response(charts.brier_over_time_chart_svg(months, subject=stats.filters_description(filters)))
 
 
-@admin.register(Score)
 class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Stored scores, one row per (author, question): read-only, rebuilt on every resolution change."""
 
@@ -204,7 +202,7 @@ class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "resolved_at"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
+        return super().get_queryset(request) & scores_visible_to(request.user)
 
     def has_view_permission(self, request, obj=None):
         return staff_may_view(request)
@@ -225,30 +223,25 @@ class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return "YES" if score.outcome else "NO"
 
 
-def user_admin_with_calibration(base):
-    """The registered user admin, plus the user's calibration chart on their change page."""
+class UserCalibrationAdmin(UserAdmin):
+    """Django's user admin, plus the user's calibration chart on their change page.
 
-    class UserCalibrationAdmin(base):
-        def get_fieldsets(self, request, obj=None):
-            fieldsets = super().get_fieldsets(request, obj)
-            if obj is None:
-                return fieldsets
-            return [*fieldsets, ("Calibration", {"fields": ["calibration"]})]
+    The chart shows only when the viewer may see the user named in statistics.
+    """
 
-        def get_readonly_fields(self, request, obj=None):
-            readonly = list(super().get_readonly_fields(request, obj))
-            return readonly if obj is None else [*readonly, "calibration"]
+    def shows_calibration(self, request, user) -> bool:
+        return user is not None and authors_visible_to(request.user).filter(pk=user.pk).exists()
 
-        @admin.display(description="calibration")
-        def calibration(self, user):
-            return calibration_panel(forecaster=user)
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self.shows_calibration(request, obj):
+            return fieldsets
+        return [*fieldsets, ("Calibration", {"fields": ["calibration"]})]
 
-    UserCalibrationAdmin.__name__ = f"{base.__name__}WithCalibration"
-    return UserCalibrationAdmin
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "calibration"] if self.shows_calibration(request, obj) else readonly
 
-
-User = get_user_model()
-if admin.site.is_registered(User):
-    registered_user_admin = type(admin.site.get_model_admin(User))
-    admin.site.unregister(User)
-    admin.site.register(User, user_admin_with_calibration(registered_user_admin))
+    @admin.display(description="calibration")
+    def calibration(self, user):
+        return calibration_panel(forecaster=user)

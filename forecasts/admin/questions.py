@@ -1,58 +1,38 @@
-"""The forecaster's workbench: questions, forecasts and resolutions in the Django admin.
+"""The forecaster's workbench: questions, their forecasts and their resolution history.
 
-Every write goes through forecasts.services; forecasts are view-only here, and every list
-shows only the questions the user may see.
+Every write goes through forecasts.services; forecasts are view-only here. Every list and page
+shows only what forecasts/access.py lets the user see, and a question the user may not see is
+the same 404 as one that does not exist.
 """
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, Subquery, URLField
-from django.http import Http404, HttpResponseRedirect
+from django.db.models import OuterRef, Subquery
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-# The notification and calibration admins register themselves on import.
-from forecasts.admin_support import ReadOnlyAdminMixin
-from forecasts import admin_notifications  # noqa: F401
-from forecasts.admin_calibration import calibration_panel
-from forecasts.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
-from forecasts.models import (
-    Forecast,
-    LatestForecast,
-    Question,
-    ResolutionEvent,
-    Source,
-    Tag,
-    Team,
-    TeamMembership,
+from forecasts.access import (
+    forecasts_visible_to,
+    question_or_404,
+    questions_visible_to,
+    sources_visible_to,
+    teams_visible_to,
+    user_can_edit_question,
+    user_can_resolve_question,
+    user_is_moderator,
 )
-from forecasts.rules import user_can_edit_question, user_can_resolve_question, user_is_moderator
+from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
+from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime
+from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent
 from forecasts.services import forecast_submit, question_annul, question_resolve, question_unresolve
 from forecasts.services.drafts import question_delete
-from forecasts.services.sources import source_create
-
-admin.site.site_header = "Forewarn"
-admin.site.site_title = "Forewarn"
-admin.site.index_title = "Forecaster's workbench"
 
 QUESTION_ACTION_TEMPLATE = "admin/forecasts/question/question_action.html"
-URL_INPUT = {URLField: {"assume_scheme": "https"}}
-
-
-def as_percent(probability: float | None) -> str | None:
-    """0.625 -> '62.5%'; None stays None so the admin shows its empty marker."""
-    if probability is None:
-        return None
-    return f"{probability * 100:.1f}".rstrip("0").rstrip(".") + "%"
-
-
-def short_datetime(moment) -> str:
-    """Compact UTC timestamps keep the question list readable beside the filters."""
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
 def forecast_author(forecast: Forecast) -> str:
@@ -132,7 +112,6 @@ class ResolutionHistoryInline(ReadOnlyInline):
         return format_html('<a href="{0}" rel="noopener">{0}</a>', event.evidence_url) if event.evidence_url else ""
 
 
-@admin.register(Question)
 class QuestionAdmin(admin.ModelAdmin):
     form = QuestionAdminForm
     formfield_overrides = URL_INPUT
@@ -177,15 +156,24 @@ class QuestionAdmin(admin.ModelAdmin):
         "occurred_at",
     ]
 
-    def get_queryset(self, request):
+    def questions_with_my_forecast(self, request):
+        """Every question, with the user's standing probability: visibility is applied by the callers."""
         my_standing = LatestForecast.objects.filter(question=OuterRef("pk"), forecaster=request.user)
         return (
             super()
             .get_queryset(request)
-            .visible_to(request.user)
             .select_related("owner", "team", "source")
             .annotate(my_probability=Subquery(my_standing.values("probability")[:1]))
         )
+
+    def get_queryset(self, request):
+        return questions_visible_to(request.user, self.questions_with_my_forecast(request))
+
+    def get_object(self, request, object_id, from_field=None):
+        # Django's admin sends a missing object to the index with a message; a hidden question
+        # must not be told apart from a missing one, so both are the access module's 404.
+        # (`from_field` can only be the primary key: nothing refers to a question by another field.)
+        return question_or_404(request.user, object_id, queryset=self.questions_with_my_forecast(request))
 
     def get_fieldsets(self, request, obj=None):
         question_fields = ["title", "kind", "tags", "team", "details", "resolution_criteria"]
@@ -222,8 +210,10 @@ class QuestionAdmin(admin.ModelAdmin):
         return type(form.__name__, (form,), {"actor": request.user})
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "team" and not user_is_moderator(request.user):
-            kwargs["queryset"] = Team.objects.filter(memberships__user=request.user)
+        if db_field.name == "team":
+            kwargs["queryset"] = teams_visible_to(request.user)
+        elif db_field.name == "source":
+            kwargs["queryset"] = sources_visible_to(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_change_permission(self, request, obj=None):
@@ -303,8 +293,6 @@ class QuestionAdmin(admin.ModelAdmin):
 
     def visible_question_or_404(self, request, object_id) -> Question:
         question = self.get_object(request, unquote(object_id))
-        if question is None:
-            raise Http404("No such question, or you cannot see it.")
         if not self.has_view_or_change_permission(request, question):
             raise PermissionDenied
         return question
@@ -322,7 +310,7 @@ class QuestionAdmin(admin.ModelAdmin):
                 request, f"This question is {question.get_status_display().lower()}: it takes no forecasts.", messages.WARNING
             )
             return self.redirect_to_question(question)
-        form = ForecastAddForm(request.POST) if request.method == "POST" else ForecastAddForm()
+        form = ForecastAddForm(request.POST if request.method == "POST" else None, user=request.user)
         if request.method == "POST" and form.is_valid():
             try:
                 forecast = forecast_submit(question=question, recorded_by=request.user, **form.service_arguments())
@@ -408,7 +396,6 @@ class QuestionAdmin(admin.ModelAdmin):
         return TemplateResponse(request, QUESTION_ACTION_TEMPLATE, context)
 
 
-@admin.register(Forecast)
 class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Forecasts are append-only: listed and viewed here, added from a question's page."""
 
@@ -433,12 +420,8 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .visible_to(request.user)
-            .select_related("question", "forecaster", "source", "recorded_by")
-        )
+        visible = super().get_queryset(request) & forecasts_visible_to(request.user)
+        return visible.select_related("question", "forecaster", "source", "recorded_by")
 
     @admin.display(description="question", ordering="question__title")
     def question_link(self, forecast):
@@ -458,7 +441,6 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return forecast_estimative(forecast)
 
 
-@admin.register(ResolutionEvent)
 class ResolutionEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The resolution audit trail of the questions the user can see; nothing here is editable."""
 
@@ -469,67 +451,5 @@ class ResolutionEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ordering = ["-created_at", "-id"]
 
     def get_queryset(self, request):
-        visible = Question.objects.visible_to(request.user)
+        visible = questions_visible_to(request.user)
         return super().get_queryset(request).filter(question__in=visible).select_related("question", "actor")
-
-
-@admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
-    formfield_overrides = URL_INPUT
-    list_display = ["name", "kind", "url", "created_by", "created_at"]
-    list_filter = ["kind"]
-    list_select_related = ["created_by"]
-    search_fields = ["name", "description", "url"]
-    fields = ["name", "kind", "url", "description", "calibration"]
-    readonly_fields = ["calibration"]
-
-    @admin.display(description="calibration")
-    def calibration(self, source):
-        return calibration_panel(source=source)
-
-    def save_form(self, request, form, change):
-        source = super().save_form(request, form, change)
-        if change:
-            return source
-        return source_create(
-            created_by=request.user, name=source.name, kind=source.kind, url=source.url, description=source.description
-        )
-
-    def save_model(self, request, obj, form, change):
-        if change:  # a new source was saved by source_create
-            super().save_model(request, obj, form, change)
-
-
-class TeamMembershipInline(admin.TabularInline):
-    model = TeamMembership
-    extra = 1
-    fields = ["user", "joined_at"]
-    readonly_fields = ["joined_at"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user")
-
-
-@admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "member_count", "created_at"]
-    search_fields = ["name"]
-    fields = ["name"]
-    inlines = [TeamMembershipInline]
-
-    def get_queryset(self, request):
-        teams = super().get_queryset(request).annotate(member_count=Count("memberships"))
-        if user_is_moderator(request.user):
-            return teams
-        return teams.filter(pk__in=TeamMembership.objects.filter(user=request.user).values("team"))
-
-    @admin.display(description="members", ordering="member_count")
-    def member_count(self, team):
-        return team.member_count
-
-
-@admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
-    list_display = ["name"]
-    search_fields = ["name"]
-

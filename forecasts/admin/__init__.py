@@ -1,0 +1,49 @@
+"""The Django admin, the forecaster's workbench: every page it has is registered here, and only here.
+
+The modules beside this one define the pages and register nothing on import:
+questions (questions, forecasts, resolution history), catalog (sources, teams, tags),
+notifications (the inbox and delivery records), calibration (statistics, scores, the user page's
+chart). What each page shows is decided by forecasts/access.py.
+"""
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+
+from forecasts.admin.calibration import CalibrationReportAdmin, ScoreAdmin, UserCalibrationAdmin
+from forecasts.admin.catalog import SourceAdmin, TagAdmin, TeamAdmin
+from forecasts.admin.notifications import DigestDeliveryAdmin, NotificationAdmin, WebhookDeliveryAdmin
+from forecasts.admin.questions import ForecastAdmin, QuestionAdmin, ResolutionEventAdmin
+from forecasts.models import (
+    CalibrationReport,
+    DigestDelivery,
+    Forecast,
+    Notification,
+    Question,
+    ResolutionEvent,
+    Score,
+    Source,
+    Tag,
+    Team,
+    WebhookDelivery,
+)
+
+admin.site.site_header = "Forewarn"
+admin.site.site_title = "Forewarn"
+admin.site.index_title = "Forecaster's workbench"
+
+admin.site.register(Question, QuestionAdmin)
+admin.site.register(Forecast, ForecastAdmin)
+admin.site.register(ResolutionEvent, ResolutionEventAdmin)
+admin.site.register(Source, SourceAdmin)
+admin.site.register(Team, TeamAdmin)
+admin.site.register(Tag, TagAdmin)
+admin.site.register(Notification, NotificationAdmin)
+admin.site.register(DigestDelivery, DigestDeliveryAdmin)
+admin.site.register(WebhookDelivery, WebhookDeliveryAdmin)
+admin.site.register(CalibrationReport, CalibrationReportAdmin)
+admin.site.register(Score, ScoreAdmin)
+
+# django.contrib.auth registers its user admin (importing UserCalibrationAdmin's base did it):
+# the workbench's version adds the user's calibration chart.
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), UserCalibrationAdmin)
