@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, Subquery, URLField
+from django.db.models import Count, URLField
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -30,7 +30,14 @@ from forecasts.models import (
     Team,
     TeamMembership,
 )
-from forecasts.rules import user_can_edit_question, user_can_resolve_question, user_is_moderator
+from forecasts.access import (
+    forecasts_visible_to,
+    questions_visible_to,
+    user_can_edit_question,
+    user_can_resolve_question,
+    user_is_moderator,
+)
+from forecasts.selectors import standing_probability_for
 from forecasts.services import forecast_submit, question_annul, question_resolve, question_unresolve
 from forecasts.services.drafts import question_delete
 from forecasts.services.sources import source_create
@@ -178,13 +185,10 @@ class QuestionAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        my_standing = LatestForecast.objects.filter(question=OuterRef("pk"), forecaster=request.user)
         return (
-            super()
-            .get_queryset(request)
-            .visible_to(request.user)
+            questions_visible_to(request.user, super().get_queryset(request))
             .select_related("owner", "team", "source")
-            .annotate(my_probability=Subquery(my_standing.values("probability")[:1]))
+            .annotate(my_probability=standing_probability_for(request.user))
         )
 
     def get_fieldsets(self, request, obj=None):
@@ -433,11 +437,8 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .visible_to(request.user)
-            .select_related("question", "forecaster", "source", "recorded_by")
+        return forecasts_visible_to(request.user, super().get_queryset(request)).select_related(
+            "question", "forecaster", "source", "recorded_by"
         )
 
     @admin.display(description="question", ordering="question__title")
@@ -469,7 +470,7 @@ class ResolutionEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ordering = ["-created_at", "-id"]
 
     def get_queryset(self, request):
-        visible = Question.objects.visible_to(request.user)
+        visible = questions_visible_to(request.user)
         return super().get_queryset(request).filter(question__in=visible).select_related("question", "actor")
 
 

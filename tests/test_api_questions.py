@@ -320,9 +320,12 @@ def test_deleting_an_open_question_is_a_400(question, owner):
     assert Question.objects.filter(pk=question.pk).exists()
 
 
-def test_deleting_someone_elses_draft_is_a_403(owner, forecaster):
+def test_deleting_someone_elses_draft_is_a_404_like_a_missing_question(owner, forecaster):
     draft = factories.QuestionFactory(owner=owner, status="draft", opened_at=None)
-    assert client_for(forecaster).delete(f"{QUESTIONS}{draft.pk}/").status_code == 403
+    hidden = client_for(forecaster).delete(f"{QUESTIONS}{draft.pk}/")
+    missing = client_for(forecaster).delete(f"{QUESTIONS}{draft.pk + 1000}/")
+    assert (hidden.status_code, hidden.json()) == (404, {"detail": ["No such question."]})
+    assert (missing.status_code, missing.json()) == (hidden.status_code, hidden.json())
     assert client_for().delete(f"{QUESTIONS}{draft.pk}/").status_code == 401
     assert Question.objects.filter(pk=draft.pk).exists()
 

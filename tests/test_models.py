@@ -101,13 +101,3 @@ def test_forecasts_are_append_only():
         forecast.delete()
     assert Forecast.objects.get(pk=forecast.pk).probability == 0.6
 
-
-def test_visibility_hides_other_teams_questions():
-    member, outsider, editor = factories.UserFactory(), factories.UserFactory(), factories.EditorFactory()
-    team = factories.TeamFactory()
-    factories.TeamMembershipFactory(team=team, user=member)
-    public = factories.QuestionFactory()
-    private = factories.QuestionFactory(team=team)
-    assert set(Question.objects.visible_to(member)) == {public, private}
-    assert set(Question.objects.visible_to(outsider)) == {public}
-    assert set(Question.objects.visible_to(editor)) == {public, private}

@@ -25,7 +25,7 @@ from forecasts.api import stats as api_stats
 from forecasts.models import Forecast, Question, Score, Source
 from forecasts.services import question_resolve, question_unresolve
 from forecasts.services.scores import question_scores_recompute, scoring_cutoff
-from forecasts.stats import uniform_bin_expression
+from forecasts.selectors import uniform_bin_expression
 from tests.design_vectors import MURPHY_VECTORS
 from tests import factories
 

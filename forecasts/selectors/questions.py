@@ -1,0 +1,104 @@
+"""Reads of questions and what hangs off them: forecasts, resolution history, sources, notifications.
+
+Every read that shows rows to a user starts from `forecasts.access`, which decides what that user
+may see; the functions here add only what a page loads and in which order.
+"""
+
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from forecasts.access import (
+    forecasts_visible_to,
+    notifications_visible_to,
+    question_or_404,
+    questions_visible_to,
+    sources_visible_to,
+)
+from forecasts.models import Forecast, LatestForecast, Notification, Question, ResolutionEvent, Source
+
+
+def standing_probability_for(user) -> Subquery:
+    """The user's standing forecast on each question (the `my_probability` column), for annotate()."""
+    standing = LatestForecast.objects.filter(question_id=OuterRef("pk"), forecaster_id=user.pk)
+    return Subquery(standing.values("probability")[:1])
+
+
+def questions_as_listed_for(user) -> QuerySet[Question]:
+    """Every question loaded as the list shows it, before visibility: pass it through `forecasts.access`."""
+    return (
+        Question.objects.select_related("owner", "team", "source")
+        .prefetch_related("tags")
+        .annotate(my_probability=standing_probability_for(user))
+    )
+
+
+def question_list_for(user) -> QuerySet[Question]:
+    """Visible questions with owner, team, source and tags loaded and the user's standing forecast."""
+    return questions_visible_to(user, questions_as_listed_for(user))
+
+
+QUESTION_LIST_COLUMNS = (
+    "id", "title", "details", "resolution_criteria", "kind", "status", "window_start", "window_end",
+    "resolve_by", "outcome", "occurred_at", "resolved_at", "source_quote", "source_statement_date",
+    "source_url", "forecast_count", "forecaster_count", "crowd_probability", "created_at", "opened_at",
+    "closed_at", "owner__id", "owner__username", "team__id", "team__name", "source__id", "source__name",
+    "source__url",
+)  # fmt: skip
+
+
+def question_page_for(user) -> QuerySet[Question]:
+    """The question list's rows with only the columns it shows: for reading, never for saving back.
+
+    Loading whole rows (and the owner's whole account) cost more than serializing them.
+    """
+    return question_list_for(user).only(*QUESTION_LIST_COLUMNS)
+
+
+def question_get_for(user, *, question_id) -> Question:
+    """One visible question, annotated like the list; the same 404 whether it is hidden or missing."""
+    return question_or_404(user, question_id, queryset=questions_as_listed_for(user))
+
+
+def forecast_list_for(user) -> QuerySet[Forecast]:
+    """Every forecast on a question the user may see, with its authors loaded, oldest first."""
+    return forecasts_visible_to(user).select_related("forecaster", "source", "recorded_by").order_by("made_at", "id")
+
+
+def forecast_export_rows(forecasts: QuerySet[Forecast]) -> QuerySet:
+    """The CSV export's columns, as tuples, for already visibility-filtered forecasts."""
+    return forecasts.values_list(
+        "question_id",
+        "question__title",
+        "forecaster__username",
+        "source__name",
+        "probability",
+        "phrase",
+        "yardstick",
+        "made_at",
+        "recorded_at",
+        "question__outcome",
+    )
+
+
+def question_forecasts_for(question: Question) -> QuerySet[Forecast]:
+    """A question's forecast history, oldest first (the caller has already checked visibility)."""
+    return question.forecasts.select_related("forecaster", "source", "recorded_by").order_by("made_at", "id")
+
+
+def resolution_history_for(question: Question) -> QuerySet[ResolutionEvent]:
+    """Every resolve, annul and undo on a question, oldest first, with who did it."""
+    return question.history.select_related("actor").order_by("created_at", "id")
+
+
+def source_list_for(user) -> QuerySet[Source]:
+    """The sources the user may see (every source: they are public statements), by name."""
+    return sources_visible_to(user).order_by("name", "id")
+
+
+def notification_list_for(user) -> QuerySet[Notification]:
+    """The user's own notifications about questions they can still see, newest first."""
+    return notifications_visible_to(user).select_related("question").order_by("-created_at", "-id")
+
+
+def unread_notification_ids_for(user) -> list[int]:
+    """Ids of every unread notification of the user (including ones about questions now hidden)."""
+    return list(Notification.objects.filter(user_id=user.pk, read_at__isnull=True).values_list("pk", flat=True))
