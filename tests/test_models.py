@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from forecasts.models import Forecast, Question
+from forecasts.models import Forecast
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -53,7 +53,7 @@ def question_page_for(user) -> QuerySet[Question]:
     return question_list_for(user).only(*QUESTION_LIST_COLUMNS)
 
 
-def question_get_for(user, *, question_id) -> Question:
+def question_get_for(user, *, question_id: int) -> Question:
     """One visible question, annotated like the list; the same 404 whether it is hidden or missing."""
     return question_or_404(user, question_id, queryset=questions_as_listed_for(user))
 
