@@ -22,7 +22,6 @@ from django.http import Http404
 
 from forecasts.models import (
     Forecast,
-    LatestForecast,
     Notification,
     Question,
     QuestionStatus,
@@ -35,7 +34,6 @@ from forecasts.models import (
 )
 
 NO_SUCH_QUESTION = "No such question."
-NO_SUCH_FORECASTER = "No such forecaster."
 MODERATE_PERMISSION = "forecasts.moderate_question"
 
 
@@ -69,6 +67,11 @@ def user_can_edit_question(user, question: Question) -> bool:
 def user_can_resolve_question(user, question: Question) -> bool:
     """Only the owner and moderators resolve, annul or undo a resolution."""
     return user_is_moderator(user) or question.owner_id == user.pk
+
+
+def user_may_file_in_team(user, team) -> bool:
+    """Members file questions for their team (so they can see them); moderators for any team."""
+    return teams_visible_to(user).filter(pk=team.pk).exists()
 
 
 # The rule ---------------------------------------------------------------------------------------
@@ -128,38 +131,41 @@ def user_may_see_question(user, question: Question) -> bool:
 # Rows that hang off a question -------------------------------------------------------------------
 
 
-def forecasts_visible_to(user) -> QuerySet[Forecast]:
-    """Forecasts on the questions the user may see."""
+def forecasts_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Forecast]:
+    """Forecasts on the questions the user may see (of `queryset`, by default all of them)."""
+    forecasts = Forecast.objects.all() if queryset is None else queryset
     if not user or not user.is_authenticated:
-        return Forecast.objects.none()
+        return forecasts.none()
     if user_is_moderator(user):
-        return Forecast.objects.all()
-    return Forecast.objects.filter(question_rule(viewer=user.pk, question="question"))
+        return forecasts
+    return forecasts.filter(question_rule(viewer=user.pk, question="question"))
 
 
-def scores_visible_to(user) -> QuerySet[Score]:
-    """Scores on the questions the user may see.
+def scores_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Score]:
+    """Scores on the questions the user may see (of `queryset`, by default all of them).
 
     Decided by the score's copy of its question's team, with no join to questions: a score exists
     only for a resolved question, never for a draft, so the team is the whole question rule here.
     """
+    scores = Score.objects.all() if queryset is None else queryset
     if not user or not user.is_authenticated:
-        return Score.objects.none()
+        return scores.none()
     if user_is_moderator(user):
-        return Score.objects.all()
+        return scores
     teams = TeamMembership.objects.filter(user_id=user.pk).values("team_id")
-    return Score.objects.filter(Q(team__isnull=True) | Q(team__in=teams))
+    return scores.filter(Q(team__isnull=True) | Q(team__in=teams))
 
 
-def notifications_visible_to(user) -> QuerySet[Notification]:
+def notifications_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Notification]:
     """The user's own notifications whose question they may still see (or that have none).
 
     Checked whenever a notice is shown or delivered, so a member removed from a team stops
     seeing its notices at once, even those created before the removal.
     """
+    notifications = Notification.objects.all() if queryset is None else queryset
     if not user or not user.is_authenticated:
-        return Notification.objects.none()
-    own = Notification.objects.filter(user_id=user.pk)
+        return notifications.none()
+    own = notifications.filter(user_id=user.pk)
     if user_is_moderator(user):
         return own
     return own.filter(Q(question__isnull=True) | question_rule(viewer=user.pk, question="question"))
@@ -173,54 +179,54 @@ def webhook_deliveries_still_visible(queryset: QuerySet[WebhookDelivery]) -> Que
     )
 
 
-def tags_visible_to(user) -> QuerySet[Tag]:
+def tags_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Tag]:
     """Tags used on a question the user may see; moderators see every tag."""
+    tags = Tag.objects.all() if queryset is None else queryset
     if not user or not user.is_authenticated:
-        return Tag.objects.none()
+        return tags.none()
     if user_is_moderator(user):
-        return Tag.objects.all()
+        return tags
     tagged = Question.tags.through.objects.filter(
         Q(tag_id=OuterRef("pk")) & question_rule(viewer=user.pk, question="question")
     )
-    return Tag.objects.filter(Exists(tagged))
+    return tags.filter(Exists(tagged))
 
 
-def sources_visible_to(user) -> QuerySet[Source]:
+def sources_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Source]:
     """Every source: sources are public statements, visible to every signed-in user."""
+    sources = Source.objects.all() if queryset is None else queryset
     if not user or not user.is_authenticated:
-        return Source.objects.none()
-    return Source.objects.all()
+        return sources.none()
+    return sources
 
 
-def teams_visible_to(user) -> QuerySet[Team]:
+def teams_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Team]:
     """The teams a user belongs to, the only ones they may see or file a question for; moderators: all."""
+    teams = Team.objects.all() if queryset is None else queryset
     if not user or not user.is_authenticated:
-        return Team.objects.none()
+        return teams.none()
     if user_is_moderator(user):
-        return Team.objects.all()
-    return Team.objects.filter(pk__in=TeamMembership.objects.filter(user_id=user.pk).values("team_id"))
+        return teams
+    return teams.filter(pk__in=TeamMembership.objects.filter(user_id=user.pk).values("team_id"))
 
 
 # People a page or a statistic may name -------------------------------------------------------------
 
 
 def authors_visible_to(user) -> QuerySet:
-    """The users a page or a statistic may name: the viewer, and whoever has a standing forecast on a
-    question the viewer may see (their names already show in its forecast history); moderators: all."""
+    """The users a page or a statistic may name: the viewer, and whoever has a forecast on a question
+    the viewer may see (their names already show in its forecast history); moderators: all.
+
+    Forecasts rather than standing forecasts: scores are computed from forecasts, so the author of
+    every score the viewer may see is one the viewer may see named.
+    """
     users = get_user_model().objects.all()
     if not user or not user.is_authenticated:
         return users.none()
     if user_is_moderator(user):
         return users
-    forecast_seen = LatestForecast.objects.filter(forecaster_id=OuterRef("pk")).filter(
+    forecast_seen = Forecast.objects.filter(forecaster_id=OuterRef("pk")).filter(
         question_rule(viewer=user.pk, question="question")
     )
     return users.filter(Q(pk=user.pk) | Exists(forecast_seen))
 
-
-def author_or_404(user, author_id):
-    """One user the caller may see named; the same 404 whether hidden or missing."""
-    try:
-        return authors_visible_to(user).get(pk=author_id)
-    except (get_user_model().DoesNotExist, ValueError, TypeError) as error:
-        raise Http404(NO_SUCH_FORECASTER) from error

@@ -1,6 +1,8 @@
 """Charts as SVG, drawn with matplotlib's object-oriented API (no pyplot state, safe in threads).
 
 Text is drawn as paths (matplotlib's default for SVG), so names in titles can never become markup.
+Each text also goes into the file as a comment, so a title names only what the caller passes:
+the statistics pass `selectors.filters_description`, which names only authors the viewer may see.
 """
 
 from datetime import timedelta

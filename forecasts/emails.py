@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from forecasts.models import DigestDelivery, Notification, Profile, Question
-from forecasts.rules import user_can_resolve_question
+from forecasts.access import user_can_resolve_question
 from forecasts.services.action_links import ACTIONS, action_link_url
 from forecasts.services.notifications import format_moment, question_admin_url
 

@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from icalendar import Calendar, Event
 
+from forecasts.access import questions_visible_to
 from forecasts.models import LatestForecast, Profile, Question
 from forecasts.services.action_links import ActionLinkError, action_link_read, action_link_use
 from forecasts.services.notifications import question_admin_url
@@ -51,9 +52,11 @@ def question_action(request, token: str):
 
 def calendar_for_user(user) -> Calendar:
     """Window ends and resolve-by dates of the questions the user owns or forecasts on and may see."""
+    mine = Q(owner=user) | Q(pk__in=LatestForecast.objects.filter(forecaster=user).values("question_id"))
     questions = (
-        Question.objects.visible_to(user)
-        .filter(Q(owner=user) | Q(pk__in=LatestForecast.objects.filter(forecaster=user).values("question_id")))
+        questions_visible_to(user)
+        .filter(mine)
+        # Not a visibility rule: a draft's dates are not deadlines until it opens.
         .exclude(status=Question.Status.DRAFT)
         .order_by("window_end", "id")
         .only("pk", "title", "status", "window_end", "resolve_by")

@@ -1,7 +1,12 @@
 """Shared fixtures: users in each role and a question they can act on."""
 
-import pytest
+from types import SimpleNamespace
 
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+
+from forecasts import models
 from tests import factories
 
 
@@ -23,3 +28,57 @@ def editor(db):
 @pytest.fixture
 def question(owner):
     return factories.QuestionFactory(owner=owner)
+
+
+ACCESS_ROWS = ("public", "team_a", "public_draft", "team_a_draft")
+
+
+@pytest.fixture
+def access_world(db):
+    """One user per role and one question per kind of row, each row with a tag, a source and a
+    forecast by an author of its own; every signed-in role has a notification on every row.
+
+    Roles: anonymous, a user in no group, a forecaster outside every team, a member of team A, a
+    member removed from team A, the owner of every row (a member of team A), an Editor and a
+    superuser. Rows: public, team A, public draft, team A draft.
+    """
+    team = factories.TeamFactory(name="Team A")
+    users = {
+        "anonymous": AnonymousUser(),
+        "no_group": factories.UserFactory(username="no-group"),
+        "outsider": factories.ForecasterFactory(username="outsider"),
+        "member": factories.ForecasterFactory(username="member"),
+        "removed": factories.ForecasterFactory(username="removed"),
+        "owner": factories.ForecasterFactory(username="owner"),
+        "editor": factories.EditorFactory(username="editor"),
+        "superuser": factories.SuperuserFactory(username="root"),
+    }
+    for role in ("member", "removed", "owner"):
+        factories.TeamMembershipFactory(team=team, user=users[role])
+    questions = {
+        row: factories.QuestionFactory(
+            owner=users["owner"],
+            title=f"The {row.replace('_', ' ')} question",
+            team=team if row.startswith("team_a") else None,
+            status="draft" if row.endswith("draft") else "open",
+            opened_at=None if row.endswith("draft") else timezone.now(),
+            source=factories.SourceFactory(name=f"Source of the {row} question"),
+        )
+        for row in ACCESS_ROWS
+    }
+    authors = {row: factories.ForecasterFactory(username=f"author-{row}") for row in ACCESS_ROWS}
+    forecasts = {}
+    for row, question in questions.items():
+        question.tags.add(factories.TagFactory(name=f"tag-{row}".replace("_", "-")))
+        forecasts[row] = factories.ForecastFactory(question=question, forecaster=authors[row])
+    notifications = {
+        (role, row): factories.NotificationFactory(user=user, question=questions[row], message=f"About {row}.")
+        for role, user in users.items()
+        if role != "anonymous"
+        for row in ACCESS_ROWS
+    }
+    # The removed member was notified while still in the team.
+    models.TeamMembership.objects.filter(team=team, user=users["removed"]).delete()
+    return SimpleNamespace(
+        team=team, users=users, questions=questions, authors=authors, forecasts=forecasts, notifications=notifications
+    )

@@ -130,3 +130,42 @@ class ProfileFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("user",)
 
     user = factory.SubFactory(UserFactory)
+
+
+class SuperuserFactory(UserFactory):
+    """A superuser: a moderator by account, in no group."""
+
+    is_staff = True
+    is_superuser = True
+
+
+class ScoreFactory(factory.django.DjangoModelFactory):
+    """A stored score with the question's fields copied, as question_scores_recompute writes it."""
+
+    class Meta:
+        model = models.Score
+
+    question = factory.SubFactory(QuestionFactory)
+    forecaster = factory.SubFactory(UserFactory)
+    forecast = factory.SubFactory(
+        ForecastFactory, question=factory.SelfAttribute("..question"), forecaster=factory.SelfAttribute("..forecaster")
+    )
+    probability = 0.6
+    outcome = 1
+    brier = 0.16
+    log_loss = 0.51
+    time_averaged_brier = 0.16
+    forecast_count = 1
+    scored_until = factory.LazyAttribute(lambda score: score.question.window_end)
+    question_kind = factory.LazyAttribute(lambda score: score.question.kind)
+    team = factory.LazyAttribute(lambda score: score.question.team)
+    resolved_at = factory.LazyFunction(timezone.now)
+    window_end = factory.LazyAttribute(lambda score: score.question.window_end)
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.WebhookDelivery
+
+    notification = factory.SubFactory(NotificationFactory)
+    url = "https://example.org/hook"

@@ -228,3 +228,16 @@ def test_export_errors_are_json_even_when_csv_was_asked_for():
     assert response.status_code == 401
     assert response["Content-Type"] == "application/json"
     assert error_fields(response) == {"detail"}
+
+
+@pytest.mark.parametrize("role", ["no_group", "outsider", "member", "removed"])
+def test_forecasts_on_someone_elses_drafts_are_in_no_stream_and_no_export(access_world, role):
+    client = client_for(access_world.users[role])
+    draft_forecasts = {access_world.forecasts[row].pk for row in ("public_draft", "team_a_draft")}
+    streamed = {row["id"] for row in client.get("/api/forecasts/").json()["results"]}
+    exported = {row["question"] for row in csv.DictReader(io.StringIO(b"".join(client.get("/api/forecasts/export.csv").streaming_content).decode()))}
+    assert streamed and not streamed & draft_forecasts
+    assert exported and not exported & {access_world.questions[row].title for row in ("public_draft", "team_a_draft")}
+    for row in ("public_draft", "team_a_draft"):
+        filtered = client.get("/api/forecasts/", {"question": access_world.questions[row].pk}).json()
+        assert filtered["results"] == []

@@ -320,9 +320,12 @@ def test_deleting_an_open_question_is_a_400(question, owner):
     assert Question.objects.filter(pk=question.pk).exists()
 
 
-def test_deleting_someone_elses_draft_is_a_403(owner, forecaster):
+def test_deleting_someone_elses_draft_is_a_404_like_a_missing_question(owner, forecaster):
     draft = factories.QuestionFactory(owner=owner, status="draft", opened_at=None)
-    assert client_for(forecaster).delete(f"{QUESTIONS}{draft.pk}/").status_code == 403
+    hidden = client_for(forecaster).delete(f"{QUESTIONS}{draft.pk}/")
+    missing = client_for(forecaster).delete(f"{QUESTIONS}{draft.pk + 1000}/")
+    assert (hidden.status_code, hidden.json()) == (404, {"detail": ["No such question."]})
+    assert (missing.status_code, missing.json()) == (hidden.status_code, hidden.json())
     assert client_for().delete(f"{QUESTIONS}{draft.pk}/").status_code == 401
     assert Question.objects.filter(pk=draft.pk).exists()
 
@@ -332,3 +335,84 @@ def test_an_unusual_utc_offset_is_read_as_utc(owner):
     assert response.status_code == 200
     created = client_for(owner).post(QUESTIONS, new_question_body(window_start=None, window_end="2999-01-01T00:00:00+19:04"), format="json")
     assert created.status_code == 201 and created.json()["window_end"] == "2998-12-31T04:56:00Z"
+
+
+# Someone else's drafts do not exist -------------------------------------------------------------
+
+# Roles that may not see the owner's drafts (see the `access_world` fixture); owner and moderators may.
+DRAFT_HIDDEN_FROM = ["no_group", "outsider", "member", "removed"]
+DRAFTS = ["public_draft", "team_a_draft"]
+NO_SUCH_QUESTION = {"detail": ["No such question."]}
+
+
+def missing_question_id() -> int:
+    return Question.objects.order_by("-pk").first().pk + 1000
+
+
+@pytest.mark.parametrize("role", DRAFT_HIDDEN_FROM)
+def test_someone_elses_drafts_are_in_no_list_and_no_count(access_world, role):
+    client = client_for(access_world.users[role])
+    listed = client.get(QUESTIONS).json()
+    drafts = client.get(QUESTIONS, {"status": "draft"}).json()
+    visible = {access_world.questions[row].pk for row in ("public", "team_a") if row != "team_a" or role == "member"}
+    assert {row["id"] for row in listed["results"]} == visible
+    assert listed["count"] == len(visible)
+    assert (drafts["count"], drafts["results"]) == (0, [])
+
+
+@pytest.mark.parametrize("role", ["owner", "editor", "superuser"])
+def test_drafts_are_listed_for_their_owner_and_moderators(access_world, role):
+    drafts = client_for(access_world.users[role]).get(QUESTIONS, {"status": "draft"}).json()
+    assert drafts["count"] == 2
+    assert {row["id"] for row in drafts["results"]} == {access_world.questions[row].pk for row in DRAFTS}
+
+
+@pytest.mark.parametrize("role", DRAFT_HIDDEN_FROM)
+def test_reading_someone_elses_draft_answers_as_for_a_missing_question(access_world, role):
+    client = client_for(access_world.users[role])
+    for row in DRAFTS:
+        for suffix in ("", "forecasts/", "history/"):
+            hidden = client.get(f"{QUESTIONS}{access_world.questions[row].pk}/{suffix}")
+            missing = client.get(f"{QUESTIONS}{missing_question_id()}/{suffix}")
+            assert (hidden.status_code, hidden.json()) == (missing.status_code, missing.json()) == (404, NO_SUCH_QUESTION)
+
+
+@pytest.mark.parametrize("row", DRAFTS)
+def test_the_owner_reads_their_draft(access_world, row):
+    client = client_for(access_world.users["owner"])
+    for suffix in ("", "forecasts/", "history/"):
+        assert client.get(f"{QUESTIONS}{access_world.questions[row].pk}/{suffix}").status_code == 200
+
+
+DRAFT_WRITES = [
+    ("patch", "", {"details": "Edited by someone else."}),
+    ("patch", "", {"draft": False}),  # publish
+    ("delete", "", None),
+    ("post", "forecasts/", {"percent": 40}),
+    ("post", "resolve/", {"outcome": "yes"}),
+    ("post", "resolve/", {"outcome": "annulled"}),
+    ("post", "unresolve/", {}),
+]
+
+
+@pytest.mark.parametrize("role", ["outsider", "member", "removed"])
+@pytest.mark.parametrize("row", DRAFTS)
+def test_writing_to_someone_elses_draft_answers_as_for_a_missing_question(access_world, role, row):
+    draft = access_world.questions[row]
+    client = client_for(access_world.users[role])
+    for method, suffix, body in DRAFT_WRITES:
+        hidden = getattr(client, method)(f"{QUESTIONS}{draft.pk}/{suffix}", body, format="json")
+        missing = getattr(client, method)(f"{QUESTIONS}{missing_question_id()}/{suffix}", body, format="json")
+        assert (hidden.status_code, hidden.json()) == (missing.status_code, missing.json()) == (404, NO_SUCH_QUESTION)
+    draft.refresh_from_db()
+    assert (draft.status, draft.details, draft.forecasts.count(), draft.history.count()) == ("draft", "", 1, 0)
+
+
+def test_a_reader_in_no_group_gets_the_same_answer_for_a_hidden_draft_and_a_missing_question(access_world):
+    client = client_for(access_world.users["no_group"])
+    draft = access_world.questions["public_draft"]
+    for method, suffix, body in DRAFT_WRITES:
+        hidden = getattr(client, method)(f"{QUESTIONS}{draft.pk}/{suffix}", body, format="json")
+        missing = getattr(client, method)(f"{QUESTIONS}{missing_question_id()}/{suffix}", body, format="json")
+        assert (hidden.status_code, hidden.json()) == (missing.status_code, missing.json())
+    assert Question.objects.get(pk=draft.pk).status == "draft"

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from forecasts.models import Forecast, Question
+from forecasts.models import Forecast
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -101,13 +101,3 @@ def test_forecasts_are_append_only():
         forecast.delete()
     assert Forecast.objects.get(pk=forecast.pk).probability == 0.6
 
-
-def test_visibility_hides_other_teams_questions():
-    member, outsider, editor = factories.UserFactory(), factories.UserFactory(), factories.EditorFactory()
-    team = factories.TeamFactory()
-    factories.TeamMembershipFactory(team=team, user=member)
-    public = factories.QuestionFactory()
-    private = factories.QuestionFactory(team=team)
-    assert set(Question.objects.visible_to(member)) == {public, private}
-    assert set(Question.objects.visible_to(outsider)) == {public}
-    assert set(Question.objects.visible_to(editor)) == {public, private}

@@ -24,7 +24,7 @@ from forecasts.api import stats as api_stats
 from forecasts.models import Forecast, Question, Score, Source
 from forecasts.services import question_resolve, question_unresolve
 from forecasts.services.scores import question_scores_recompute, scoring_cutoff
-from forecasts.stats import uniform_bin_expression
+from forecasts.selectors import uniform_bin_expression
 from tests.design_vectors import MURPHY_VECTORS
 from tests import factories
 
@@ -600,6 +600,63 @@ def test_no_statistic_shows_another_teams_forecasts(owner, forecaster, past_wind
     assert outsider.get("/api/stats/brier-over-time.svg").status_code == 200
     assert drawn[0]["n"] == 0
     assert sum(month["n"] for month in drawn[1]) == 1
+
+
+@pytest.fixture
+def team_secret(owner, past_window):
+    """A team question resolved with a forecast by `insider`, a team member nobody else can see."""
+    team = factories.TeamFactory()
+    factories.TeamMembershipFactory(team=team, user=owner)
+    insider = factories.UserFactory(username="insider")
+    factories.TeamMembershipFactory(team=team, user=insider)
+    secret = past_window(team=team)
+    forecast_on(secret, insider, 0.9)
+    resolve(secret, owner)
+    return insider
+
+
+STATISTICS = [
+    "/api/stats/calibration/",
+    "/api/stats/leaderboard/",
+    "/api/stats/phrases/",
+    "/api/stats/calibration.svg",
+    "/api/stats/brier-over-time.svg",
+]
+
+
+def missing_user_id() -> int:
+    return User.objects.order_by("-pk").first().pk + 1000
+
+
+@pytest.mark.parametrize("path", STATISTICS[:3])
+def test_a_forecaster_the_caller_may_not_see_answers_as_a_missing_one(team_secret, forecaster, path):
+    for caller in (forecaster, factories.UserFactory(username="no-group")):
+        client = client_for(caller)
+        hidden = client.get(path, {"forecaster": team_secret.pk})
+        missing = client.get(path, {"forecaster": missing_user_id()})
+        assert (hidden.status_code, hidden.json()) == (missing.status_code, missing.json())
+        assert hidden.status_code == 200 and b"insider" not in hidden.content
+
+
+@pytest.mark.parametrize("path", STATISTICS[3:])
+def test_a_chart_names_only_forecasters_the_caller_may_see(team_secret, owner, forecaster, path):
+    insider_chart = client_for(owner).get(path, {"forecaster": team_secret.pk})
+    assert insider_chart.status_code == 200 and b"forecaster insider" in insider_chart.content
+    root = User.objects.create_superuser("root", "root@example.org", "pw")
+    retired = factories.UserFactory(username="retired", is_active=False)
+    no_group = factories.UserFactory(username="no-group")
+    for caller, hidden in ((forecaster, team_secret), (no_group, team_secret), (no_group, root), (no_group, retired)):
+        chart = client_for(caller).get(path, {"forecaster": hidden.pk})
+        assert chart.status_code == 200 and chart["Content-Type"] == "image/svg+xml"
+        assert hidden.username.encode() not in chart.content
+        assert f"forecaster {hidden.pk}".encode() in chart.content  # as for an id that does not exist
+    assert b"forecaster no-group" in client_for(no_group).get(path, {"forecaster": "me"}).content
+
+
+def test_the_leaderboard_names_no_author_of_a_hidden_question(team_secret, forecaster):
+    for caller in (forecaster, factories.UserFactory(username="no-group")):
+        body = client_for(caller).get("/api/stats/leaderboard/").json()
+        assert body["count"] == 0 and body["results"] == []
 
 
 # Charts ---------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The admin's statistics: a Calibration page with filters and charts, stored scores, and a chart
 on each user's page.
 
-Every number is read through forecasts/stats.py with the signed-in user's visibility, and every
-choice list offers only what forecasts/access.py lets the user see.
+Every number is read through forecasts/selectors/calibration.py with the signed-in user's visibility,
+and every choice list offers only what forecasts/access.py lets the user see.
 """
 
 from datetime import UTC, date, datetime, time
@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from forecasts import charts, stats
+from forecasts import charts, selectors
 from forecasts.access import authors_visible_to, scores_visible_to, sources_visible_to, teams_visible_to
 from forecasts.admin.support import ReadOnlyAdminMixin
 from forecasts.charts import svg_response
@@ -42,8 +42,8 @@ class CalibrationFilterForm(forms.Form):
     tag = forms.SlugField(required=False, max_length=60)
     resolved_after = forms.DateField(required=False, help_text="YYYY-MM-DD, inclusive")
     resolved_before = forms.DateField(required=False, help_text="YYYY-MM-DD, exclusive")
-    bins = forms.IntegerField(min_value=1, max_value=stats.MAX_BINS, initial=stats.DEFAULT_BINS, required=False)
-    strategy = forms.ChoiceField(choices=[(name, name) for name in stats.STRATEGIES], required=False)
+    bins = forms.IntegerField(min_value=1, max_value=selectors.MAX_BINS, initial=selectors.DEFAULT_BINS, required=False)
+    strategy = forms.ChoiceField(choices=[(name, name) for name in selectors.STRATEGIES], required=False)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -59,9 +59,9 @@ class CalibrationFilterForm(forms.Form):
             self.add_error("resolved_before", "Must be later than resolved after.")
         return cleaned
 
-    def score_filters(self) -> stats.ScoreFilters:
+    def score_filters(self) -> selectors.ScoreFilters:
         data = self.cleaned_data
-        return stats.ScoreFilters(
+        return selectors.ScoreFilters(
             forecaster_id=data["forecaster"].pk if data.get("forecaster") else None,
             source_id=data["source"].pk if data.get("source") else None,
             kind=data.get("kind") or None,
@@ -72,7 +72,7 @@ class CalibrationFilterForm(forms.Form):
         )
 
     def chosen_bins(self) -> int:
-        return self.cleaned_data.get("bins") or stats.DEFAULT_BINS
+        return self.cleaned_data.get("bins") or selectors.DEFAULT_BINS
 
     def chosen_strategy(self) -> str:
         return self.cleaned_data.get("strategy") or "uniform"
@@ -83,10 +83,10 @@ def midnight(day: date | None) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=UTC) if day else None
 
 
-def chosen_settings(form: CalibrationFilterForm) -> tuple[stats.ScoreFilters, int, str] | None:
+def chosen_settings(form: CalibrationFilterForm) -> tuple[selectors.ScoreFilters, int, str] | None:
     """(filters, bins, strategy) from the page's form; everything when unfiltered, None when invalid."""
     if not form.is_bound:
-        return stats.ScoreFilters(), stats.DEFAULT_BINS, "uniform"
+        return selectors.ScoreFilters(), selectors.DEFAULT_BINS, "uniform"
     if not form.is_valid():
         return None
     return form.score_filters(), form.chosen_bins(), form.chosen_strategy()
@@ -154,12 +154,12 @@ class CalibrationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return TemplateResponse(request, CALIBRATION_TEMPLATE, context)
         filters, bins, strategy = chosen
         query = f"?{request.GET.urlencode()}" if request.GET else ""
-        leaderboard = stats.leaderboard_for(request.user, filters=filters)[:LEADERBOARD_ROWS]
+        leaderboard = selectors.leaderboard_for(request.user, filters=filters)[:LEADERBOARD_ROWS]
         context.update(
-            calibration=stats.calibration_for(request.user, filters=filters, bins=bins, strategy=strategy),
-            subject=stats.filters_description(filters),
-            leaderboard=[stats.leaderboard_entry(row, rank=rank) for rank, row in enumerate(leaderboard, start=1)],
-            phrases=[row for row in stats.phrase_calibration_for(request.user, filters=filters) if row["statements"]],
+            calibration=selectors.calibration_for(request.user, filters=filters, bins=bins, strategy=strategy),
+            subject=selectors.filters_description(request.user, filters),
+            leaderboard=[selectors.leaderboard_entry(row, rank=rank) for rank, row in enumerate(leaderboard, start=1)],
+            phrases=[row for row in selectors.phrase_calibration_for(request.user, filters=filters) if row["statements"]],
             chart_url=reverse("admin:forecasts_calibrationreport_chart") + query,
             brier_chart_url=reverse("admin:forecasts_calibrationreport_brier_over_time") + query,
         )
@@ -168,18 +168,20 @@ class CalibrationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def chart_view(self, request):
         chosen = chosen_settings(self.filter_form(request))
         if chosen is None:
-            return svg_response(charts.calibration_chart_svg(stats.empty_calibration(), subject="invalid filters"))
+            return svg_response(charts.calibration_chart_svg(selectors.empty_calibration(), subject="invalid filters"))
         filters, bins, strategy = chosen
-        calibration = stats.calibration_for(request.user, filters=filters, bins=bins, strategy=strategy)
-        return svg_response(charts.calibration_chart_svg(calibration, subject=stats.filters_description(filters)))
+        calibration = selectors.calibration_for(request.user, filters=filters, bins=bins, strategy=strategy)
+        subject = selectors.filters_description(request.user, filters)
+        return svg_response(charts.calibration_chart_svg(calibration, subject=subject))
 
     def brier_over_time_view(self, request):
         chosen = chosen_settings(self.filter_form(request))
         if chosen is None:
             return svg_response(charts.brier_over_time_chart_svg([], subject="invalid filters"))
         filters = chosen[0]
-        months = stats.brier_over_time_for(request.user, filters=filters)
-        return svg_response(charts.brier_over_time_chart_svg(months, subject=stats.filters_description(filters)))
+        months = selectors.brier_over_time_for(request.user, filters=filters)
+        subject = selectors.filters_description(request.user, filters)
+        return svg_response(charts.brier_over_time_chart_svg(months, subject=subject))
 
 
 class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -202,7 +204,7 @@ class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "resolved_at"
 
     def get_queryset(self, request):
-        return super().get_queryset(request) & scores_visible_to(request.user)
+        return scores_visible_to(request.user, super().get_queryset(request))
 
     def has_view_permission(self, request, obj=None):
         return staff_may_view(request)

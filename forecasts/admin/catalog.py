@@ -24,7 +24,7 @@ class SourceAdmin(admin.ModelAdmin):
     readonly_fields = ["calibration"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request) & sources_visible_to(request.user)
+        return sources_visible_to(request.user, super().get_queryset(request))
 
     @admin.display(description="calibration")
     def calibration(self, source):
@@ -60,7 +60,7 @@ class TeamAdmin(admin.ModelAdmin):
     inlines = [TeamMembershipInline]
 
     def get_queryset(self, request):
-        visible = super().get_queryset(request) & teams_visible_to(request.user)
+        visible = teams_visible_to(request.user, super().get_queryset(request))
         return visible.annotate(member_count=Count("memberships"))
 
     @admin.display(description="members", ordering="member_count")
@@ -75,4 +75,4 @@ class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request) & tags_visible_to(request.user)
+        return tags_visible_to(request.user, super().get_queryset(request))

@@ -40,7 +40,7 @@ class NotificationAdmin(admin.ModelAdmin):
     list_per_page = 50
 
     def get_queryset(self, request):
-        visible = super().get_queryset(request) & notifications_visible_to(request.user)
+        visible = notifications_visible_to(request.user, super().get_queryset(request))
         return visible.filter(channel=Notification.Channel.IN_APP).select_related("question")
 
     def has_add_permission(self, request):

@@ -9,7 +9,6 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,6 +28,7 @@ from forecasts.access import (
 from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
 from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime
 from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent
+from forecasts.selectors import standing_probability_for
 from forecasts.services import forecast_submit, question_annul, question_resolve, question_unresolve
 from forecasts.services.drafts import question_delete
 
@@ -158,12 +158,11 @@ class QuestionAdmin(admin.ModelAdmin):
 
     def questions_with_my_forecast(self, request):
         """Every question, with the user's standing probability: visibility is applied by the callers."""
-        my_standing = LatestForecast.objects.filter(question=OuterRef("pk"), forecaster=request.user)
         return (
             super()
             .get_queryset(request)
             .select_related("owner", "team", "source")
-            .annotate(my_probability=Subquery(my_standing.values("probability")[:1]))
+            .annotate(my_probability=standing_probability_for(request.user))
         )
 
     def get_queryset(self, request):
@@ -420,8 +419,9 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        visible = super().get_queryset(request) & forecasts_visible_to(request.user)
-        return visible.select_related("question", "forecaster", "source", "recorded_by")
+        return forecasts_visible_to(request.user, super().get_queryset(request)).select_related(
+            "question", "forecaster", "source", "recorded_by"
+        )
 
     @admin.display(description="question", ordering="question__title")
     def question_link(self, forecast):

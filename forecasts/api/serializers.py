@@ -19,7 +19,7 @@ from forecasts.models import (
     Source,
     Team,
 )
-from forecasts.rules import user_is_moderator
+from forecasts.access import user_is_moderator
 
 EARLIEST_DATE = datetime(1900, 1, 1).date()
 LATEST_DATE = datetime(2999, 12, 31).date()

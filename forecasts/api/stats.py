@@ -1,7 +1,9 @@
 """The statistics API: calibration, leaderboard, phrases, and their charts as SVG.
 
-Thin views: validate the query string, call a reader in forecasts/stats.py, serialize. Every
-number comes from the stored scores of questions the caller can see whose window has ended.
+Thin views: validate the query string, call a reader in forecasts/selectors/calibration.py,
+serialize. Every number comes from the stored scores of questions the caller can see whose window
+has ended, and every name is one the caller may see: a forecaster id the caller may not see
+answers exactly as an id that does not exist.
 """
 
 from drf_spectacular.types import OpenApiTypes
@@ -10,7 +12,7 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from forecasts import charts, stats
+from forecasts import charts, selectors
 from forecasts.api.pagination import PagePagination
 from forecasts.charts import svg_response
 from forecasts.models import QuestionKind, Score
@@ -54,9 +56,9 @@ class StatsQuerySerializer(serializers.Serializer):
             raise serializers.ValidationError({"resolved_before": "Must be later than resolved_after."})
         return attrs
 
-    def score_filters(self) -> stats.ScoreFilters:
+    def score_filters(self) -> selectors.ScoreFilters:
         data = self.validated_data
-        return stats.ScoreFilters(
+        return selectors.ScoreFilters(
             forecaster_id=data.get("forecaster"),
             source_id=data.get("source"),
             kind=data.get("kind"),
@@ -68,9 +70,11 @@ class StatsQuerySerializer(serializers.Serializer):
 
 
 class CalibrationQuerySerializer(StatsQuerySerializer):
-    bins = serializers.IntegerField(required=False, default=stats.DEFAULT_BINS, min_value=1, max_value=stats.MAX_BINS)
+    bins = serializers.IntegerField(
+        required=False, default=selectors.DEFAULT_BINS, min_value=1, max_value=selectors.MAX_BINS
+    )
     strategy = serializers.ChoiceField(
-        choices=stats.STRATEGIES,
+        choices=selectors.STRATEGIES,
         required=False,
         default="uniform",
         help_text="`uniform`: equal-width bins, an inner edge in the lower bin. `quantile`: equally full bins.",
@@ -81,7 +85,7 @@ class LeaderboardQuerySerializer(StatsQuerySerializer):
     min_n = serializers.IntegerField(
         required=False, default=1, min_value=1, help_text="Only authors with at least this many scored questions."
     )
-    authors = serializers.ChoiceField(choices=stats.AUTHOR_KINDS, required=False, default="all")
+    authors = serializers.ChoiceField(choices=selectors.AUTHOR_KINDS, required=False, default="all")
 
 
 def validated_query(serializer_class, request) -> StatsQuerySerializer:
@@ -173,7 +177,7 @@ class CalibrationApi(APIView):
         Only questions resolved YES or NO whose window has ended count; annulled ones never do.
         """
         query = validated_query(CalibrationQuerySerializer, request)
-        calibration = stats.calibration_for(
+        calibration = selectors.calibration_for(
             request.user,
             filters=query.score_filters(),
             bins=query.validated_data["bins"],
@@ -190,13 +194,13 @@ class LeaderboardApi(generics.ListAPIView):
     filter_backends = []
 
     def get_queryset(self):
-        return Score.objects.none()  # the rows come from stats.leaderboard_for
+        return Score.objects.none()  # the rows come from selectors.leaderboard_for
 
     @extend_schema(parameters=[LeaderboardQuerySerializer], tags=STATS_TAGS)
     def get(self, request, *args, **kwargs):
         """Ranked authors with n, mean Brier, log loss, time-averaged and relative Brier."""
         query = validated_query(LeaderboardQuerySerializer, request)
-        rows = stats.leaderboard_for(
+        rows = selectors.leaderboard_for(
             request.user,
             filters=query.score_filters(),
             min_n=query.validated_data["min_n"],
@@ -204,7 +208,7 @@ class LeaderboardApi(generics.ListAPIView):
         )
         page = self.paginate_queryset(rows)
         first_rank = self.paginator.page.start_index()
-        entries = [stats.leaderboard_entry(row, rank=rank) for rank, row in enumerate(page, start=first_rank)]
+        entries = [selectors.leaderboard_entry(row, rank=rank) for rank, row in enumerate(page, start=first_rank)]
         return self.get_paginated_response(LeaderboardEntrySerializer(entries, many=True).data)
 
 
@@ -217,7 +221,7 @@ class PhraseCalibrationApi(APIView):
     def get(self, request):
         """Every phrase of every yardstick, with its range and the observed frequency (Wilson 95%)."""
         query = validated_query(StatsQuerySerializer, request)
-        rows = stats.phrase_calibration_for(request.user, filters=query.score_filters())
+        rows = selectors.phrase_calibration_for(request.user, filters=query.score_filters())
         return Response(PhraseCalibrationSerializer(rows, many=True).data)
 
 
@@ -234,13 +238,14 @@ class CalibrationChartApi(SvgApiView):
         """The same filters and numbers as /api/stats/calibration/, drawn as SVG."""
         query = validated_query(CalibrationQuerySerializer, request)
         filters = query.score_filters()
-        calibration = stats.calibration_for(
+        calibration = selectors.calibration_for(
             request.user,
             filters=filters,
             bins=query.validated_data["bins"],
             strategy=query.validated_data["strategy"],
         )
-        return svg_response(charts.calibration_chart_svg(calibration, subject=stats.filters_description(filters)))
+        subject = selectors.filters_description(request.user, filters)
+        return svg_response(charts.calibration_chart_svg(calibration, subject=subject))
 
 
 class BrierOverTimeChartApi(SvgApiView):
@@ -256,5 +261,6 @@ class BrierOverTimeChartApi(SvgApiView):
         """The same filters as /api/stats/calibration/ (without bins), drawn as SVG."""
         query = validated_query(StatsQuerySerializer, request)
         filters = query.score_filters()
-        months = stats.brier_over_time_for(request.user, filters=filters)
-        return svg_response(charts.brier_over_time_chart_svg(months, subject=stats.filters_description(filters)))
+        months = selectors.brier_over_time_for(request.user, filters=filters)
+        subject = selectors.filters_description(request.user, filters)
+        return svg_response(charts.brier_over_time_chart_svg(months, subject=subject))

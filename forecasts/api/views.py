@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
 from forecasts import selectors
+from forecasts.access import question_or_404
 from forecasts.api import serializers
 from forecasts.api.filters import (
     ForecastFilter,
@@ -44,18 +45,6 @@ from forecasts.services.sources import source_create
 
 EXPORT_CHUNK_SIZE = 2000
 CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def visible_question_or_404(user, question_id: int, *, for_display: bool = False) -> Question:
-    """The question if the user may see it; a 404 otherwise, so hidden questions stay hidden.
-
-    `for_display` loads what the question serializer shows; otherwise one plain query.
-    """
-    questions = selectors.question_list_for(user) if for_display else selectors.visible_questions(user)
-    try:
-        return questions.get(pk=question_id)
-    except Question.DoesNotExist as error:
-        raise Http404("No such question.") from error
 
 
 def question_response(user, question_id: int, code=status.HTTP_200_OK) -> Response:
@@ -122,7 +111,7 @@ class QuestionDetailView(generics.GenericAPIView):
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
     def get_object(self):
-        return visible_question_or_404(self.request.user, self.kwargs["pk"], for_display=True)
+        return selectors.question_get_for(self.request.user, question_id=self.kwargs["pk"])
 
     def get(self, request, pk):
         """A question with its statement, counts, crowd and your standing forecast."""
@@ -161,13 +150,13 @@ class QuestionForecastsView(generics.ListAPIView):
     create_permission = "forecasts.add_forecast"
 
     def get_queryset(self):
-        question = visible_question_or_404(self.request.user, self.kwargs["pk"])
+        question = question_or_404(self.request.user, self.kwargs["pk"])
         return selectors.question_forecasts_for(question)
 
     @extend_schema(request=serializers.ForecastWriteSerializer, responses={201: serializers.ForecastSerializer})
     def post(self, request, pk):
         """Forecast with a probability, a percent or an estimative phrase; sources need made_at, quote and url."""
-        question = visible_question_or_404(request.user, pk)
+        question = question_or_404(request.user, pk)
         forecast_input = serializers.ForecastWriteSerializer(data=request.data)
         forecast_input.is_valid(raise_exception=True)
         forecast = forecast_submit(question=question, recorded_by=request.user, **forecast_input.validated_data)
@@ -182,7 +171,7 @@ class QuestionResolveView(generics.GenericAPIView):
     @extend_schema(request=serializers.ResolveSerializer, responses={200: serializers.QuestionSerializer})
     def post(self, request, pk):
         """Resolve: NO once the window has closed, YES at any time with the event inside the window."""
-        question = visible_question_or_404(request.user, pk)
+        question = question_or_404(request.user, pk)
         resolution = serializers.ResolveSerializer(data=request.data)
         resolution.is_valid(raise_exception=True)
         question_resolve(question=question, actor=request.user, **resolution.validated_data)
@@ -197,7 +186,7 @@ class QuestionUnresolveView(generics.GenericAPIView):
     @extend_schema(request=serializers.UnresolveSerializer, responses={200: serializers.QuestionSerializer})
     def post(self, request, pk):
         """Undo the resolution: the question awaits resolution again (or reopens if its window runs)."""
-        question = visible_question_or_404(request.user, pk)
+        question = question_or_404(request.user, pk)
         undo = serializers.UnresolveSerializer(data=request.data)
         undo.is_valid(raise_exception=True)
         question_unresolve(question=question, actor=request.user, **undo.validated_data)
@@ -212,7 +201,7 @@ class QuestionHistoryView(generics.ListAPIView):
     pagination_class = PagePagination
 
     def get_queryset(self):
-        question = visible_question_or_404(self.request.user, self.kwargs["pk"])
+        question = question_or_404(self.request.user, self.kwargs["pk"])
         return selectors.resolution_history_for(question)
 
 
@@ -319,7 +308,7 @@ class SourceListView(generics.ListAPIView):
     create_permission = "forecasts.add_source"
 
     def get_queryset(self):
-        return selectors.source_list()
+        return selectors.source_list_for(self.request.user)
 
     @extend_schema(request=serializers.SourceSerializer, responses={201: serializers.SourceSerializer})
     def post(self, request):
@@ -334,7 +323,10 @@ class SourceDetailView(generics.RetrieveAPIView):
     """One source."""
 
     serializer_class = serializers.SourceSerializer
-    queryset = Source.objects.all()
+    queryset = Source.objects.none()  # the model, for the schema; rows come from get_queryset
+
+    def get_queryset(self):
+        return selectors.source_list_for(self.request.user)
 
 
 class NotificationListView(generics.ListAPIView):

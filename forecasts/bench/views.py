@@ -6,14 +6,14 @@ adds on top: DRF, serializers, pagination, validation and the maintained aggrega
 
 import json
 
-from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseForbidden, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authtoken.models import Token
 
 from forecasts import selectors
-from forecasts.models import Forecast, LatestForecast
+from forecasts.access import questions_visible_to
+from forecasts.models import Forecast
 
 QUESTION_COLUMNS = [
     "id", "title", "details", "resolution_criteria", "kind", "status", "window_start", "window_end",
@@ -36,10 +36,9 @@ def plain_question_list(request):
     if user is None:
         return HttpResponseForbidden()
     page_size = min(int(request.GET.get("page_size", 50)), 200)
-    my_standing = LatestForecast.objects.filter(question_id=OuterRef("pk"), forecaster_id=user.pk)
     rows = (
-        selectors.visible_questions(user)
-        .annotate(my_probability=Subquery(my_standing.values("probability")[:1]))
+        questions_visible_to(user)
+        .annotate(my_probability=selectors.standing_probability_for(user))
         .order_by("window_end", "id")
         .values(*QUESTION_COLUMNS)[:page_size]
     )

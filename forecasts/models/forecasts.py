@@ -20,11 +20,6 @@ def one_author_constraint(prefix: str) -> models.CheckConstraint:
     )
 
 
-class ForecastQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        return self.filter(question__in=Question.objects.visible_to(user))
-
-
 class Forecast(models.Model):
     """A probability of YES, by a user or by a public source; never edited, never deleted."""
 
@@ -54,8 +49,6 @@ class Forecast(models.Model):
     rationale = models.TextField(blank=True)
     quote = models.TextField(blank=True)
     url = models.URLField(blank=True, max_length=500)
-
-    objects = ForecastQuerySet.as_manager()
 
     class Meta:
         ordering = ["made_at", "id"]

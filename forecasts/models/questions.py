@@ -6,8 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from forecasts.models.accounts import Team, TeamMembership
-from forecasts.rules import user_is_moderator
+from forecasts.models.accounts import Team
 
 
 class Source(models.Model):
@@ -61,15 +60,7 @@ class QuestionStatus(models.TextChoices):
 
 
 class QuestionQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Questions without a team plus those of the user's teams (drafts: owner only); all for moderators."""
-        if not user or not user.is_authenticated:
-            return self.none()
-        if user_is_moderator(user):
-            return self
-        member = TeamMembership.objects.filter(team_id=models.OuterRef("team_id"), user_id=user.pk)
-        shared = Q(team__isnull=True) | models.Exists(member)
-        return self.filter(shared).exclude(Q(status=QuestionStatus.DRAFT) & ~Q(owner_id=user.pk))
+    # Who may see which questions is decided in forecasts/access.py, not here.
 
     def due_to_close(self, now=None):
         return self.filter(status=Question.Status.OPEN, window_end__lte=now or timezone.now())

@@ -5,23 +5,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from forecasts.models.accounts import Team, TeamMembership
+from forecasts.models.accounts import Team
 from forecasts.models.forecasts import Forecast, one_author_constraint
 from forecasts.models.questions import Question, QuestionKind, Source
-from forecasts.rules import user_is_moderator
 
 
 class ScoreQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Scores on questions the user may see, decided by the copied team: no join to questions."""
-        if not user or not user.is_authenticated:
-            return self.none()
-        if user_is_moderator(user):
-            return self
-        return self.filter(
-            Q(team__isnull=True)
-            | Q(team__in=TeamMembership.objects.filter(user_id=user.pk).values("team_id"))
-        )
+    # Who may see which scores is decided in forecasts/access.py, not here.
 
     def counted(self, now=None):
         """Scores that count in statistics: their question's window has ended (no early-YES bias)."""

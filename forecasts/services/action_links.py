@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from forecasts.models import ActionTokenUse, Question
-from forecasts.rules import user_can_resolve_question
+from forecasts.access import questions_visible_to, user_can_resolve_question
 from forecasts.services.resolutions import question_annul, question_resolve
 
 SALT = "forewarn.question-action"
@@ -111,7 +111,8 @@ def action_link_read(*, token: str) -> ActionLink:
     if ActionTokenUse.objects.filter(token_hash=hashed).exists():
         raise ActionLinkUsed("Each one-click link works once, and this one has been used. Nothing was changed now.")
     user = get_user_model().objects.filter(pk=payload.get("u"), is_active=True).first()
-    question = Question.objects.filter(pk=payload.get("q")).select_related("owner").first()
+    # A question the user may no longer see is, for the link, one that no longer exists.
+    question = questions_visible_to(user, Question.objects.filter(pk=payload.get("q")).select_related("owner")).first()
     if user is None or question is None:
         raise ActionLinkForbidden("The question or the account this link was made for no longer exists.")
     if not user_can_resolve_question(user, question):

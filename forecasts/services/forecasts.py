@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from forecasts.access import questions_visible_to
 from forecasts.estimative import UnknownPhrase, phrase_lookup
 from forecasts.models import PROBABILITY_MAX, PROBABILITY_MIN, Forecast, LatestForecast, Question, Source
 
@@ -154,7 +155,7 @@ def forecast_submit(
     # Locked, so concurrent submissions cannot lose an aggregate update; fetched through the
     # visibility filter, so the check costs no round trip of its own.
     try:
-        question = Question.objects.visible_to(recorded_by).select_for_update(of=("self",)).get(pk=question.pk)
+        question = questions_visible_to(recorded_by, Question.objects.select_for_update(of=("self",))).get(pk=question.pk)
     except Question.DoesNotExist:
         raise PermissionDenied("You cannot see this question.") from None
     value, phrase, yardstick = probability_from_input(

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from forecasts.models import Question, Source, Tag, Team
-from forecasts.rules import user_can_edit_question, user_can_resolve_question, user_is_moderator
+from forecasts.access import user_can_edit_question, user_can_resolve_question, user_may_file_in_team
 
 EDITABLE_FIELDS = {
     "title",
@@ -41,7 +41,7 @@ def tags_from_names(names) -> list[Tag]:
 
 
 def check_team(user, team: Team | None) -> None:
-    if team is not None and not user_is_moderator(user) and not team.memberships.filter(user=user).exists():
+    if team is not None and not user_may_file_in_team(user, team):
         raise ValidationError({"team": "You can only file questions for a team you belong to."})
 
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from forecasts.models import Question, ResolutionEvent
-from forecasts.rules import user_can_resolve_question
+from forecasts.access import user_can_resolve_question
 
 RESOLVABLE_STATUSES = (Question.Status.OPEN, Question.Status.AWAITING_RESOLUTION)
 ANNULLABLE_STATUSES = (Question.Status.DRAFT, *RESOLVABLE_STATUSES)

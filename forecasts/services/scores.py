@@ -9,7 +9,7 @@ after the cutoff count nowhere (not in the final forecast, not in the time-avera
 The crowd for the relative Brier is every author on the question, users and sources alike (the
 same crowd as the question's median). Scores are rebuilt from scratch on every change of the
 resolution, so recomputing is idempotent; the statistics filter out questions whose window has
-not ended yet at query time (see forecasts/stats.py).
+not ended yet at query time (see forecasts/selectors/calibration.py).
 """
 
 import logging

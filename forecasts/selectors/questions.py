@@ -1,46 +1,39 @@
-"""Reads: every query that shows data to a user starts here, filtered by what that user may see."""
+"""Reads of questions and what hangs off them: forecasts, resolution history, sources, notifications.
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+Every read that shows rows to a user starts from `forecasts.access`, which decides what that user
+may see; the functions here add only what a page loads and in which order.
+"""
 
-from forecasts.models import (
-    Forecast,
-    LatestForecast,
-    Notification,
-    Question,
-    ResolutionEvent,
-    Source,
-    TeamMembership,
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from forecasts.access import (
+    forecasts_visible_to,
+    notifications_visible_to,
+    question_or_404,
+    questions_visible_to,
+    sources_visible_to,
 )
-from forecasts.rules import user_is_moderator
+from forecasts.models import Forecast, LatestForecast, Notification, Question, ResolutionEvent, Source
 
 
-def membership_of(user, *, team_ref: str) -> Exists:
-    """EXISTS(the user belongs to the team at `team_ref`): one probe, no join, no DISTINCT."""
-    return Exists(TeamMembership.objects.filter(team_id=OuterRef(team_ref), user_id=user.pk))
+def standing_probability_for(user) -> Subquery:
+    """The user's standing forecast on each question (the `my_probability` column), for annotate()."""
+    standing = LatestForecast.objects.filter(question_id=OuterRef("pk"), forecaster_id=user.pk)
+    return Subquery(standing.values("probability")[:1])
 
 
-def visible_questions(user) -> QuerySet[Question]:
-    """Questions without a team, plus those of the user's teams; all of them for moderators.
-
-    The same rows as `Question.objects.visible_to`, written with EXISTS so that annotations,
-    ordering and pagination never have to run over a DISTINCT.
-    """
-    if not user or not user.is_authenticated:
-        return Question.objects.none()
-    if user_is_moderator(user):
-        return Question.objects.all()
-    return Question.objects.filter(Q(team__isnull=True) | membership_of(user, team_ref="team_id"))
+def questions_as_listed_for(user) -> QuerySet[Question]:
+    """Every question loaded as the list shows it, before visibility: pass it through `forecasts.access`."""
+    return (
+        Question.objects.select_related("owner", "team", "source")
+        .prefetch_related("tags")
+        .annotate(my_probability=standing_probability_for(user))
+    )
 
 
 def question_list_for(user) -> QuerySet[Question]:
     """Visible questions with owner, team, source and tags loaded and the user's standing forecast."""
-    my_standing = LatestForecast.objects.filter(question_id=OuterRef("pk"), forecaster_id=user.pk)
-    return (
-        visible_questions(user)
-        .select_related("owner", "team", "source")
-        .prefetch_related("tags")
-        .annotate(my_probability=Subquery(my_standing.values("probability")[:1]))
-    )
+    return questions_visible_to(user, questions_as_listed_for(user))
 
 
 QUESTION_LIST_COLUMNS = (
@@ -61,21 +54,13 @@ def question_page_for(user) -> QuerySet[Question]:
 
 
 def question_get_for(user, *, question_id: int) -> Question:
-    """One visible question, annotated like the list; raises Question.DoesNotExist otherwise."""
-    return question_list_for(user).get(pk=question_id)
+    """One visible question, annotated like the list; the same 404 whether it is hidden or missing."""
+    return question_or_404(user, question_id, queryset=questions_as_listed_for(user))
 
 
 def forecast_list_for(user) -> QuerySet[Forecast]:
     """Every forecast on a question the user may see, with its authors loaded, oldest first."""
-    if not user or not user.is_authenticated:
-        forecasts = Forecast.objects.none()
-    elif user_is_moderator(user):
-        forecasts = Forecast.objects.all()
-    else:
-        forecasts = Forecast.objects.filter(
-            Q(question__team__isnull=True) | membership_of(user, team_ref="question__team_id")
-        )
-    return forecasts.select_related("forecaster", "source", "recorded_by").order_by("made_at", "id")
+    return forecasts_visible_to(user).select_related("forecaster", "source", "recorded_by").order_by("made_at", "id")
 
 
 def forecast_export_rows(forecasts: QuerySet[Forecast]) -> QuerySet:
@@ -104,20 +89,14 @@ def resolution_history_for(question: Question) -> QuerySet[ResolutionEvent]:
     return question.history.select_related("actor").order_by("created_at", "id")
 
 
-def source_list() -> QuerySet[Source]:
-    """Every source; sources are public statements, visible to every signed-in user."""
-    return Source.objects.order_by("name", "id")
+def source_list_for(user) -> QuerySet[Source]:
+    """The sources the user may see (every source: they are public statements), by name."""
+    return sources_visible_to(user).order_by("name", "id")
 
 
 def notification_list_for(user) -> QuerySet[Notification]:
     """The user's own notifications about questions they can still see, newest first."""
-    still_visible = Q(question__isnull=True) | Q(question__in=visible_questions(user).values("pk"))
-    return (
-        Notification.objects.filter(user_id=user.pk)
-        .filter(still_visible)
-        .select_related("question")
-        .order_by("-created_at", "-id")
-    )
+    return notifications_visible_to(user).select_related("question").order_by("-created_at", "-id")
 
 
 def unread_notification_ids_for(user) -> list[int]:

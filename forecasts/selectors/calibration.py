@@ -1,8 +1,10 @@
-"""Statistics reads over the stored scores: calibration, leaderboard, phrases, Brier over time.
+"""Where calibration is computed: statistics over the stored scores (calibration, leaderboard,
+phrases, Brier over time).
 
-Every function starts from `scores_for`, which applies the caller's visibility (by the score's
-copied team, no join to questions) and counts only questions whose window has ended, so an early
-YES never biases a statistic. Nothing loads forecasts: calibration and its Murphy decomposition
+Every function starts from `scores_for`, which applies the caller's visibility
+(`forecasts.access.scores_visible_to`) and counts only questions whose window has ended, so an
+early YES never biases a statistic. A statistic names only the authors the caller may see
+(`forecasts.access.authors_visible_to`): one about a hidden author is the statistic of nobody. Nothing loads forecasts: calibration and its Murphy decomposition
 come from one grouped query of per-bin sums (count, sum p, sum y, sum p², sum p·y), which give
 every term exactly:
 
@@ -21,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from django.contrib.auth import get_user_model
 from django.db.models import (
     Avg,
     Case,
@@ -40,6 +41,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Ceil, Greatest, Least, TruncMonth
 
 from forecasts import scoring
+from forecasts.access import authors_visible_to, scores_visible_to
 from forecasts.estimative import YARDSTICKS
 from forecasts.models import Question, Score, Source
 
@@ -67,9 +69,11 @@ class ScoreFilters:
 
 def scores_for(user, filters: ScoreFilters = ScoreFilters(), *, now: datetime | None = None) -> QuerySet[Score]:
     """Scores the user may see on questions whose window has ended, narrowed by the filters."""
-    scores = Score.objects.visible_to(user).counted(now)
+    scores = scores_visible_to(user).counted(now)
     if filters.forecaster_id is not None:
-        scores = scores.filter(forecaster_id=filters.forecaster_id)
+        # A forecaster the caller may not see counts as one that does not exist: no scores.
+        forecaster = authors_visible_to(user).filter(pk=filters.forecaster_id).values("pk")
+        scores = scores.filter(forecaster_id__in=forecaster)
     if filters.source_id is not None:
         scores = scores.filter(source_id=filters.source_id)
     if filters.kind:
@@ -140,6 +144,7 @@ def bin_sums(scores: QuerySet[Score], bin_expression) -> list[dict]:
 
 
 def empty_calibration() -> dict:
+    """The calibration report of no scores: every number None, no bins."""
     return {
         "n": 0,
         "questions": 0,
@@ -260,7 +265,9 @@ def leaderboard_for(
     elif authors == "sources":
         scores = scores.filter(source__isnull=False)
     # Names come from subqueries on the grouped rows, so the grouping itself stays on two ids.
-    forecaster_name = get_user_model().objects.filter(pk=OuterRef("forecaster_id")).order_by().values("username")
+    # They come through the author rule too, though the author of a visible score always has a
+    # forecast on its question and so is one the caller may see.
+    forecaster_name = authors_visible_to(user).filter(pk=OuterRef("forecaster_id")).order_by().values("username")
     source_name = Source.objects.filter(pk=OuterRef("source_id")).order_by().values("name")
     return (
         scores.values("forecaster_id", "source_id")
@@ -305,6 +312,7 @@ def leaderboard_entry(row: dict, *, rank: int) -> dict:
 
 
 def phrase_row(*, yardstick: str, phrase: str, low, high, probability, counts: dict | None) -> dict:
+    """One phrase's row: its range, how often it was said and how often what it said happened."""
     statements = counts["statements"] if counts else 0
     occurred = int(counts["occurred"]) if counts else 0
     if statements:
@@ -384,11 +392,14 @@ def brier_over_time_for(
     )
 
 
-def filters_description(filters: ScoreFilters) -> str:
-    """Who and what a chart covers, in words ("forecaster ana, kind escalation")."""
+def filters_description(user, filters: ScoreFilters) -> str:
+    """Who and what a chart covers, in words ("forecaster ana, kind escalation"), for the user's eyes.
+
+    A forecaster the user may not see is named by the id they gave, as a missing one is.
+    """
     parts = []
     if filters.forecaster_id is not None:
-        name = get_user_model().objects.filter(pk=filters.forecaster_id).values_list("username", flat=True).first()
+        name = authors_visible_to(user).filter(pk=filters.forecaster_id).values_list("username", flat=True).first()
         parts.append(f"forecaster {name or filters.forecaster_id}")
     if filters.source_id is not None:
         name = Source.objects.filter(pk=filters.source_id).values_list("name", flat=True).first()
