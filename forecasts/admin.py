@@ -31,7 +31,7 @@ from forecasts.models import (
     TeamMembership,
 )
 from forecasts.rules import user_can_edit_question, user_can_resolve_question, user_is_moderator
-from forecasts.services import forecast_submit, question_annul, question_resolve, question_unresolve
+from forecasts.services import forecast_submit, question_resolve, question_unresolve
 from forecasts.services.drafts import question_delete
 from forecasts.services.sources import source_create
 
@@ -347,19 +347,14 @@ class QuestionAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                if data["outcome"] == Question.Outcome.ANNULLED:
-                    question = question_annul(
-                        question=question, actor=request.user, evidence_url=data["evidence_url"], note=data["note"]
-                    )
-                else:
-                    question = question_resolve(
-                        question=question,
-                        actor=request.user,
-                        outcome=data["outcome"],
-                        evidence_url=data["evidence_url"],
-                        note=data["note"],
-                        occurred_at=data["occurred_at"],
-                    )
+                question = question_resolve(
+                    question=question,
+                    actor=request.user,
+                    outcome=data["outcome"],
+                    evidence_url=data["evidence_url"],
+                    note=data["note"],
+                    occurred_at=data["occurred_at"],
+                )
             except ValidationError as error:
                 add_service_errors(form, error)
             else:

@@ -28,9 +28,7 @@ from forecasts.models import (
     ResolutionEvent,
     WebhookDelivery,
 )
-from forecasts.services.action_links import SALT, action_link_url
-from forecasts.services.deliveries import WebhookDeliveryFailed
-from forecasts.services.sweep import reminder_offset, reminder_round_due
+from forecasts.services import SALT, WebhookDeliveryFailed, action_link_url, reminder_offset, reminder_round_due
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -319,12 +317,12 @@ def test_resolving_tells_every_forecaster_after_commit(owner, forecaster, eager_
 def test_broker_down_on_resolution_the_request_succeeds_and_the_sweep_catches_up(
     owner, forecaster, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from forecasts.tasks import resolution_notify
+    from forecasts.tasks import resolution_notify_task
 
     def broker_down(*args, **kwargs):
         raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(resolution_notify, "delay", broker_down)
+    monkeypatch.setattr(resolution_notify_task, "delay", broker_down)
     question = due_question(owner, window_end=T0)
     standing_forecast(question, forecaster)
     with at(T0 + timedelta(hours=1)), django_capture_on_commit_callbacks(execute=True):

@@ -7,8 +7,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from forecasts.access import user_can_edit_question, user_can_resolve_question, user_is_moderator
 from forecasts.models import Question, Source, Tag, Team
-from forecasts.rules import user_can_edit_question, user_can_resolve_question, user_is_moderator
 
 EDITABLE_FIELDS = {
     "title",
