@@ -734,6 +734,28 @@ def test_sweep_command_runs_the_same_services_and_sends_the_digest(owner, capsys
     assert "digests sent: 1" in capsys.readouterr().out
 
 
+def test_beat_queues_the_digest_tick_only_after_a_sweep_that_notified_someone(owner, monkeypatch):
+    from forecasts.tasks import digests_dispatch_task
+
+    queued = []
+    monkeypatch.setattr(digests_dispatch_task, "delay", lambda: queued.append("digests"))
+    due_question(owner, window_end=T0)
+    beat = {"digests_deliver": services.digests_tick_queue, "webhooks_deliver": services.webhooks_queue}
+    with at(T0):
+        first = services.lifecycle_run(**beat)
+        second = services.lifecycle_run(**beat)
+    assert (first.digests.queued, second.digests.queued, queued) == (1, 0, ["digests"])
+
+
+def test_the_command_sends_a_waiting_digest_after_a_quiet_sweep(owner, capsys, mailoutbox):
+    due_question(owner, window_end=T0)
+    sweep(T0)  # the notice exists; nothing has sent it
+    with at(T0 + timedelta(minutes=1)):
+        call_command("sweep")
+    assert len(mailoutbox) == 1
+    assert "digests sent: 1, failed: 0; webhooks delivered: 0, failed: 0" in capsys.readouterr().out
+
+
 def test_beat_entries_exist_and_syncing_keeps_an_operators_changes():
     from django_celery_beat.models import PeriodicTask
 

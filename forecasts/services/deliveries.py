@@ -35,9 +35,8 @@ import logging
 import smtplib
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta
-
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -250,7 +249,7 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> bool:
 # The two ways of sending -------------------------------------------------------------------------
 
 
-def tasks_queue(task, ids: list[int]) -> DeliveryTally:
+def tasks_queue(*, task, ids: list[int]) -> DeliveryTally:
     """One task per id. If the broker fails part-way the rest stay pending in the database and a
     later sweep or digest tick queues them again."""
     for queued, delivery_id in enumerate(ids):
@@ -262,12 +261,12 @@ def tasks_queue(task, ids: list[int]) -> DeliveryTally:
     return DeliveryTally(queued=len(ids))
 
 
-def webhooks_queue(delivery_ids: list[int]) -> DeliveryTally:
+def webhooks_queue(*, delivery_ids: list[int]) -> DeliveryTally:
     """Queue one task per webhook delivery (beat's way)."""
-    return tasks_queue(webhook_send_task, delivery_ids)
+    return tasks_queue(task=webhook_send_task, ids=delivery_ids)
 
 
-def webhooks_deliver_inline(delivery_ids: list[int]) -> DeliveryTally:
+def webhooks_deliver_inline(*, delivery_ids: list[int]) -> DeliveryTally:
     """POST each webhook delivery now, one after another (the command's way)."""
     tally = DeliveryTally()
     for delivery_id in delivery_ids:
@@ -281,7 +280,7 @@ def webhooks_deliver_inline(delivery_ids: list[int]) -> DeliveryTally:
 
 def digests_queue(*, now: datetime | None = None) -> DeliveryTally:
     """Open the digests that are due and queue one task per digest to send (the digest tick)."""
-    return tasks_queue(digest_send_task, digests_prepare(now=now))
+    return tasks_queue(task=digest_send_task, ids=digests_prepare(now=now))
 
 
 def digests_tick_queue(*, now: datetime, anyone_notified: bool) -> DeliveryTally:

@@ -118,7 +118,7 @@ def lifecycle_sweep(*, now: datetime | None = None) -> SweepReport:
 def lifecycle_run(
     *,
     digests_deliver: Callable[..., DeliveryTally],
-    webhooks_deliver: Callable[[list[int]], DeliveryTally],
+    webhooks_deliver: Callable[..., DeliveryTally],
     now: datetime | None = None,
 ) -> LifecycleRun:
     """Sweep, then send the digests, then the webhooks the sweep found due: beat's work each
@@ -126,5 +126,5 @@ def lifecycle_run(
     (`digests_deliver_inline`, `webhooks_deliver_inline`)."""
     report = lifecycle_sweep(now=now)
     digests = digests_deliver(now=report.now, anyone_notified=bool(report.notifications))
-    webhooks = webhooks_deliver(report.webhook_deliveries)
+    webhooks = webhooks_deliver(delivery_ids=report.webhook_deliveries)
     return LifecycleRun(report=report, digests=digests, webhooks=webhooks)

@@ -276,5 +276,5 @@ def resolution_events_notify(*, events: list[ResolutionEvent], now: datetime) ->
 def resolution_notices_send(*, event_id: int) -> list[Notification]:
     """Tell the forecasters about one resolution event, then queue their webhooks (the on-commit task)."""
     created = resolutions_notify(event_ids=[event_id])
-    webhooks_queue(webhook_deliveries_due())
+    webhooks_queue(delivery_ids=webhook_deliveries_due())
     return created
