@@ -10,13 +10,12 @@ import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
 WILSON_Z_95 = 1.959963984540054  # the 97.5% quantile of the standard normal distribution
 
-BinStrategy = Literal["uniform", "quantile"]
 TimedForecast = tuple[datetime, float]
 ForecasterKey = TypeVar("ForecasterKey", bound=Hashable)
 
@@ -24,41 +23,6 @@ ForecasterKey = TypeVar("ForecasterKey", bound=Hashable)
 # step (probabilities are stored to a few decimal places).
 _EDGE_TOLERANCE = 1e-9
 _ONE_MICROSECOND = timedelta(microseconds=1)
-
-
-@dataclass(frozen=True)
-class Bin:
-    """One non-empty calibration bin and the Wilson 95% interval of its observed frequency."""
-
-    lower: float
-    upper: float
-    count: int
-    mean_forecast: float
-    observed_frequency: float
-    ci_low: float
-    ci_high: float
-
-
-@dataclass(frozen=True)
-class Murphy:
-    """Murphy decomposition of the Brier score with the two within-bin terms."""
-
-    reliability: float
-    resolution: float
-    uncertainty: float
-    within_bin_variance: float
-    within_bin_covariance: float
-
-    @property
-    def brier(self) -> float:
-        """The Brier score the parts add up to."""
-        return (
-            self.reliability
-            - self.resolution
-            + self.uncertainty
-            + self.within_bin_variance
-            - self.within_bin_covariance
-        )
 
 
 @dataclass(frozen=True)
@@ -86,13 +50,13 @@ class CrowdStep:
 
 def brier(probabilities: Sequence[float], outcomes: Sequence[int]) -> float:
     """Mean squared difference between forecast and outcome: 0 is perfect, 1 the worst."""
-    forecast, outcome = _validated_arrays(probabilities, outcomes)
+    forecast, outcome = validated_arrays(probabilities, outcomes)
     return float(np.mean((forecast - outcome) ** 2))
 
 
 def log_loss(probabilities: Sequence[float], outcomes: Sequence[int]) -> float:
     """Mean negative natural log of the probability given to what happened (no clipping)."""
-    forecast, outcome = _validated_arrays(probabilities, outcomes)
+    forecast, outcome = validated_arrays(probabilities, outcomes)
     with np.errstate(divide="ignore"):
         probability_of_outcome = np.where(outcome == 1, forecast, 1.0 - forecast)
         return float(-np.mean(np.log(probability_of_outcome)))
@@ -125,83 +89,14 @@ def uniform_bin_indices(probabilities: Sequence[float], bins: int = 10) -> np.nd
     A forecast within a billionth of a bin width of an edge counts as on it, so floating point
     noise cannot move it: 0.3, 3 * 0.1 and 0.7 - 0.4 all land in [0.2, 0.3] with 10 bins.
     """
-    _check_bin_count(bins)
+    check_bin_count(bins)
     scaled = np.asarray(probabilities, dtype=float) * bins
     nearest_edge = np.rint(scaled)
     scaled = np.where(np.abs(scaled - nearest_edge) <= _EDGE_TOLERANCE, nearest_edge, scaled)
     return np.clip(np.ceil(scaled).astype(np.int64) - 1, 0, bins - 1)
 
 
-def calibration_bins(
-    probabilities: Sequence[float],
-    outcomes: Sequence[int],
-    bins: int = 10,
-    strategy: BinStrategy = "uniform",
-) -> list[Bin]:
-    """Count, mean forecast, observed frequency and Wilson interval of every non-empty bin."""
-    forecast, outcome = _validated_arrays(probabilities, outcomes, allow_empty=True)
-    if forecast.size == 0:
-        return []
-    indices, edges = _assign_bins(forecast, bins, strategy)
-    counts = np.bincount(indices, minlength=bins)
-    forecast_sums = np.bincount(indices, weights=forecast, minlength=bins)
-    outcome_sums = np.bincount(indices, weights=outcome, minlength=bins)
-    result = []
-    for index in np.flatnonzero(counts):
-        count = int(counts[index])
-        successes = int(round(outcome_sums[index]))
-        ci_low, ci_high = wilson_interval(successes, count)
-        result.append(
-            Bin(
-                lower=edges[index],
-                upper=edges[index + 1],
-                count=count,
-                mean_forecast=float(forecast_sums[index] / count),
-                observed_frequency=float(outcome_sums[index] / count),
-                ci_low=ci_low,
-                ci_high=ci_high,
-            )
-        )
-    return result
-
-
-def murphy_decomposition(
-    probabilities: Sequence[float],
-    outcomes: Sequence[int],
-    bins: int = 10,
-    strategy: BinStrategy = "uniform",
-) -> Murphy:
-    """Brier = reliability - resolution + uncertainty + within-bin variance - covariance."""
-    forecast, outcome = _validated_arrays(probabilities, outcomes)
-    indices, _ = _assign_bins(forecast, bins, strategy)
-    counts = np.bincount(indices, minlength=bins)
-    occupied = np.maximum(counts, 1)  # empty bins have no forecasts to look them up
-    bin_mean_forecast = np.bincount(indices, weights=forecast, minlength=bins) / occupied
-    bin_frequency = np.bincount(indices, weights=outcome, minlength=bins) / occupied
-    base_rate = float(np.mean(outcome))
-    # Each forecast carries its bin's mean forecast f_k and observed frequency o_k.
-    mean_forecast = bin_mean_forecast[indices]
-    frequency = bin_frequency[indices]
-    return Murphy(
-        reliability=float(np.mean((mean_forecast - frequency) ** 2)),
-        resolution=float(np.mean((frequency - base_rate) ** 2)),
-        uncertainty=base_rate * (1.0 - base_rate),
-        within_bin_variance=float(np.mean((forecast - mean_forecast) ** 2)),
-        within_bin_covariance=float(
-            2.0 * np.mean((forecast - mean_forecast) * (outcome - frequency))
-        ),
-    )
-
-
 # Scores over time -----------------------------------------------------------------------------
-
-
-def final_forecast_before(
-    forecasts: Iterable[TimedForecast], closed_at: datetime
-) -> TimedForecast | None:
-    """The last forecast made strictly before the close, the one that counts in calibration."""
-    standing = _forecasts_before(forecasts, closed_at)
-    return standing[-1] if standing else None
 
 
 def time_averaged_brier(
@@ -217,7 +112,7 @@ def time_averaged_brier(
     ``[opened_at, closed_at]``, clamped to [0, 1]; None without ``opened_at`` or an open span.
     """
     _check_outcome(outcome)
-    standing = _forecasts_before(forecasts, closed_at)
+    standing = forecasts_before(forecasts, closed_at)
     if not standing:
         return None
     start = standing[0][0]
@@ -244,7 +139,7 @@ def crowd_median_steps(
     number standing the median is the mean of the middle two.
     """
     standing_by_forecaster = [
-        _forecasts_before(forecasts, closed_at) for forecasts in forecasts_by_forecaster.values()
+        forecasts_before(forecasts, closed_at) for forecasts in forecasts_by_forecaster.values()
     ]
     # Sorting by (time, forecaster, position) keeps each forecaster's own order at a tie, so
     # the later of two simultaneous forecasts is the one left standing.
@@ -272,18 +167,6 @@ def crowd_median_steps(
     return steps
 
 
-def crowd_median_at(
-    forecasts_by_forecaster: Mapping[ForecasterKey, Iterable[TimedForecast]], moment: datetime
-) -> float | None:
-    """The median of every forecaster's latest forecast made at or before ``moment``."""
-    latest = [
-        standing[-1][1]
-        for forecasts in forecasts_by_forecaster.values()
-        if (standing := _forecasts_before(forecasts, moment, inclusive=True))
-    ]
-    return float(np.median(latest)) if latest else None
-
-
 def crowd_relative_brier(
     forecasts_by_forecaster: Mapping[ForecasterKey, Iterable[TimedForecast]],
     outcome: int,
@@ -296,7 +179,7 @@ def crowd_relative_brier(
     """
     _check_outcome(outcome)
     standing_by_forecaster = {
-        key: _forecasts_before(forecasts, closed_at)
+        key: forecasts_before(forecasts, closed_at)
         for key, forecasts in forecasts_by_forecaster.items()
     }
     if sum(1 for standing in standing_by_forecaster.values() if standing) < 2:
@@ -320,7 +203,7 @@ def crowd_relative_brier(
 # Helpers --------------------------------------------------------------------------------------
 
 
-def _validated_arrays(
+def validated_arrays(
     probabilities: Sequence[float], outcomes: Sequence[int], *, allow_empty: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     forecast = np.asarray(probabilities, dtype=float).reshape(-1)
@@ -345,28 +228,12 @@ def _check_outcome(outcome: int) -> None:
         raise ValueError(f"outcome must be 0 or 1, got {outcome!r}")
 
 
-def _check_bin_count(bins: int) -> None:
+def check_bin_count(bins: int) -> None:
     if int(bins) != bins or bins < 1:
         raise ValueError(f"bins must be a positive integer, got {bins!r}")
 
 
-def _assign_bins(
-    forecast: np.ndarray, bins: int, strategy: BinStrategy
-) -> tuple[np.ndarray, list[float]]:
-    """Bin index of every forecast, and the bins + 1 edges."""
-    _check_bin_count(bins)
-    if strategy == "uniform":
-        return uniform_bin_indices(forecast, bins), [index / bins for index in range(bins + 1)]
-    if strategy == "quantile":
-        # Exactly as scikit-learn: edges at linearly interpolated percentiles, the outer two
-        # being the smallest and largest forecast; repeated edges leave empty bins behind.
-        edges = np.percentile(forecast, np.linspace(0, 1, bins + 1) * 100)
-        indices = np.searchsorted(edges[1:-1], forecast, side="left")
-        return indices, [float(edge) for edge in edges]
-    raise ValueError(f"strategy must be 'uniform' or 'quantile', got {strategy!r}")
-
-
-def _forecasts_before(
+def forecasts_before(
     forecasts: Iterable[TimedForecast], moment: datetime, *, inclusive: bool = False
 ) -> list[TimedForecast]:
     """Forecasts made before ``moment``, oldest first; simultaneous ones keep their input order."""

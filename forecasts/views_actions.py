@@ -14,8 +14,7 @@ from icalendar import Calendar, Event
 
 from forecasts.access import questions_visible_to
 from forecasts.models import LatestForecast, Profile, Question
-from forecasts.services.action_links import ActionLinkError, action_link_read, action_link_use
-from forecasts.services.notifications import question_admin_url
+from forecasts.services import ActionLinkError, action_link_read, action_link_use, question_admin_url
 
 
 def link_page(request, template: str, context: dict, status: int = 200) -> HttpResponse:

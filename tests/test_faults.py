@@ -66,7 +66,7 @@ def assert_every_email_sent_once(email_dir, expected_recipients: list[str]) -> l
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_digest_sends_every_digest_exactly_once(fault_processes, settings):
-    from forecasts.tasks import digest_send, digests_dispatch
+    from forecasts.tasks import digest_send_task, digests_dispatch_task
 
     owners = 30
     question_ids = due_questions(owners, owners=owners)
@@ -78,7 +78,7 @@ def test_a_worker_killed_mid_digest_sends_every_digest_exactly_once(fault_proces
     lease = {"FOREWARN_TEST_LEASE_SECONDS": "6", "FOREWARN_DELIVERY_REDISPATCH_MINUTES": "0"}
     victim = fault_processes.worker("doomed", FOREWARN_TEST_MAIL_DELAY_SECONDS="0.4", **lease)
     for delivery_id in delivery_ids:
-        digest_send.delay(delivery_id)
+        digest_send_task.delay(delivery_id)
 
     email_dir = fault_processes.email_dir
     sending = email_dir / "sending"
@@ -98,7 +98,7 @@ def test_a_worker_killed_mid_digest_sends_every_digest_exactly_once(fault_proces
 
     fault_processes.worker("successor", **lease)
     time.sleep(7)  # the dead sender's lease runs out
-    digests_dispatch.delay()  # what beat's next digest tick does
+    digests_dispatch_task.delay()  # what beat's next digest tick does
     wait_for(
         lambda: DigestDelivery.objects.filter(status="sent").count() == owners,
         timeout=90,

@@ -26,11 +26,10 @@ from forecasts.models import (
     Profile,
     Question,
     ResolutionEvent,
+    TeamMembership,
     WebhookDelivery,
 )
-from forecasts.services.action_links import SALT, action_link_url
-from forecasts.services.deliveries import WebhookDeliveryFailed
-from forecasts.services.sweep import reminder_offset, reminder_round_due
+from forecasts.services import SALT, WebhookDeliveryFailed, action_link_url, reminder_offset, reminder_round_due
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -319,12 +318,12 @@ def test_resolving_tells_every_forecaster_after_commit(owner, forecaster, eager_
 def test_broker_down_on_resolution_the_request_succeeds_and_the_sweep_catches_up(
     owner, forecaster, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from forecasts.tasks import resolution_notify
+    from forecasts.tasks import resolution_notify_task
 
     def broker_down(*args, **kwargs):
         raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(resolution_notify, "delay", broker_down)
+    monkeypatch.setattr(resolution_notify_task, "delay", broker_down)
     question = due_question(owner, window_end=T0)
     standing_forecast(question, forecaster)
     with at(T0 + timedelta(hours=1)), django_capture_on_commit_callbacks(execute=True):
@@ -344,6 +343,20 @@ def test_a_resolution_undone_before_anyone_was_told_is_not_announced(owner, fore
         services.question_resolve(question=question, actor=owner, outcome="yes")
         services.question_unresolve(question=question, actor=owner)
     assert not [n for n in sweep(T0 + timedelta(hours=2)).notifications if n.kind == "resolved"]
+    assert not ResolutionEvent.objects.filter(notified_at__isnull=True).exists()
+
+
+def test_only_the_current_resolution_is_announced_after_a_question_is_resolved_again(owner, forecaster):
+    question = due_question(owner, window_end=T0)
+    standing_forecast(question, forecaster)
+    with at(T0 + timedelta(hours=1)):
+        services.question_resolve(question=question, actor=owner, outcome="no")
+        services.question_unresolve(question=question, actor=owner)
+        services.question_resolve(question=question, actor=owner, outcome="yes")
+    told = [n for n in sweep(T0 + timedelta(hours=2)).notifications if n.kind == "resolved"]
+    current = Question.objects.get(pk=question.pk).current_resolution
+    assert [(n.user_id, n.dedupe_key) for n in told] == [(forecaster.pk, f"resolved:{question.pk}:{current.pk}")]
+    assert "resolved YES" in told[0].message
     assert not ResolutionEvent.objects.filter(notified_at__isnull=True).exists()
 
 
@@ -721,6 +734,28 @@ def test_sweep_command_runs_the_same_services_and_sends_the_digest(owner, capsys
     assert "digests sent: 1" in capsys.readouterr().out
 
 
+def test_beat_queues_the_digest_tick_only_after_a_sweep_that_notified_someone(owner, monkeypatch):
+    from forecasts.tasks import digests_dispatch_task
+
+    queued = []
+    monkeypatch.setattr(digests_dispatch_task, "delay", lambda: queued.append("digests"))
+    due_question(owner, window_end=T0)
+    beat = {"digests_deliver": services.digests_tick_queue, "webhooks_deliver": services.webhooks_queue}
+    with at(T0):
+        first = services.lifecycle_run(**beat)
+        second = services.lifecycle_run(**beat)
+    assert (first.digests.queued, second.digests.queued, queued) == (1, 0, ["digests"])
+
+
+def test_the_command_sends_a_waiting_digest_after_a_quiet_sweep(owner, capsys, mailoutbox):
+    due_question(owner, window_end=T0)
+    sweep(T0)  # the notice exists; nothing has sent it
+    with at(T0 + timedelta(minutes=1)):
+        call_command("sweep")
+    assert len(mailoutbox) == 1
+    assert "digests sent: 1, failed: 0; webhooks delivered: 0, failed: 0" in capsys.readouterr().out
+
+
 def test_beat_entries_exist_and_syncing_keeps_an_operators_changes():
     from django_celery_beat.models import PeriodicTask
 
@@ -737,6 +772,105 @@ def test_beat_entries_exist_and_syncing_keeps_an_operators_changes():
     assert beat_schedule_sync() == ["forewarn-digests"]
     assert beat_schedule_sync() == []
     assert PeriodicTask.objects.get(name="forewarn-sweep").enabled is False
+
+
+# --- recipients: only those who may see the question ------------------------------------------
+
+
+def team_with(*members):
+    team = factories.TeamFactory()
+    for member in members:
+        factories.TeamMembershipFactory(team=team, user=member)
+    return team
+
+
+def removed_from(team, user) -> None:
+    TeamMembership.objects.filter(team=team, user=user).delete()
+
+
+def test_a_resolution_notice_goes_only_to_forecasters_who_may_still_see_the_question(owner, forecaster):
+    removed = factories.ForecasterFactory(username="removed")
+    team = team_with(owner, forecaster, removed)
+    question = due_question(owner, window_end=T0, team=team)
+    standing_forecast(question, forecaster)
+    standing_forecast(question, removed)
+    removed_from(team, removed)
+    with at(T0 + timedelta(hours=1)):
+        services.question_resolve(question=question, actor=owner, outcome="yes", note="Confirmed.")
+    told = [n for n in sweep(T0 + timedelta(hours=1, minutes=1)).notifications if n.kind == "resolved"]
+    assert [(n.user_id, n.question_id) for n in told] == [(forecaster.pk, question.pk)]
+    assert not Notification.objects.filter(user=removed).exists()
+    assert ResolutionEvent.objects.get().notified_at is not None
+
+
+def test_a_closing_soon_nudge_skips_a_forecaster_removed_from_the_team(owner, forecaster):
+    removed = factories.ForecasterFactory(username="removed")
+    team = team_with(owner, forecaster, removed)
+    question = factories.QuestionFactory(owner=owner, team=team, window_end=T0 + timedelta(hours=5))
+    standing_forecast(question, forecaster)
+    standing_forecast(question, removed)
+    removed_from(team, removed)
+    nudges = sweep(T0).notifications
+    assert [(n.kind, n.user_id) for n in nudges] == [("closing_soon", forecaster.pk)]
+
+
+def test_an_owner_removed_from_the_team_is_not_reminded_and_the_schedule_moves_on(owner, editor):
+    team = team_with(owner)
+    question = due_question(owner, window_end=T0, team=team)
+    removed_from(team, owner)
+    assert sweep(T0).notifications == []
+    question.refresh_from_db()
+    assert (question.status, question.reminder_round) == (Question.Status.AWAITING_RESOLUTION, 1)
+    assert sweep(T0 + timedelta(days=1)).notifications == []
+    # The moderators, who see every question, still hear once resolve-by has passed.
+    escalated = sweep(T0 + timedelta(days=3, minutes=1)).notifications
+    assert [(n.kind, n.user_id) for n in escalated] == [("escalation", editor.pk)]
+
+
+def test_a_digest_after_removal_lists_only_what_the_member_may_still_see(owner, forecaster, mailoutbox):
+    team = team_with(owner, forecaster)
+    public = factories.QuestionFactory(owner=owner, title="Public question", window_end=T0 + timedelta(hours=5))
+    hidden = factories.QuestionFactory(owner=owner, team=team, title="Team question", window_end=T0 + timedelta(hours=5))
+    standing_forecast(public, forecaster)
+    standing_forecast(hidden, forecaster)
+    assert len([n for n in sweep(T0).notifications if n.user_id == forecaster.pk]) == 2
+    removed_from(team, forecaster)
+    assert send_digests(T0 + timedelta(minutes=1)) == 1
+    (email,) = mailoutbox
+    assert email.to == [forecaster.email]
+    assert "Public question" in email.body and "Team question" not in email.body
+    assert "1 notification" in email.subject
+    withheld = Notification.objects.get(user=forecaster, question=hidden)
+    assert withheld.sent_at is None
+    assert Notification.objects.get(user=forecaster, question=public).sent_at is not None
+
+
+def test_a_digest_with_nothing_left_to_see_sends_no_email(owner, forecaster, mailoutbox):
+    team = team_with(owner, forecaster)
+    hidden = factories.QuestionFactory(owner=owner, team=team, window_end=T0 + timedelta(hours=5))
+    standing_forecast(hidden, forecaster)
+    sweep(T0)
+    removed_from(team, forecaster)
+    send_digests(T0 + timedelta(minutes=1))
+    assert mailoutbox == []
+    assert DigestDelivery.objects.get(user=forecaster).status == "sent"
+
+
+def test_a_webhook_after_removal_is_not_posted_and_says_why(owner, endpoint):
+    member = webhook_users(endpoint, member="/member")["member"]
+    team = team_with(owner, member)
+    question = factories.QuestionFactory(owner=owner, team=team, window_end=T0 + timedelta(hours=5))
+    standing_forecast(question, member)
+    report = sweep(T0)
+    assert len(report.webhook_deliveries) == 1
+    removed_from(team, member)
+    with at(T0):
+        assert services.webhook_deliver(delivery_id=report.webhook_deliveries[0]) is False
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.last_error) == ("failed", services.NOT_VISIBLE_ERROR)
+    assert delivery.next_attempt_at is None and delivery.lease_until is None
+    assert Endpoint.received == []
+    assert services.webhook_deliveries_due(now=T0 + timedelta(days=1)) == []
 
 
 # --- the admin inbox -------------------------------------------------------------------------

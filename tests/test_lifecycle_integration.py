@@ -44,6 +44,22 @@ from django.conf import settings
 django.setup()
 settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 settings.EMAIL_FILE_PATH = os.environ["FOREWARN_TEST_EMAIL_DIR"]
+if os.environ.get("FOREWARN_TEST_BATCH_DELAY_SECONDS"):
+    # Holds each batch of the close step open a while, so a kill lands inside one.
+    import time
+    from forecasts.services import lifecycle
+    pause, in_locked_batches = float(os.environ["FOREWARN_TEST_BATCH_DELAY_SECONDS"]), lifecycle.in_locked_batches
+
+    def held_open(handle):
+        def handle_then_wait(rows):
+            results = handle(rows)
+            time.sleep(pause)
+            return results
+        return handle_then_wait
+
+    lifecycle.in_locked_batches = lambda queryset, handle, **options: in_locked_batches(
+        queryset, held_open(handle), **options
+    )
 if sys.argv[1] == "manage":
     from django.core.management import call_command
     call_command(*sys.argv[2:])
@@ -281,12 +297,12 @@ def open_transaction_elsewhere() -> bool:
 
 
 def test_a_worker_killed_mid_sweep_loses_nothing_once_a_new_worker_runs(processes):
-    from forecasts.tasks import lifecycle_sweep
+    from forecasts.tasks import lifecycle_sweep_task
 
     question_ids = due_questions(600, owners=10)
-    slow = {"FOREWARN_SWEEP_BATCH_SIZE": "20", "FOREWARN_SWEEP_BATCH_DELAY_SECONDS": "0.2"}
+    slow = {"FOREWARN_SWEEP_BATCH_SIZE": "20", "FOREWARN_TEST_BATCH_DELAY_SECONDS": "0.2"}
     victim = processes.worker("doomed", **slow)
-    lifecycle_sweep.delay()
+    lifecycle_sweep_task.delay()
     wait_for(
         lambda: Question.objects.filter(pk__in=question_ids, status="awaiting_resolution").count() >= 100,
         timeout=30,
@@ -304,7 +320,7 @@ def test_a_worker_killed_mid_sweep_loses_nothing_once_a_new_worker_runs(processe
 
     processes.worker("successor")
     restarted = time.monotonic()
-    lifecycle_sweep.delay()  # what beat's next tick does
+    lifecycle_sweep_task.delay()  # what beat's next tick does
     wait_for(
         lambda: Notification.objects.filter(question_id__in=question_ids, kind="ready_to_resolve").count() >= 600,
         timeout=40,

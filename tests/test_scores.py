@@ -8,16 +8,17 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from forecasts.models import Question, Score
-from forecasts.services import question_annul, question_resolve, question_unresolve
-from forecasts.services.scores import (
+from forecasts.services import (
+    question_annul,
+    question_resolve,
     question_scores_recompute,
+    question_unresolve,
     questions_missing_scores,
     score_summaries_for,
-    score_summary_for,
     scores_recompute_all,
     stale_scores_recompute,
 )
-from forecasts.tasks import question_scores_recompute_task, resolution_notify
+from forecasts.tasks import question_scores_recompute_task, resolution_notify_task
 from tests import factories
 
 EXACT = 1e-12
@@ -244,7 +245,7 @@ def test_recompute_all_and_the_command(owner, forecaster, opened, capsys):
 def test_every_resolution_change_enqueues_a_recompute_after_commit(owner, opened, monkeypatch, django_capture_on_commit_callbacks):
     queued = []
     monkeypatch.setattr(question_scores_recompute_task, "delay", queued.append)
-    monkeypatch.setattr(resolution_notify, "delay", lambda event_id: None)
+    monkeypatch.setattr(resolution_notify_task, "delay", lambda event_id: None)
     question = closed_question(owner, opened)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -275,9 +276,9 @@ def test_score_summary_for_the_resolution_notification(owner, forecaster, opened
     forecast(question, owner, opened + timedelta(days=1), 0.5)
     resolve(question, owner)
 
-    summary = score_summary_for(question.pk, forecaster.pk)
+    summaries = score_summaries_for(question_ids=[question.pk])
 
+    summary = summaries[(question.pk, forecaster.pk)]
     assert summary.startswith("Your forecast of 80% scored Brier 0.040 (log loss 0.223")
     assert "against the crowd" in summary
-    assert score_summary_for(question.pk, factories.UserFactory().pk) is None
-    assert score_summaries_for(question_ids=[question.pk])[(question.pk, forecaster.pk)] == summary
+    assert (question.pk, factories.UserFactory().pk) not in summaries

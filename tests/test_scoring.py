@@ -11,20 +11,16 @@ from sklearn.metrics import brier_score_loss
 from sklearn.metrics import log_loss as sklearn_log_loss
 
 from forecasts.scoring import (
-    Bin,
     brier,
-    calibration_bins,
-    crowd_median_at,
     crowd_median_steps,
     crowd_relative_brier,
-    final_forecast_before,
     log_loss,
-    murphy_decomposition,
     time_averaged_brier,
     uniform_bin_indices,
     wilson_interval,
 )
 from tests.design_vectors import MURPHY_VECTORS
+from tests.oracles import Bin, calibration_bins, crowd_median_at, final_forecast_before, murphy_decomposition
 
 EXACT = 1e-12
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)

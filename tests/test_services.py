@@ -1,5 +1,6 @@
 """Services enforce Forewarn's rules: no back-dating, no late forecasts, owner-only resolution."""
 
+import importlib
 from datetime import timedelta
 
 import pytest
@@ -248,6 +249,71 @@ def test_annul_from_any_non_final_state_and_undo(owner):
         services.question_annul(question=question, actor=owner)
     services.question_unresolve(question=question, actor=owner)
     assert Question.objects.get(pk=question.pk).status == "awaiting_resolution"
+
+
+def test_the_transition_table_refuses_every_pair_it_does_not_list_with_the_same_messages(owner):
+    expected = {
+        ("draft", "resolve"): {"outcome": ["This question is draft; undo the resolution first to change it."]},
+        ("resolved", "resolve"): {"outcome": ["This question is resolved; undo the resolution first to change it."]},
+        ("annulled", "annul"): {"outcome": ["This question is annulled; undo the resolution first to annul it."]},
+        ("open", "unresolve"): {"status": ["Only a resolved or annulled question can be un-resolved."]},
+        ("draft", "unresolve"): {"status": ["Only a resolved or annulled question can be un-resolved."]},
+    }
+    calls = {
+        "resolve": lambda question: services.question_resolve(question=question, actor=owner, outcome="yes"),
+        "annul": lambda question: services.question_annul(question=question, actor=owner),
+        "unresolve": lambda question: services.question_unresolve(question=question, actor=owner),
+    }
+    final = {"resolved": {"outcome": "yes", "resolved_at": timezone.now()}, "annulled": {"outcome": "annulled", "resolved_at": timezone.now()}}
+    for (status, action), message in expected.items():
+        assert (status, action) not in services.TRANSITIONS
+        question = factories.QuestionFactory(owner=owner, status=status, **final.get(status, {}))
+        with pytest.raises(ValidationError) as excinfo:
+            calls[action](question)
+        assert excinfo.value.message_dict == message
+    with pytest.raises(ValidationError) as excinfo:
+        services.question_resolve(question=closed_question(owner), actor=owner, outcome="maybe")
+    assert excinfo.value.message_dict == {"outcome": ["Choose yes, no or annulled."]}
+    assert not ResolutionEvent.objects.exists()
+
+
+def test_resolving_with_the_annulled_outcome_annuls(owner):
+    question = services.question_resolve(question=closed_question(owner), actor=owner, outcome="annulled", note="void")
+    assert (question.status, question.outcome) == ("annulled", "annulled")
+    assert ResolutionEvent.objects.get().action == "annul"
+
+
+def test_the_current_resolution_follows_resolve_undo_and_annul(owner):
+    question = closed_question(owner)
+    question = services.question_resolve(question=question, actor=owner, outcome="yes")
+    first = ResolutionEvent.objects.get(action="resolve")
+    assert Question.objects.get(pk=question.pk).current_resolution == first
+    services.question_unresolve(question=question, actor=owner)
+    assert Question.objects.get(pk=question.pk).current_resolution is None
+    services.question_annul(question=question, actor=owner)
+    annulment = ResolutionEvent.objects.get(action="annul")
+    assert Question.objects.get(pk=question.pk).current_resolution == annulment
+
+
+def test_the_migration_fills_the_current_resolution_of_existing_final_questions(owner):
+    from django.apps import apps
+
+    fill = importlib.import_module("forecasts.migrations.0006_question_current_resolution").current_resolutions_fill
+    resolved = closed_question(owner)
+    services.question_resolve(question=resolved, actor=owner, outcome="no")
+    services.question_unresolve(question=resolved, actor=owner)
+    services.question_resolve(question=resolved, actor=owner, outcome="yes")
+    undone = closed_question(owner)
+    services.question_annul(question=undone, actor=owner)
+    services.question_unresolve(question=undone, actor=owner)
+    expected = Question.objects.get(pk=resolved.pk).current_resolution_id
+    Question.objects.update(current_resolution=None)
+
+    fill(apps, None)
+
+    assert expected == ResolutionEvent.objects.filter(question=resolved).order_by("-id").first().pk
+    assert Question.objects.get(pk=resolved.pk).current_resolution_id == expected
+    assert Question.objects.get(pk=undone.pk).current_resolution_id is None
 
 
 def test_occurred_at_must_fall_inside_the_window(owner):

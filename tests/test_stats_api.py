@@ -26,7 +26,7 @@ from forecasts.services import question_resolve, question_unresolve
 from forecasts.services.scores import question_scores_recompute, scoring_cutoff
 from forecasts.selectors import uniform_bin_expression
 from tests.design_vectors import MURPHY_VECTORS
-from tests import factories
+from tests import factories, oracles
 
 User = get_user_model()
 # The admin tests' URLconf, built after the Calibration admin registered itself above: the
@@ -175,7 +175,7 @@ def test_calibration_equals_scikit_learn_on_thousands_of_forecasts(db):
     for row in found["bins"]:
         successes = round(row["observed_frequency"] * row["count"])
         assert (row["ci_low"], row["ci_high"]) == pytest.approx(scoring.wilson_interval(successes, row["count"]))
-    murphy = scoring.murphy_decomposition(probabilities, outcomes, bins=10)
+    murphy = oracles.murphy_decomposition(probabilities, outcomes, bins=10)
     for name, value in found["murphy"].items():
         assert value == pytest.approx(getattr(murphy, name), abs=CLOSE), name
     parts = found["murphy"]
@@ -197,11 +197,11 @@ def test_calibration_equals_scikit_learn_on_thousands_of_forecasts(db):
     observed, predicted = calibration_curve(outcomes, probabilities, n_bins=7, strategy="quantile")
     assert [row["observed_frequency"] for row in quantile["bins"]] == pytest.approx(list(observed), abs=CLOSE)
     assert [row["mean_forecast"] for row in quantile["bins"]] == pytest.approx(list(predicted), abs=CLOSE)
-    expected_bins = scoring.calibration_bins(probabilities, outcomes, bins=7, strategy="quantile")
+    expected_bins = oracles.calibration_bins(probabilities, outcomes, bins=7, strategy="quantile")
     assert [(row["lower"], row["upper"], row["count"]) for row in quantile["bins"]] == [
         (expected.lower, expected.upper, expected.count) for expected in expected_bins
     ]
-    murphy = scoring.murphy_decomposition(probabilities, outcomes, bins=7, strategy="quantile")
+    murphy = oracles.murphy_decomposition(probabilities, outcomes, bins=7, strategy="quantile")
     for name, value in quantile["murphy"].items():
         assert value == pytest.approx(getattr(murphy, name), abs=CLOSE), name
 

@@ -31,13 +31,13 @@ def run(task, *args):
 
 def test_every_task_is_acked_late_and_retries_transient_errors_with_capped_backoff():
     visibility_timeout = django_settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
-    for task in (tasks.lifecycle_sweep, tasks.digests_dispatch, tasks.digest_send, tasks.webhook_send, tasks.resolution_notify):
+    for task in (tasks.lifecycle_sweep_task, tasks.digests_dispatch_task, tasks.digest_send_task, tasks.webhook_send_task, tasks.resolution_notify_task):
         assert task.acks_late and task.reject_on_worker_lost
         assert task.retry_backoff and task.retry_jitter
         # A retry delay longer than Redis's visibility timeout would be delivered twice.
         assert task.retry_backoff_max < visibility_timeout
         assert any(issubclass(error, Exception) and error.__name__ == "OperationalError" for error in task.autoretry_for)
-    assert smtplib.SMTPException in tasks.digest_send.autoretry_for
+    assert smtplib.SMTPException in tasks.digest_send_task.autoretry_for
 
 
 def test_sweep_task_twice_changes_nothing_more(owner, forecaster, eager_tasks, endpoint):
@@ -46,9 +46,9 @@ def test_sweep_task_twice_changes_nothing_more(owner, forecaster, eager_tasks, e
     question = due_question(owner)
     standing_forecast(question, forecaster)
     with at(T0):
-        first = run(tasks.lifecycle_sweep)
+        first = run(tasks.lifecycle_sweep_task)
         state = snapshot()
-        second = run(tasks.lifecycle_sweep)
+        second = run(tasks.lifecycle_sweep_task)
     assert first["closed"] == 2 and first["notifications"] == {"ready_to_resolve": 2}
     assert first["webhook_deliveries"] == 1
     assert second == {"closed": 0, "notifications": {}, "webhook_deliveries": 0, "rescored": 0, "failed_steps": []}
@@ -63,10 +63,10 @@ def test_digest_tasks_twice_send_one_email(owner, mailoutbox):
         lifecycle_sweep()
         (delivery_id,) = services.digests_prepare()
         DigestDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=T0)  # as if its task were lost
-        assert run(tasks.digests_dispatch) == 1
-        assert run(tasks.digests_dispatch) == 0
-        assert run(tasks.digest_send, delivery_id) is True
-        assert run(tasks.digest_send, delivery_id) is False
+        assert run(tasks.digests_dispatch_task) == 1
+        assert run(tasks.digests_dispatch_task) == 0
+        assert run(tasks.digest_send_task, delivery_id) is True
+        assert run(tasks.digest_send_task, delivery_id) is False
     assert len(mailoutbox) == 1
     assert Notification.objects.get().sent_at == T0
 
@@ -74,8 +74,8 @@ def test_digest_tasks_twice_send_one_email(owner, mailoutbox):
 def test_a_sweep_that_notifies_sends_the_digest_straight_away(owner, eager_tasks, mailoutbox):
     due_question(owner)
     with at(T0):
-        run(tasks.lifecycle_sweep)
-        run(tasks.lifecycle_sweep)
+        run(tasks.lifecycle_sweep_task)
+        run(tasks.lifecycle_sweep_task)
     assert len(mailoutbox) == 1 and mailoutbox[0].to == [owner.email]
 
 
@@ -86,8 +86,8 @@ def test_digest_task_retries_a_mail_server_hiccup(owner, eager_tasks, settings):
     FlakySmtpBackend.failures_left = 2
     due_question(owner)
     with at(T0):
-        run(tasks.lifecycle_sweep)
-        run(tasks.digests_dispatch)
+        run(tasks.lifecycle_sweep_task)
+        run(tasks.digests_dispatch_task)
     delivery = DigestDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("sent", 3)
     assert len(mail.outbox) == 1
@@ -99,8 +99,8 @@ def test_resolution_task_twice_tells_each_forecaster_once(owner, forecaster, eag
     with at(T0):
         question_resolve(question=question, actor=owner, outcome="yes")
         event = ResolutionEvent.objects.get()
-        assert run(tasks.resolution_notify, event.pk) == 1
-        assert run(tasks.resolution_notify, event.pk) == 0
+        assert run(tasks.resolution_notify_task, event.pk) == 1
+        assert run(tasks.resolution_notify_task, event.pk) == 0
     assert Notification.objects.filter(kind="resolved", user=forecaster).count() == 1
 
 
@@ -110,8 +110,8 @@ def test_webhook_task_twice_posts_once(endpoint):
     with at(T0):
         lifecycle_sweep()  # the service: creates the delivery without queueing its task
     delivery = WebhookDelivery.objects.get()
-    assert run(tasks.webhook_send, delivery.pk) is True
-    assert run(tasks.webhook_send, delivery.pk) is False
+    assert run(tasks.webhook_send_task, delivery.pk) is True
+    assert run(tasks.webhook_send_task, delivery.pk) is False
     assert len(Endpoint.received) == 1
 
 
@@ -122,7 +122,7 @@ def test_a_dead_webhook_uses_up_its_attempts_without_holding_up_the_others(endpo
     for user in users.values():
         due_question(user)
     with at(T0):
-        run(tasks.lifecycle_sweep)
+        run(tasks.lifecycle_sweep_task)
     dead = WebhookDelivery.objects.get(notification__user=users["dead"])
     alive = WebhookDelivery.objects.get(notification__user=users["alive"])
     assert (dead.status, dead.attempts, dead.last_error) == ("failed", 3, "HTTP 502 Bad Gateway")
@@ -132,17 +132,17 @@ def test_a_dead_webhook_uses_up_its_attempts_without_holding_up_the_others(endpo
 
 
 def test_resolution_task_for_an_unknown_event_does_nothing():
-    assert run(tasks.resolution_notify, 987654) == 0
+    assert run(tasks.resolution_notify_task, 987654) == 0
     assert not Notification.objects.exists()
 
 
 def test_sweep_task_later_sends_the_next_reminder_round(owner, eager_tasks):
     question = due_question(owner, window_end=T0)
     with at(T0):
-        run(tasks.lifecycle_sweep)
+        run(tasks.lifecycle_sweep_task)
     with at(T0 + timedelta(days=1)):
-        run(tasks.lifecycle_sweep)
-        run(tasks.lifecycle_sweep)
+        run(tasks.lifecycle_sweep_task)
+        run(tasks.lifecycle_sweep_task)
     assert list(Notification.objects.filter(question=question).order_by("round").values_list("kind", "round")) == [
         ("ready_to_resolve", 0),
         ("reminder", 1),

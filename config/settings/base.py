@@ -197,15 +197,13 @@ FOREWARN = {
     "RESOLVE_GRACE_DAYS": env.int("FOREWARN_RESOLVE_GRACE_DAYS", default=3),
 }
 
-# Lifecycle: sweep, reminders, digests, webhooks and one-click links (forecasts/services/sweep.py,
-# deliveries.py). The beat intervals seed django-celery-beat's rows once; after that the admin rules.
+# Lifecycle: sweep, reminders, digests, webhooks and one-click links (forecasts/services/lifecycle.py,
+# reminders.py, deliveries.py). The beat intervals seed django-celery-beat's rows once; after that the admin rules.
 FOREWARN.update(
     {
         "SWEEP_INTERVAL_SECONDS": env.int("FOREWARN_SWEEP_INTERVAL_SECONDS", default=60),
         "DIGEST_INTERVAL_SECONDS": env.int("FOREWARN_DIGEST_INTERVAL_SECONDS", default=120),
         "SWEEP_BATCH_SIZE": env.int("FOREWARN_SWEEP_BATCH_SIZE", default=500),
-        # Test-only, keep 0: holds each sweep batch open this long (the worker-kill test kills mid-batch).
-        "SWEEP_BATCH_DELAY_SECONDS": env.float("FOREWARN_SWEEP_BATCH_DELAY_SECONDS", default=0.0),
         # Resolver reminders, in days after the window closed; then every REPEAT days until resolved.
         "REMINDER_DAYS": [float(day) for day in env.list("FOREWARN_REMINDER_DAYS", default=["0", "1", "3", "7"])],
         "REMINDER_REPEAT_DAYS": env.float("FOREWARN_REMINDER_REPEAT_DAYS", default=7),

@@ -29,7 +29,7 @@ from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveFor
 from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime
 from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent
 from forecasts.selectors import standing_probability_for
-from forecasts.services import forecast_submit, question_annul, question_resolve, question_unresolve
+from forecasts.services import forecast_submit, question_resolve, question_unresolve
 from forecasts.services.drafts import question_delete
 
 QUESTION_ACTION_TEMPLATE = "admin/forecasts/question/question_action.html"
@@ -334,19 +334,14 @@ class QuestionAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                if data["outcome"] == Question.Outcome.ANNULLED:
-                    question = question_annul(
-                        question=question, actor=request.user, evidence_url=data["evidence_url"], note=data["note"]
-                    )
-                else:
-                    question = question_resolve(
-                        question=question,
-                        actor=request.user,
-                        outcome=data["outcome"],
-                        evidence_url=data["evidence_url"],
-                        note=data["note"],
-                        occurred_at=data["occurred_at"],
-                    )
+                question = question_resolve(
+                    question=question,
+                    actor=request.user,
+                    outcome=data["outcome"],
+                    evidence_url=data["evidence_url"],
+                    note=data["note"],
+                    occurred_at=data["occurred_at"],
+                )
             except ValidationError as error:
                 add_service_errors(form, error)
             else:

@@ -115,6 +115,10 @@ class Question(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The resolve or annul event in force: set while the question is final, cleared by an undo.
+    current_resolution = models.ForeignKey(
+        "forecasts.ResolutionEvent", null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

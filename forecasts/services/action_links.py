@@ -18,12 +18,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from forecasts.models import ActionTokenUse, Question
 from forecasts.access import questions_visible_to, user_can_resolve_question
-from forecasts.services.resolutions import question_annul, question_resolve
+from forecasts.models import ActionTokenUse, Question
+from forecasts.services.resolutions import question_resolve
 
 SALT = "forewarn.question-action"
 ACTIONS = {"yes": "Resolve YES", "no": "Resolve NO", "annul": "Annul"}
+OUTCOME_OF_ACTION = {"yes": Question.Outcome.YES, "no": Question.Outcome.NO, "annul": Question.Outcome.ANNULLED}
 
 
 class ActionLinkError(Exception):
@@ -139,9 +140,9 @@ def action_link_use(*, token: str) -> Question:
         raise ActionLinkUsed("Each one-click link works once, and this one has been used. Nothing was changed now.") from error
     note = "Resolved with a one-click link from a Forewarn email."
     try:
-        if link.action == "annul":
-            return question_annul(question=link.question, actor=link.user, note=note)
-        return question_resolve(question=link.question, actor=link.user, outcome=link.action, note=note)
+        return question_resolve(
+            question=link.question, actor=link.user, outcome=OUTCOME_OF_ACTION[link.action], note=note
+        )
     except PermissionDenied as error:
         raise ActionLinkForbidden(str(error)) from error
     except ValidationError as error:

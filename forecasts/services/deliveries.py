@@ -18,6 +18,16 @@ Webhooks. One WebhookDelivery per notification of a user with a webhook URL, one
 delivery (a slow or dead endpoint holds up nobody else), the same lease, retries with
 exponential backoff by the task, every attempt recorded (attempts, last_error), and a
 permanent failure (4xx, or WEBHOOK_MAX_ATTEMPTS used up) marked failed.
+
+Both re-check the recipient when they send: a digest lists only the notifications the user may
+still see (`access.notifications_visible_to`), and a webhook whose recipient may no longer see
+the question is not POSTed but marked failed, saying why. A member removed from a team stops
+receiving its notices at once, even those created before the removal.
+
+Two ways to send: inline, one delivery after another (`manage.py sweep`), or one Celery task per
+delivery (beat). Either way a failure of one delivery never stops the others.
+
+The wording of every message is in `messages.py`; this module only sends.
 """
 
 import json
@@ -25,27 +35,40 @@ import logging
 import smtplib
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
+from forecasts.access import notifications_visible_to, webhook_deliveries_still_visible
+from forecasts.exceptions import WebhookDeliveryFailed
 from forecasts.models import DigestDelivery, Notification, Profile, WebhookDelivery
-from forecasts.services.notifications import question_admin_url
+from forecasts.services.messages import digest_email_build, webhook_text
+from forecasts.tasks import digest_send_task, digests_dispatch_task, webhook_send_task
 
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
 DUE_CLAIM_LIMIT = 1000
+NOT_VISIBLE_ERROR = "Not sent: the recipient may no longer see this question."
 
 
-class WebhookDeliveryFailed(Exception):
-    """A webhook POST failed in a way worth retrying."""
+@dataclass
+class DeliveryTally:
+    """What one way of sending did with a list of deliveries."""
+
+    queued: int = 0
+    sent: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
 def redispatch_delay() -> timedelta:
+    """How long a claimed delivery waits before the sweep queues it again."""
     return timedelta(minutes=settings.FOREWARN["DELIVERY_REDISPATCH_MINUTES"])
 
 
@@ -124,15 +147,19 @@ def digest_claim(*, user_id: int, now: datetime) -> DigestDelivery | None:
 
 
 def digest_deliver(*, delivery_id: int, now: datetime | None = None) -> bool:
-    """Send one pending digest; false when it is already sent or another worker is sending it."""
-    from forecasts.emails import digest_email_build
+    """Send one pending digest; false when it is already sent or another worker is sending it.
 
+    Lists only the notifications the user may still see; the others stay attached, unsent.
+    """
     now = now or timezone.now()
     if not lease_take(DigestDelivery, delivery_id=delivery_id, now=now):
         return False
     delivery = DigestDelivery.objects.select_related("user").get(pk=delivery_id)
     notifications = list(
-        delivery.notifications.select_related("question", "question__owner").order_by("created_at", "id")
+        notifications_visible_to(delivery.user)
+        .filter(digest=delivery)
+        .select_related("question", "question__owner")
+        .order_by("created_at", "id")
     )
     if notifications and delivery.user.email:
         try:
@@ -153,7 +180,9 @@ def digest_deliver(*, delivery_id: int, now: datetime | None = None) -> bool:
         DigestDelivery.objects.filter(pk=delivery_id).update(
             status=DigestDelivery.Status.SENT, sent_at=now, lease_until=None, next_attempt_at=None, last_error=""
         )
-        delivery.notifications.filter(sent_at__isnull=True).update(sent_at=now)
+        Notification.objects.filter(
+            pk__in=[notification.pk for notification in notifications], sent_at__isnull=True
+        ).update(sent_at=now)
     return True
 
 
@@ -181,20 +210,20 @@ def webhook_post(url: str, payload: dict) -> None:
         raise WebhookDeliveryFailed(f"{type(error).__name__}: {getattr(error, 'reason', error)}") from error
 
 
-def webhook_text(notification: Notification) -> str:
-    text = notification.message
-    if notification.question_id:
-        text += f" {question_admin_url(notification.question_id)}"
-    return text
-
-
 def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> bool:
     """POST one notification to its webhook (Slack-compatible {"text": ...}); records every attempt.
 
-    Raises WebhookDeliveryFailed when a retry may help, so the task retries with backoff.
+    Raises WebhookDeliveryFailed when a retry may help, so the task retries with backoff. A
+    recipient who may no longer see the question gets nothing: the delivery is marked failed.
     """
     now = now or timezone.now()
     if not lease_take(WebhookDelivery, delivery_id=delivery_id, now=now):
+        return False
+    if not webhook_deliveries_still_visible(WebhookDelivery.objects.filter(pk=delivery_id)).exists():
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            status=WebhookDelivery.Status.FAILED, lease_until=None, next_attempt_at=None, last_error=NOT_VISIBLE_ERROR
+        )
+        logger.info("Webhook delivery %s withheld: its recipient may no longer see the question.", delivery_id)
         return False
     delivery = WebhookDelivery.objects.select_related("notification").get(pk=delivery_id)
     try:
@@ -215,3 +244,66 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> bool:
         status=WebhookDelivery.Status.SENT, sent_at=timezone.now(), lease_until=None, next_attempt_at=None, last_error=""
     )
     return True
+
+
+# The two ways of sending -------------------------------------------------------------------------
+
+
+def tasks_queue(*, task, ids: list[int]) -> DeliveryTally:
+    """One task per id. If the broker fails part-way the rest stay pending in the database and a
+    later sweep or digest tick queues them again."""
+    for queued, delivery_id in enumerate(ids):
+        try:
+            task.delay(delivery_id)
+        except BrokerError:
+            logger.warning("Broker unavailable: %d %s task(s) left for a later tick.", len(ids) - queued, task.name)
+            return DeliveryTally(queued=queued)
+    return DeliveryTally(queued=len(ids))
+
+
+def webhooks_queue(*, delivery_ids: list[int]) -> DeliveryTally:
+    """Queue one task per webhook delivery (beat's way)."""
+    return tasks_queue(task=webhook_send_task, ids=delivery_ids)
+
+
+def webhooks_deliver_inline(*, delivery_ids: list[int]) -> DeliveryTally:
+    """POST each webhook delivery now, one after another (the command's way)."""
+    tally = DeliveryTally()
+    for delivery_id in delivery_ids:
+        try:
+            tally.sent += webhook_deliver(delivery_id=delivery_id)
+        except Exception as error:  # one dead endpoint must not stop the rest; the sweep retries it
+            tally.failed += 1
+            tally.errors.append(f"webhook {delivery_id} not delivered (will retry): {error}")
+    return tally
+
+
+def digests_queue(*, now: datetime | None = None) -> DeliveryTally:
+    """Open the digests that are due and queue one task per digest to send (the digest tick)."""
+    return tasks_queue(task=digest_send_task, ids=digests_prepare(now=now))
+
+
+def digests_tick_queue(*, now: datetime, anyone_notified: bool) -> DeliveryTally:
+    """After a sweep that notified someone, queue the digest tick now (beat's way): users whose
+    digest period has passed hear at once rather than at the next tick."""
+    if not anyone_notified:
+        return DeliveryTally()
+    try:
+        digests_dispatch_task.delay()
+    except BrokerError:
+        logger.warning("Broker unavailable: the digest tick will send the new notifications.")
+        return DeliveryTally()
+    return DeliveryTally(queued=1)
+
+
+def digests_deliver_inline(*, now: datetime, anyone_notified: bool) -> DeliveryTally:
+    """Open and send every digest that is due now, one after another (the command's way: with no
+    digest tick of its own, it sends them whether or not this sweep notified anyone)."""
+    tally = DeliveryTally()
+    for delivery_id in digests_prepare(now=now):
+        try:
+            tally.sent += digest_deliver(delivery_id=delivery_id)
+        except Exception as error:  # one bad address or mail outage must not stop the rest
+            tally.failed += 1
+            tally.errors.append(f"digest {delivery_id} not sent: {error}")
+    return tally

@@ -3,8 +3,8 @@
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from forecasts.models import Question
 from forecasts.access import user_can_edit_question
+from forecasts.models import Question
 
 
 @transaction.atomic

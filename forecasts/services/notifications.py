@@ -1,71 +1,20 @@
-"""Notifications: their wording, their dedupe keys, and the webhook deliveries that go with them."""
+"""Storing notifications: one row per notice (deduplicated), its webhook delivery rows, read marks.
+
+Who is told what, and when, is decided in `reminders.py`; the wording is in `messages.py`; the
+sending in `deliveries.py`.
+"""
 
 from datetime import datetime, timezone as dt_timezone
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from forecasts.models import LatestForecast, Notification, Profile, Question, ResolutionEvent, WebhookDelivery
-from forecasts.services.scores import question_scores_recompute, score_summaries_for
-
-
-def question_admin_url(question_id: int) -> str:
-    return f"{settings.SITE_URL}/admin/forecasts/question/{question_id}/change/"
-
-
-def format_moment(moment: datetime) -> str:
-    return moment.astimezone(dt_timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+from forecasts.models import Notification, Profile, WebhookDelivery
 
 
 def key_moment(moment: datetime) -> str:
     """A datetime as it appears in dedupe keys: moving a date makes a new key."""
     return moment.astimezone(dt_timezone.utc).strftime("%Y%m%dT%H%M%S")
-
-
-def ready_to_resolve_message(question: Question) -> str:
-    return (
-        f"The window of “{question.title}” closed on {format_moment(question.window_end)}. "
-        f"Score the outcome (yes, no or annulled) by {format_moment(question.resolve_by)}."
-    )
-
-
-def reminder_message(question: Question, *, closed_at: datetime, now: datetime) -> str:
-    days = (now - closed_at).days
-    waited = "today" if days == 0 else f"{days} day{'s' if days != 1 else ''} ago"
-    return (
-        f"Reminder: “{question.title}” closed {waited} and still awaits its outcome. "
-        f"Resolve by {format_moment(question.resolve_by)}."
-    )
-
-
-def escalation_message(question: Question) -> str:
-    return (
-        f"“{question.title}” (owner {question.owner}) passed its resolve-by date "
-        f"{format_moment(question.resolve_by)} without an outcome. Please resolve it or chase the owner."
-    )
-
-
-def closing_soon_message(question: Question) -> str:
-    return (
-        f"“{question.title}” closes on {format_moment(question.window_end)}. "
-        "Update your forecast if your view has changed."
-    )
-
-
-def resolution_message(*, question: Question, event: ResolutionEvent, score_summary: str | None = None) -> str:
-    """What a forecaster is told when a question they forecast on is resolved or annulled, with their score."""
-    if event.action == ResolutionEvent.Action.ANNUL:
-        text = f"“{question.title}” was annulled: it will not be scored."
-    else:
-        text = f"“{question.title}” resolved {event.outcome.upper()}."
-    if score_summary:
-        text += f" {score_summary}"
-    if event.note:
-        text += f" Note: {event.note}"
-    if event.evidence_url:
-        text += f" Evidence: {event.evidence_url}"
-    return text
 
 
 def notifications_create(*, notifications: list[Notification], now: datetime) -> list[Notification]:
@@ -174,71 +123,6 @@ def webhook_deliveries_create(*, notifications: list[Notification], now: datetim
         ],
         ignore_conflicts=True,
     )
-
-
-def resolutions_notify(
-    *, now: datetime | None = None, event_ids=None, batch_size: int | None = None
-) -> list[Notification]:
-    """Tell every forecaster how a question resolved, for each resolution event not yet told.
-
-    Runs from the resolution's on-commit task and from every sweep (which catches up when the
-    broker was down). An event that is no longer the question's current resolution (undone,
-    or resolved again since) is marked told without a message.
-    """
-    now = now or timezone.now()
-    batch_size = batch_size or settings.FOREWARN["SWEEP_BATCH_SIZE"]
-    pending = ResolutionEvent.objects.filter(notified_at__isnull=True).order_by("created_at", "id")
-    if event_ids is not None:
-        pending = pending.filter(pk__in=event_ids)
-    created = []
-    while True:
-        with transaction.atomic():
-            events = list(
-                pending.select_for_update(skip_locked=True, of=("self",)).select_related("question")[:batch_size]
-            )
-            created.extend(resolution_events_notify(events=events, now=now))
-        if len(events) < batch_size:
-            return created
-
-
-def resolution_events_notify(*, events: list[ResolutionEvent], now: datetime) -> list[Notification]:
-    """Notify the forecasters of the events that are their question's current resolution; mark all told."""
-    current = [
-        event
-        for event in events
-        if event.action in (ResolutionEvent.Action.RESOLVE, ResolutionEvent.Action.ANNUL)
-        and event.question.is_final
-        and event.question.resolved_at == event.created_at
-    ]
-    question_ids = {event.question_id for event in current}
-    # Score first, so the message never runs ahead of the recompute task (it is idempotent).
-    for question_id in {event.question_id for event in current if event.action == ResolutionEvent.Action.RESOLVE}:
-        question_scores_recompute(question_id=question_id)
-    summaries = score_summaries_for(question_ids=question_ids)
-    forecasters = LatestForecast.objects.filter(
-        question_id__in=question_ids, forecaster__isnull=False
-    ).values_list("question_id", "forecaster_id")
-    forecasters_by_question: dict[int, list[int]] = {}
-    for question_id, forecaster_id in forecasters:
-        forecasters_by_question.setdefault(question_id, []).append(forecaster_id)
-    notifications = [
-        Notification(
-            user_id=forecaster_id,
-            question_id=event.question_id,
-            kind=Notification.Kind.RESOLVED,
-            dedupe_key=f"resolved:{event.question_id}:{event.pk}",
-            message=resolution_message(
-                question=event.question,
-                event=event,
-                score_summary=summaries.get((event.question_id, forecaster_id)),
-            ),
-        )
-        for event in current
-        for forecaster_id in forecasters_by_question.get(event.question_id, [])
-    ]
-    created = notifications_create(notifications=notifications, now=now)
-    ResolutionEvent.objects.filter(pk__in=[event.pk for event in events]).update(notified_at=now)
-    return created
 
 
 @transaction.atomic

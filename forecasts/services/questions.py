@@ -7,8 +7,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from forecasts.models import Question, Source, Tag, Team
 from forecasts.access import user_can_edit_question, user_can_resolve_question, user_may_file_in_team
+from forecasts.models import Question, Source, Tag, Team
 
 EDITABLE_FIELDS = {
     "title",

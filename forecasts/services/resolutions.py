@@ -1,42 +1,144 @@
-"""Resolving, annulling and undoing: every change is written to the question's history."""
+"""Resolving, annulling and undoing: one state machine, every change written to the question's history.
 
+`TRANSITIONS` lists the allowed (status, action) pairs and what each does to the question. Every
+change takes the one path of `resolution_change`: lock the question, check the actor and the
+table, remember the previous state, apply the change, record the event, save, and queue what
+follows once it commits. A resolve or annul event becomes the question's `current_resolution`;
+an undo clears it. Callers never branch on the status or on annul-or-resolve themselves.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from forecasts.models import Question, ResolutionEvent
 from forecasts.access import user_can_resolve_question
+from forecasts.models import Question, ResolutionEvent
+from forecasts.tasks import question_scores_recompute_task, resolution_notify_task
 
-RESOLVABLE_STATUSES = (Question.Status.OPEN, Question.Status.AWAITING_RESOLUTION)
-ANNULLABLE_STATUSES = (Question.Status.DRAFT, *RESOLVABLE_STATUSES)
+Action = ResolutionEvent.Action
+Status = Question.Status
 
-
-def locked_for_resolution(question: Question, actor) -> Question:
-    locked = Question.objects.select_for_update().get(pk=question.pk)
-    if not user_can_resolve_question(actor, locked):
-        raise PermissionDenied("Only the question's owner or a moderator can change its resolution.")
-    return locked
+NOT_ALLOWED_TO_RESOLVE = "Only the question's owner or a moderator can change its resolution."
+UNKNOWN_OUTCOME = "Choose yes, no or annulled."
 
 
-def followups_after_commit(event: ResolutionEvent) -> None:
+@dataclass(frozen=True)
+class ResolutionDetails:
+    """What the actor says about a change: the outcome, the evidence, a note, when it happened."""
+
+    outcome: str = ""
+    evidence_url: str = ""
+    note: str = ""
+    occurred_at: datetime | None = None
+
+
+def resolved(question: Question, details: ResolutionDetails, *, actor, now: datetime) -> None:
+    """YES or NO once the window has closed, or YES early with the event inside the window."""
+    if question.window_end > now and details.outcome == Question.Outcome.NO:
+        raise ValidationError({"outcome": "NO can only be decided once the window has closed."})
+    occurred_at = details.occurred_at
+    if occurred_at is not None:
+        if occurred_at > now:
+            raise ValidationError({"occurred_at": "The event cannot have happened in the future."})
+        if occurred_at > question.window_end or (question.window_start and occurred_at < question.window_start):
+            raise ValidationError({"occurred_at": "For YES the event must have happened inside the window."})
+    question.status = Status.RESOLVED
+    question.outcome = details.outcome
+    question.occurred_at = occurred_at
+    mark_final(question, actor=actor, now=now)
+
+
+def annulled(question: Question, details: ResolutionDetails, *, actor, now: datetime) -> None:
+    """Void the question: it will never be scored."""
+    question.status = Status.ANNULLED
+    question.outcome = Question.Outcome.ANNULLED
+    mark_final(question, actor=actor, now=now)
+
+
+def mark_final(question: Question, *, actor, now: datetime) -> None:
+    """What resolving and annulling share: who and when, the close, no more reminders."""
+    question.resolved_at = now
+    question.resolved_by = actor
+    question.closed_at = question.closed_at or min(now, question.window_end)
+    question.next_reminder_at = None
+
+
+def reopened(question: Question, details: ResolutionDetails, *, actor, now: datetime) -> None:
+    """Back to awaiting resolution, or open if the window still runs."""
+    window_open = question.window_end > now
+    question.status = Status.OPEN if window_open else Status.AWAITING_RESOLUTION
+    question.outcome = ""
+    question.occurred_at = None
+    question.resolved_at = None
+    question.resolved_by = None
+    question.closed_at = None if window_open else question.closed_at or question.window_end
+    question.next_reminder_at = None if window_open else now
+
+
+Apply = Callable[..., None]  # (question, details, *, actor, now): checks the details, assigns the fields
+
+# The allowed (status, action) pairs and what each does; any other pair is refused.
+TRANSITIONS: dict[tuple[str, str], Apply] = {
+    (Status.OPEN, Action.RESOLVE): resolved,
+    (Status.AWAITING_RESOLUTION, Action.RESOLVE): resolved,
+    (Status.DRAFT, Action.ANNUL): annulled,
+    (Status.OPEN, Action.ANNUL): annulled,
+    (Status.AWAITING_RESOLUTION, Action.ANNUL): annulled,
+    (Status.RESOLVED, Action.UNRESOLVE): reopened,
+    (Status.ANNULLED, Action.UNRESOLVE): reopened,
+}
+
+# Why an action is refused from a status the table does not list: (field, message).
+REFUSALS = {
+    Action.RESOLVE: ("outcome", "This question is {status}; undo the resolution first to change it."),
+    Action.ANNUL: ("outcome", "This question is {status}; undo the resolution first to annul it."),
+    Action.UNRESOLVE: ("status", "Only a resolved or annulled question can be un-resolved."),
+}
+
+# The one place an outcome picks between resolving and annulling.
+ACTION_FOR_OUTCOME = {
+    Question.Outcome.YES: Action.RESOLVE,
+    Question.Outcome.NO: Action.RESOLVE,
+    Question.Outcome.ANNULLED: Action.ANNUL,
+}
+
+
+def followups_after_commit(event: ResolutionEvent, *, tell_forecasters: bool) -> None:
     """Once the change commits, queue the score recompute and (for a resolve or annul) the
     forecasters' notifications. If the broker is down the request still succeeds (robust): the
     next sweep finds stale scores and untold events from database state."""
-    from forecasts.tasks import question_scores_recompute_task, resolution_notify  # tasks import services
 
     # A named function, not a partial: Django logs a robust hook's failure by its __qualname__.
     def queue_followups():
         question_scores_recompute_task.delay(event.question_id)
-        if event.action != ResolutionEvent.Action.UNRESOLVE:
-            resolution_notify.delay(event.pk)
+        if tell_forecasters:
+            resolution_notify_task.delay(event.pk)
 
     transaction.on_commit(queue_followups, robust=True)
 
 
-def record_event(question: Question, *, action: str, actor, previous_status: str, previous_outcome: str, **details):
-    """Write the change to the question's history and queue what follows from it."""
+@transaction.atomic
+def resolution_change(*, question: Question, actor, action: str | None, details: ResolutionDetails) -> Question:
+    """Make one change of the table to the question, as `actor`, and record it; returns the saved question.
+
+    `action` is None for an outcome Forewarn does not know (refused once the actor is checked).
+    """
+    question = Question.objects.select_for_update().get(pk=question.pk)
+    if not user_can_resolve_question(actor, question):
+        raise PermissionDenied(NOT_ALLOWED_TO_RESOLVE)
+    if action is None:
+        raise ValidationError({"outcome": UNKNOWN_OUTCOME})
+    apply = TRANSITIONS.get((question.status, action))
+    if apply is None:
+        field, message = REFUSALS[action]
+        raise ValidationError({field: message.format(status=question.get_status_display().lower())})
+    previous_status, previous_outcome = question.status, question.outcome
+    now = timezone.now()
+    apply(question, details, actor=actor, now=now)
     event = ResolutionEvent.objects.create(
         question=question,
         action=action,
@@ -44,14 +146,17 @@ def record_event(question: Question, *, action: str, actor, previous_status: str
         previous_status=previous_status,
         previous_outcome=previous_outcome,
         actor=actor,
-        created_at=question.resolved_at or timezone.now(),
-        **details,
+        created_at=now,
+        evidence_url=details.evidence_url,
+        note=details.note,
+        occurred_at=question.occurred_at,
     )
-    followups_after_commit(event)
-    return event
+    question.current_resolution = event if question.is_final else None
+    question.save()
+    followups_after_commit(event, tell_forecasters=question.is_final)
+    return question
 
 
-@transaction.atomic
 def question_resolve(
     *,
     question: Question,
@@ -61,95 +166,25 @@ def question_resolve(
     note: str = "",
     occurred_at: datetime | None = None,
 ) -> Question:
-    """Score the outcome: YES or NO once the window has closed, or YES early inside the window."""
-    if outcome == Question.Outcome.ANNULLED:
-        return question_annul(question=question, actor=actor, evidence_url=evidence_url, note=note)
-    question = locked_for_resolution(question, actor)
-    now = timezone.now()
-    if outcome not in (Question.Outcome.YES, Question.Outcome.NO):
-        raise ValidationError({"outcome": "Choose yes, no or annulled."})
-    if question.status not in RESOLVABLE_STATUSES:
-        raise ValidationError({"outcome": f"This question is {question.get_status_display().lower()}; undo the resolution first to change it."})
-    window_open = question.window_end > now
-    if window_open and outcome == Question.Outcome.NO:
-        raise ValidationError({"outcome": "NO can only be decided once the window has closed."})
-    if occurred_at is not None:
-        if occurred_at > now:
-            raise ValidationError({"occurred_at": "The event cannot have happened in the future."})
-        if occurred_at > question.window_end or (question.window_start and occurred_at < question.window_start):
-            raise ValidationError({"occurred_at": "For YES the event must have happened inside the window."})
-    previous_status, previous_outcome = question.status, question.outcome
-    question.status = Question.Status.RESOLVED
-    question.outcome = outcome
-    question.occurred_at = occurred_at
-    question.resolved_at = now
-    question.resolved_by = actor
-    question.closed_at = question.closed_at or min(now, question.window_end)
-    question.next_reminder_at = None
-    question.save()
-    record_event(
-        question,
-        action=ResolutionEvent.Action.RESOLVE,
+    """Score the outcome: YES or NO once the window has closed, YES early inside the window, or annulled."""
+    return resolution_change(
+        question=question,
         actor=actor,
-        previous_status=previous_status,
-        previous_outcome=previous_outcome,
-        evidence_url=evidence_url,
-        note=note,
-        occurred_at=occurred_at,
+        action=ACTION_FOR_OUTCOME.get(outcome),
+        details=ResolutionDetails(outcome=outcome, evidence_url=evidence_url, note=note, occurred_at=occurred_at),
     )
-    return question
 
 
-@transaction.atomic
 def question_annul(*, question: Question, actor, evidence_url: str = "", note: str = "") -> Question:
     """Void a question that is not final yet: it will never be scored."""
-    question = locked_for_resolution(question, actor)
-    if question.status not in ANNULLABLE_STATUSES:
-        raise ValidationError({"outcome": f"This question is {question.get_status_display().lower()}; undo the resolution first to annul it."})
-    previous_status, previous_outcome = question.status, question.outcome
-    now = timezone.now()
-    question.status = Question.Status.ANNULLED
-    question.outcome = Question.Outcome.ANNULLED
-    question.resolved_at = now
-    question.resolved_by = actor
-    question.closed_at = question.closed_at or min(now, question.window_end)
-    question.next_reminder_at = None
-    question.save()
-    record_event(
-        question,
-        action=ResolutionEvent.Action.ANNUL,
+    return resolution_change(
+        question=question,
         actor=actor,
-        previous_status=previous_status,
-        previous_outcome=previous_outcome,
-        evidence_url=evidence_url,
-        note=note,
+        action=Action.ANNUL,
+        details=ResolutionDetails(outcome=Question.Outcome.ANNULLED, evidence_url=evidence_url, note=note),
     )
-    return question
 
 
-@transaction.atomic
 def question_unresolve(*, question: Question, actor, note: str = "") -> Question:
     """Undo a resolution or annulment: back to awaiting resolution, or open if the window still runs."""
-    question = locked_for_resolution(question, actor)
-    if question.status not in Question.FINAL_STATUSES:
-        raise ValidationError({"status": "Only a resolved or annulled question can be un-resolved."})
-    previous_status, previous_outcome = question.status, question.outcome
-    now = timezone.now()
-    window_open = question.window_end > now
-    question.status = Question.Status.OPEN if window_open else Question.Status.AWAITING_RESOLUTION
-    question.outcome = ""
-    question.occurred_at = None
-    question.resolved_at = None
-    question.resolved_by = None
-    question.closed_at = None if window_open else question.closed_at or question.window_end
-    question.next_reminder_at = None if window_open else now
-    question.save()
-    record_event(
-        question,
-        action=ResolutionEvent.Action.UNRESOLVE,
-        actor=actor,
-        previous_status=previous_status,
-        previous_outcome=previous_outcome,
-        note=note,
-    )
-    return question
+    return resolution_change(question=question, actor=actor, action=Action.UNRESOLVE, details=ResolutionDetails(note=note))

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from forecasts import scoring
 from forecasts.models import Forecast, Question, ResolutionEvent, Score
+from forecasts.services.messages import score_summary_text
 
 logger = logging.getLogger(__name__)
 
@@ -201,22 +202,6 @@ def stale_scores_recompute(*, batch_size: int = RECOMPUTE_BATCH_SIZE, now: datet
     question_ids = list(questions_missing_scores().values_list("pk", flat=True)[:batch_size])
     _, _, failed = questions_scores_recompute(question_ids)
     return [question_id for question_id in question_ids if question_id not in failed]
-
-
-def score_summary_text(score: Score) -> str:
-    text = (
-        f"Your forecast of {score.probability:.0%} scored Brier {score.brier:.3f}"
-        f" (log loss {score.log_loss:.3f}; time-averaged Brier {score.time_averaged_brier:.3f}"
-    )
-    if score.relative_brier is not None:
-        text += f"; {score.relative_brier:+.3f} against the crowd"
-    return text + ")."
-
-
-def score_summary_for(question_id: int, user_id: int) -> str | None:
-    """One sentence with the user's score on the question, for the resolution notification."""
-    score = Score.objects.filter(question_id=question_id, forecaster_id=user_id).first()
-    return score_summary_text(score) if score else None
 
 
 def score_summaries_for(*, question_ids: Iterable[int]) -> dict[tuple[int, int], str]:

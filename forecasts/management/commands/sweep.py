@@ -31,26 +31,18 @@ class Command(BaseCommand):
         if dry_run:
             self.dry_run()
             return
-        report = services.lifecycle_sweep()
-        self.describe(report, digests=[])
         if no_deliver:
+            self.describe(services.lifecycle_sweep(), digests=[])
             return
-        sent = failed = 0
-        for delivery_id in services.digests_prepare():
-            try:
-                sent += services.digest_deliver(delivery_id=delivery_id)
-            except Exception as error:  # one bad address or mail outage must not stop the rest
-                failed += 1
-                self.stderr.write(f"digest {delivery_id} not sent: {error}")
-        posted = webhook_failed = 0
-        for delivery_id in report.webhook_deliveries:
-            try:
-                posted += services.webhook_deliver(delivery_id=delivery_id)
-            except Exception as error:
-                webhook_failed += 1
-                self.stderr.write(f"webhook {delivery_id} not delivered (will retry): {error}")
+        run = services.lifecycle_run(
+            digests_deliver=services.digests_deliver_inline, webhooks_deliver=services.webhooks_deliver_inline
+        )
+        self.describe(run.report, digests=[])
+        for error in run.digests.errors + run.webhooks.errors:
+            self.stderr.write(error)
         self.stdout.write(
-            f"digests sent: {sent}, failed: {failed}; webhooks delivered: {posted}, failed: {webhook_failed}"
+            f"digests sent: {run.digests.sent}, failed: {run.digests.failed}; "
+            f"webhooks delivered: {run.webhooks.sent}, failed: {run.webhooks.failed}"
         )
 
     def dry_run(self):

@@ -1,0 +1,130 @@
+"""The lifecycle: closing ended windows, and the sweep that runs everything time makes due.
+
+The sweep runs every step once, each found from database state and done in locked batches
+(`batches.py`): close ended windows here, then the reminders, escalations and nudges of
+`reminders.py`, stale scores, and the resolution notices the broker missed. `lifecycle_run` is
+the whole sequence (sweep, then digests, then webhooks) that beat runs every minute and
+`manage.py sweep` runs once; only the way digests and webhooks are sent differs, and the caller
+passes it in (beat queues one task per delivery, the command sends inline).
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.db.models import F
+from django.utils import timezone
+
+from forecasts.models import Notification, Question
+from forecasts.services.batches import in_locked_batches
+from forecasts.services.deliveries import DeliveryTally, webhook_deliveries_due
+from forecasts.services.reminders import (
+    closing_soon_notify,
+    escalations_send,
+    reminder_offset,
+    resolutions_notify,
+    resolver_reminders_send,
+)
+from forecasts.services.scores import stale_scores_recompute
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did: the questions it closed and rescored, the notices it created."""
+
+    now: datetime
+    closed: list[int] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    webhook_deliveries: list[int] = field(default_factory=list)
+    rescored: list[int] = field(default_factory=list)
+    failed_steps: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """The counts a task result or a log line carries."""
+        kinds: dict[str, int] = {}
+        for notification in self.notifications:
+            kinds[notification.kind] = kinds.get(notification.kind, 0) + 1
+        return {
+            "closed": len(self.closed),
+            "notifications": kinds,
+            "webhook_deliveries": len(self.webhook_deliveries),
+            "rescored": len(self.rescored),
+            "failed_steps": self.failed_steps,
+        }
+
+
+@dataclass
+class LifecycleRun:
+    """A sweep and what became of the digests and webhooks after it."""
+
+    report: SweepReport
+    digests: DeliveryTally
+    webhooks: DeliveryTally
+
+
+def questions_close_due(*, now: datetime, batch_size: int) -> list[int]:
+    """Close every open question whose window has ended; `closed_at` is the window's end.
+
+    The window end, not the sweep's clock, is when the question closed: calibration and the
+    reminder schedule then do not depend on how late the sweep ran. The first reminder round
+    ("ready to resolve") is left due for `resolver_reminders_send`, which runs next.
+    """
+
+    def close(ids: list[int]) -> list[int]:
+        Question.objects.filter(pk__in=ids, status=Question.Status.OPEN).update(
+            status=Question.Status.AWAITING_RESOLUTION,
+            closed_at=F("window_end"),
+            next_reminder_at=F("window_end") + reminder_offset(0),
+            reminder_round=0,
+            next_escalation_at=F("resolve_by"),
+            updated_at=now,
+        )
+        return ids
+
+    due = Question.objects.due_to_close(now).order_by("window_end", "id").values_list("pk", flat=True)
+    return in_locked_batches(due, close, batch_size=batch_size)
+
+
+def lifecycle_sweep(*, now: datetime | None = None) -> SweepReport:
+    """Run every step of the sweep once; a failing step is logged and the others still run."""
+    now = now or timezone.now()
+    batch_size = settings.FOREWARN["SWEEP_BATCH_SIZE"]
+    report = SweepReport(now=now)
+    steps = [
+        ("close", questions_close_due, report.closed),
+        ("remind", resolver_reminders_send, report.notifications),
+        ("escalate", escalations_send, report.notifications),
+        ("closing_soon", closing_soon_notify, report.notifications),
+        ("scores", stale_scores_recompute, report.rescored),
+        ("resolved", resolutions_notify, report.notifications),
+    ]
+    for name, step, results in steps:
+        try:
+            results.extend(step(now=now, batch_size=batch_size))
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            logger.exception("Sweep step %s failed; the next sweep retries it.", name)
+            report.failed_steps.append(name)
+    report.webhook_deliveries = webhook_deliveries_due(now=now)
+    return report
+
+
+def lifecycle_run(
+    *,
+    digests_deliver: Callable[..., DeliveryTally],
+    webhooks_deliver: Callable[..., DeliveryTally],
+    now: datetime | None = None,
+) -> LifecycleRun:
+    """Sweep, then send the digests, then the webhooks the sweep found due: beat's work each
+    minute (`digests_tick_queue`, `webhooks_queue`) and `manage.py sweep`'s once
+    (`digests_deliver_inline`, `webhooks_deliver_inline`)."""
+    report = lifecycle_sweep(now=now)
+    digests = digests_deliver(now=report.now, anyone_notified=bool(report.notifications))
+    webhooks = webhooks_deliver(delivery_ids=report.webhook_deliveries)
+    return LifecycleRun(report=report, digests=digests, webhooks=webhooks)
