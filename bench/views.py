@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authtoken.models import Token
 
-from forecasts import selectors
+from forecasts.access import questions_visible_to
 from forecasts.models import Forecast, LatestForecast
 
 QUESTION_COLUMNS = [
@@ -38,7 +38,7 @@ def plain_question_list(request):
     page_size = min(int(request.GET.get("page_size", 50)), 200)
     my_standing = LatestForecast.objects.filter(question_id=OuterRef("pk"), forecaster_id=user.pk)
     rows = (
-        selectors.visible_questions(user)
+        questions_visible_to(user)
         .annotate(my_probability=Subquery(my_standing.values("probability")[:1]))
         .order_by("window_end", "id")
         .values(*QUESTION_COLUMNS)[:page_size]

@@ -7,10 +7,10 @@ import numpy as np
 from django.db import connection
 from django.utils import timezone
 
-from forecasts.bench.data import DAY_US, BenchData, copy_rows, iso, sequences_reset
-from forecasts.bench.measure import Figure
+from bench.data import DAY_US, BenchData, copy_rows, iso, sequences_reset
+from bench.measure import Figure
 from forecasts.models import Notification, Question
-from forecasts.services.sweep import lifecycle_sweep
+from forecasts.services import lifecycle_sweep
 
 RAW_CLOSE_SQL = """
     UPDATE forecasts_question
