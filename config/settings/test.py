@@ -52,6 +52,8 @@ else:
     if not EMBEDDED:
         missing.append(f"PostgreSQL at {database_host}:{database_port}")
     DATABASES = {"default": database_from_url(f"sqlite:///{TEST_VAR_DIR / 'forewarn.sqlite3'}")}
+    # A file, like `make run`'s (WAL, IMMEDIATE transactions), not Django's in-memory test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(TEST_VAR_DIR / "test_forewarn.sqlite3")}
 
 redis_host, redis_port = service_address(TEST_REDIS_URL, 6379)
 if not EMBEDDED and service_answers(redis_host, redis_port):
