@@ -8,12 +8,13 @@ PORT ?= 8000
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help venv dev browser run test test-fast migrate seeds bench clean
+.PHONY: help venv dev browser run test test-fast test-embedded migrate seeds bench clean
 
 help:
 	@echo "make run        set up on embedded defaults (SQLite, filesystem broker) and start web + worker + beat"
-	@echo "make test       run the whole test suite (PostgreSQL and Redis on localhost when they answer)"
-	@echo "make test-fast  the suite without the slow real-worker, browser and fuzzing tests"
+	@echo "make test       the whole suite on PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL), then make test-embedded"
+	@echo "make test-fast  the suite without tests/slow/ (real processes, browser, fuzzing, soak, faults)"
+	@echo "make test-embedded  the fast suite on make run's embedded default (SQLite, filesystem broker)"
 	@echo "make bench      benchmarks on PostgreSQL (DATABASE_URL) in a database of their own; BENCH_ARGS=\"--scale 0.1\""
 
 $(PY):
@@ -50,13 +51,21 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "!! could not install chromium: the browser tests will skip (and fail under CI=true)"; }
 
+# Two legs: everything on PostgreSQL and Redis (CI=true fails if they do not answer), then the
+# fast suite on the embedded default of `make run`.
 test: dev browser
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-embedded
 
 test-fast: dev
 	$(PY) -m pytest -m "not slow"
 
+# SQLite and kombu's filesystem broker under var/test/, even when PostgreSQL and Redis answer.
+test-embedded: dev
+	FOREWARN_TEST_EMBEDDED=1 $(PY) -m pytest -m "not slow"
+
 # Needs DATABASE_URL=postgres://...; creates, loads and drops its own forewarn_bench databases.
+# The bench app (bench/) is installed by config.settings.bench only, never in production.
 bench: dev
 	DJANGO_SETTINGS_MODULE=config.settings.bench $(PY) manage.py bench $(BENCH_ARGS)
 

@@ -1,4 +1,7 @@
-"""Fixtures and helpers the API tests share: callers in every role, each with a real API token."""
+"""Fixtures and helpers the API tests share: callers in every role, each with a real API token.
+
+A plugin of tests/conftest.py: test modules import the helpers, never the fixtures (found by name).
+"""
 
 from datetime import timedelta
 

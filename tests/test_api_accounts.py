@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 
 from forecasts.models import Notification, Profile, Source
 from tests import factories
-from tests.api_support import client_for, error_fields, fresh_throttle_counts, reader, team  # noqa: F401
+from tests.api_support import client_for, error_fields
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from forecasts.models import Forecast, Question
 from tests import factories
-from tests.api_support import ago, client_for, error_fields, fresh_throttle_counts, reader, team, team_question  # noqa: F401
+from tests.api_support import ago, client_for, error_fields
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from forecasts.models import LatestForecast
 from tests import factories
-from tests.api_support import ago, client_for, fresh_throttle_counts, team  # noqa: F401
+from tests.api_support import ago, client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from forecasts.models import LatestForecast, Question
 from tests import factories
-from tests.api_support import client_for, error_fields, fresh_throttle_counts, reader, soon, team, team_question  # noqa: F401
+from tests.api_support import client_for, error_fields, soon
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import pytest
 from forecasts.models import Question, ResolutionEvent
 from tests import factories
-from tests.api_support import ago, client_for, error_fields, fresh_throttle_counts, soon  # noqa: F401
+from tests.api_support import ago, client_for, error_fields, soon
 
 pytestmark = pytest.mark.django_db
 

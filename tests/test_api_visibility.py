@@ -14,7 +14,7 @@ from forecasts import selectors
 from forecasts.access import questions_visible_to
 from forecasts.models import Question
 from tests import factories
-from tests.api_support import ago, client_for, fresh_throttle_counts, soon, team, teammate, outsider  # noqa: F401
+from tests.api_support import ago, client_for, soon
 
 pytestmark = pytest.mark.django_db
 

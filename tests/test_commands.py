@@ -1,17 +1,14 @@
-"""The run experience: demo accounts, `serve`, production settings and the container setup."""
+"""The run experience: demo accounts, `serve`, production settings and the container setup.
 
-import os
+`make run` end to end (serve's processes, a window closed, SIGINT) is tests/slow/test_serve.py.
+"""
+
 import re
 import secrets
-import signal
 import socket
 import stat
 import subprocess
 import sys
-import threading
-import time
-import urllib.error
-import urllib.request
 from io import StringIO
 from pathlib import Path
 
@@ -21,22 +18,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.support.serve import subprocess_environment
+
 BASE_DIR = Path(settings.BASE_DIR)
-SERVICE_URL_VARIABLES = ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")
-
-
-def subprocess_environment(var_dir: Path, **overrides) -> dict:
-    """The embedded defaults (SQLite, filesystem broker) in a private var dir."""
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in SERVICE_URL_VARIABLES and not name.startswith("DJANGO_")
-    }
-    environment.update(
-        DJANGO_SETTINGS_MODULE="config.settings.local", FOREWARN_VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1"
-    )
-    environment.update(overrides)
-    return environment
 
 
 def dotenv_defines(name: str) -> bool:
@@ -109,12 +93,6 @@ def test_demo_users_leaves_an_existing_admin_alone(var_dir):
 # --- serve -----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.django_db
 def test_serve_refuses_a_port_in_use():
     with socket.socket() as taken:
@@ -122,136 +100,6 @@ def test_serve_refuses_a_port_in_use():
         taken.listen()
         with pytest.raises(CommandError, match="already in use"):
             call_command("serve", port=taken.getsockname()[1], stdout=StringIO())
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below pid, from /proc (Linux)."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(fields[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def is_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-class ServeProcess:
-    """`manage.py serve` in a subprocess, its output collected line by line."""
-
-    def __init__(self, environment: dict, port: int):
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port)],
-            cwd=BASE_DIR,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.reader = threading.Thread(target=self.collect, daemon=True)
-        self.reader.start()
-
-    def collect(self):
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_for(self, text: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.output():
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise AssertionError(f"{text!r} did not appear; output so far:\n{self.output()}")
-            time.sleep(0.2)
-
-    def kill_everything(self):
-        for pid in descendants(self.process.pid) | {self.process.pid}:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-
-@pytest.fixture(scope="module")
-def migrated_var_dir(tmp_path_factory):
-    var_dir = tmp_path_factory.mktemp("serve-var")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=BASE_DIR,
-        env=subprocess_environment(var_dir),
-        check=True,
-        timeout=300,
-    )
-    return var_dir
-
-
-def admin_login_status(port: int) -> int | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return None
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
-def test_serve_runs_web_worker_and_beat_and_sigint_stops_all(migrated_var_dir):
-    port = free_port()
-    serve = ServeProcess(subprocess_environment(migrated_var_dir), port)
-    try:
-        deadline = time.monotonic() + 90
-        while admin_login_status(port) != 200:
-            assert serve.process.poll() is None, serve.output()
-            assert time.monotonic() < deadline, serve.output()
-            time.sleep(0.3)
-        serve.wait_for("ready.", timeout=60)
-        serve.wait_for("beat: Starting", timeout=60)
-        children = descendants(serve.process.pid)
-        assert len(children) >= 3
-        serve.process.send_signal(signal.SIGINT)
-        assert serve.process.wait(timeout=60) == 0, serve.output()
-        time.sleep(0.5)
-        assert not [pid for pid in children if is_alive(pid)], serve.output()
-    finally:
-        serve.kill_everything()
-    output = serve.output()
-    assert f"http://127.0.0.1:{port}/admin/" in output
-    assert "worker | " in output and "beat   | " in output and "web    | " in output
-    assert (migrated_var_dir / "celery" / "queue").is_dir()
-    assert "SIGINT received" in output and "stopped." in output
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
-def test_serve_stops_everything_and_fails_when_a_child_dies(migrated_var_dir):
-    port = free_port()
-    # An unknown broker transport makes the worker and beat exit at start-up.
-    serve = ServeProcess(subprocess_environment(migrated_var_dir, CELERY_BROKER_URL="nosuchtransport://"), port)
-    try:
-        assert serve.process.wait(timeout=90) != 0, serve.output()
-        time.sleep(0.5)
-        assert admin_login_status(port) is None
-    finally:
-        serve.kill_everything()
-    assert "exited with code" in serve.output()
 
 
 # --- production settings -------------------------------------------------------------------

@@ -1,14 +1,10 @@
 """The lifecycle against the real database with the clock under control: sweep, reminders,
 escalation, closing-soon nudges, resolution notices, digests, one-click links, webhooks, ICS."""
 
-import json
 import smtplib
-import threading
-from datetime import datetime, timedelta, timezone as dt_timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import datetime, timedelta
 
 import pytest
-import time_machine
 from django.core.exceptions import PermissionDenied
 from django.core import mail, signing
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
@@ -31,33 +27,19 @@ from forecasts.models import (
 )
 from forecasts.services import SALT, WebhookDeliveryFailed, action_link_url, reminder_offset, reminder_round_due
 from tests import factories
+from tests.support.lifecycle import (
+    T0,
+    Endpoint,
+    FlakySmtpBackend,
+    at,
+    due_question,
+    snapshot,
+    standing_forecast,
+    unused_port,
+    webhook_users,
+)
 
 pytestmark = pytest.mark.django_db
-
-T0 = datetime(2026, 3, 2, 12, 0, tzinfo=dt_timezone.utc)
-WEBHOOK_PORT = 8301
-
-
-def at(moment: datetime):
-    return time_machine.travel(moment, tick=False)
-
-
-def due_question(owner, *, window_end=T0 - timedelta(minutes=1), **fields) -> Question:
-    return factories.QuestionFactory(
-        owner=owner, window_end=window_end, resolve_by=fields.pop("resolve_by", window_end + timedelta(days=3)), **fields
-    )
-
-
-def standing_forecast(question: Question, user) -> None:
-    """A user's forecast as forecast_submit leaves it (a Forecast and its standing LatestForecast)."""
-    from forecasts.models import LatestForecast
-
-    forecast = factories.ForecastFactory(
-        question=question, forecaster=user, made_at=question.window_end - timedelta(days=2)
-    )
-    LatestForecast.objects.create(
-        question=question, forecaster=user, forecast=forecast, probability=forecast.probability, made_at=forecast.made_at
-    )
 
 
 def notifications_of(user, **filters) -> list[Notification]:
@@ -136,13 +118,6 @@ def test_sweep_twice_changes_nothing_more(owner, forecaster):
     assert len(first.closed) == 3 and len(first.notifications) == 4
     assert second.closed == [] and second.notifications == []
     assert snapshot() == state
-
-
-def snapshot():
-    return (
-        list(Question.objects.order_by("pk").values_list("pk", "status", "closed_at", "reminder_round", "next_reminder_at")),
-        list(Notification.objects.order_by("pk").values_list("pk", "user_id", "dedupe_key")),
-    )
 
 
 # --- reminders -------------------------------------------------------------------------------
@@ -291,15 +266,6 @@ def test_closing_soon_nudges_each_opted_in_forecaster_once(owner, forecaster):
 # --- resolution notices ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def eager_tasks():
-    from config.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
 def test_resolving_tells_every_forecaster_after_commit(owner, forecaster, eager_tasks, django_capture_on_commit_callbacks):
     other = factories.ForecasterFactory(username="other")
     question = due_question(owner, window_end=T0)
@@ -437,18 +403,8 @@ def test_a_digest_is_sent_once_even_if_two_workers_get_it(owner, mailoutbox):
     assert len(mailoutbox) == 1
 
 
-class FlakySmtpBackend(LocmemBackend):
-    failures_left = 0
-
-    def send_messages(self, messages):
-        if FlakySmtpBackend.failures_left:
-            FlakySmtpBackend.failures_left -= 1
-            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
-        return super().send_messages(messages)
-
-
 def test_a_failed_digest_keeps_its_claim_and_is_sent_by_the_next_attempt(owner, settings):
-    settings.EMAIL_BACKEND = "tests.test_lifecycle.FlakySmtpBackend"
+    settings.EMAIL_BACKEND = "tests.support.lifecycle.FlakySmtpBackend"
     FlakySmtpBackend.failures_left = 1
     due_question(owner, window_end=T0)
     sweep(T0)
@@ -574,41 +530,6 @@ def test_a_refused_action_leaves_the_link_unused(client, owner, editor):
 # --- webhooks --------------------------------------------------------------------------------
 
 
-class Endpoint(BaseHTTPRequestHandler):
-    statuses: dict[str, int] = {}
-    received: list[tuple[str, dict]] = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        Endpoint.received.append((self.path, body))
-        self.send_response(Endpoint.statuses.get(self.path, 200))
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def endpoint():
-    Endpoint.statuses, Endpoint.received = {}, []
-    server = ThreadingHTTPServer(("127.0.0.1", WEBHOOK_PORT), Endpoint)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{WEBHOOK_PORT}"
-    server.shutdown()
-    server.server_close()
-
-
-def webhook_users(base_url: str, **paths: str):
-    users = {}
-    for name, path in paths.items():
-        user = factories.ForecasterFactory(username=name)
-        Profile.objects.create(user=user, webhook_url=f"{base_url}{path}")
-        users[name] = user
-    return users
-
-
 def test_a_failing_webhook_is_recorded_and_retried_without_holding_up_others(endpoint):
     users = webhook_users(endpoint, healthy="/ok", broken="/down")
     Endpoint.statuses["/down"] = 503
@@ -662,7 +583,7 @@ def test_a_webhook_gives_up_on_client_errors_and_after_the_last_attempt(endpoint
 
 def test_an_unreachable_webhook_is_a_retryable_failure(settings):
     user = factories.ForecasterFactory(username="offline")
-    Profile.objects.create(user=user, webhook_url=f"http://127.0.0.1:{WEBHOOK_PORT + 1}/nobody-listens")
+    Profile.objects.create(user=user, webhook_url=f"http://127.0.0.1:{unused_port()}/nobody-listens")
     due_question(user, window_end=T0)
     (delivery_id,) = sweep(T0).webhook_deliveries
     with at(T0), pytest.raises(WebhookDeliveryFailed):

@@ -6,9 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import brier_score_loss
-from sklearn.metrics import log_loss as sklearn_log_loss
 
 from forecasts.scoring import (
     brier,
@@ -144,6 +141,8 @@ def test_time_averaged_brier_vector():
 @PROPERTY_SETTINGS
 @given(scored_forecasts())
 def test_brier_equals_scikit_learn(data):
+    from sklearn.metrics import brier_score_loss  # imported here: scikit-learn takes seconds to load
+
     probabilities, outcomes = data
 
     expected = brier_score_loss(outcomes, probabilities, labels=[0, 1])
@@ -154,6 +153,8 @@ def test_brier_equals_scikit_learn(data):
 @PROPERTY_SETTINGS
 @given(scored_forecasts(stored_probabilities))
 def test_log_loss_equals_scikit_learn(data):
+    from sklearn.metrics import log_loss as sklearn_log_loss
+
     probabilities, outcomes = data
 
     expected = sklearn_log_loss(outcomes, probabilities, labels=[0, 1])
@@ -257,6 +258,8 @@ def test_unknown_strategy_is_rejected():
 
 
 def _assert_bins_match_scikit_learn(probabilities, outcomes, bins, strategy):
+    from sklearn.calibration import calibration_curve
+
     expected_frequency, expected_forecast = calibration_curve(
         outcomes, probabilities, n_bins=bins, strategy=strategy, pos_label=1
     )

@@ -9,14 +9,12 @@ from django.conf import settings as django_settings
 from forecasts import services, tasks
 from forecasts.models import DigestDelivery, Notification, Question, ResolutionEvent, WebhookDelivery
 from forecasts.services import lifecycle_sweep, question_resolve
-from tests.test_lifecycle import (  # noqa: F401  (endpoint and eager_tasks are fixtures)
+from tests.support.lifecycle import (
     T0,
     Endpoint,
     FlakySmtpBackend,
     at,
     due_question,
-    eager_tasks,
-    endpoint,
     snapshot,
     standing_forecast,
     webhook_users,
@@ -82,7 +80,7 @@ def test_a_sweep_that_notifies_sends_the_digest_straight_away(owner, eager_tasks
 def test_digest_task_retries_a_mail_server_hiccup(owner, eager_tasks, settings):
     from django.core import mail
 
-    settings.EMAIL_BACKEND = "tests.test_lifecycle.FlakySmtpBackend"
+    settings.EMAIL_BACKEND = "tests.support.lifecycle.FlakySmtpBackend"
     FlakySmtpBackend.failures_left = 2
     due_question(owner)
     with at(T0):

@@ -113,28 +113,40 @@ STORAGES = {
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Forewarn <forewarn@localhost>")
 
+# A hung Redis must not block a web request for long.
+REDIS_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 3,
+    "socket_timeout": 5,
+    "visibility_timeout": 3600,
+}
+
+
+def filesystem_broker(var_dir: Path) -> dict:
+    """The settings of kombu's filesystem transport under var_dir/celery (the broker of `make run`)."""
+    queue_dir = var_dir / "celery" / "queue"
+    control_dir = var_dir / "celery" / "control"
+    # kombu expects the folders to exist: any process that queues a task (web, load_seeds) needs them.
+    for folder in (queue_dir, control_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "CELERY_QUEUE_DIR": queue_dir,
+        "CELERY_CONTROL_DIR": control_dir,
+        "CELERY_BROKER_TRANSPORT_OPTIONS": {
+            "data_folder_in": str(queue_dir),
+            "data_folder_out": str(queue_dir),
+            "store_processed": False,
+            # Broadcast (control) exchanges; kombu's default is ./control in the working directory.
+            "control_folder": str(control_dir),
+        },
+    }
+
+
 # Celery: Redis when configured, otherwise kombu's filesystem transport under var/.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=env.str("REDIS_URL", default="filesystem://"))
 if CELERY_BROKER_URL.startswith("filesystem"):
-    CELERY_QUEUE_DIR = VAR_DIR / "celery" / "queue"
-    CELERY_CONTROL_DIR = VAR_DIR / "celery" / "control"
-    # kombu expects the folders to exist: any process that queues a task (web, load_seeds) needs them.
-    for folder in (CELERY_QUEUE_DIR, CELERY_CONTROL_DIR):
-        folder.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(CELERY_QUEUE_DIR),
-        "data_folder_out": str(CELERY_QUEUE_DIR),
-        "store_processed": False,
-        # Broadcast (control) exchanges; kombu's default is ./control in the working directory.
-        "control_folder": str(CELERY_CONTROL_DIR),
-    }
+    vars().update(filesystem_broker(VAR_DIR))
 else:
-    # A hung Redis must not block a web request for long.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "socket_connect_timeout": 3,
-        "socket_timeout": 5,
-        "visibility_timeout": 3600,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_TRANSPORT_OPTIONS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

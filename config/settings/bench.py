@@ -1,12 +1,17 @@
-"""`manage.py bench` and the gunicorn workers it starts: local settings plus the baseline views."""
+"""`manage.py bench` and the gunicorn workers it starts: local settings plus the benchmark app.
+
+The only settings that install `bench` and mount its baseline views; `make bench` uses them.
+"""
 
 import warnings
 
 from .local import *  # noqa: F403
+from .local import INSTALLED_APPS, LOGGING
 
 # The bench serves no static files; whitenoise would warn that nothing was collected.
 warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
 DEBUG = False  # DEBUG keeps every query in memory: not what production measures
-ROOT_URLCONF = "forecasts.bench.urls"
-LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "bench"]
+ROOT_URLCONF = "bench.urls"
+LOGGING = {**LOGGING, "root": {**LOGGING["root"], "level": "WARNING"}}

@@ -2,6 +2,7 @@
 
 - questions, drafts, sources, forecasts, accounts: what people create and edit.
 - resolutions: resolve, annul and undo, as one transition table.
+- crowd: the crowd median and counts, maintained as forecasts arrive.
 - scores: the stored scores, rebuilt from forecasts and resolutions.
 - lifecycle: closing ended windows, and the sweep with what follows it (beat and `manage.py sweep`).
 - reminders: who is reminded, nudged or told, and when.
@@ -26,6 +27,7 @@ from forecasts.services.action_links import (
     action_link_use,
 )
 from forecasts.services.batches import in_locked_batches
+from forecasts.services.crowd import crowd_rebuild, question_crowd_refresh
 from forecasts.services.deliveries import (
     NOT_VISIBLE_ERROR,
     DeliveryTally,
@@ -122,6 +124,7 @@ __all__ = [
     "api_token_revoke",
     "closing_soon_message",
     "closing_soon_notify",
+    "crowd_rebuild",
     "digest_deliver",
     "digest_email_build",
     "digest_items",
@@ -146,6 +149,7 @@ __all__ = [
     "question_admin_url",
     "question_annul",
     "question_create",
+    "question_crowd_refresh",
     "question_delete",
     "question_open",
     "question_resolve",

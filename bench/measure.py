@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, log_loss
 
+from bench.data import BenchData
 from forecasts import scoring
-from forecasts.bench.data import BenchData
 from forecasts.models import Score
 
 CALIBRATION_PATH = "/api/stats/calibration/"

@@ -24,9 +24,8 @@ from forecasts.models import Forecast, Question, ResolutionEvent
 from tests import factories
 from tests.api_support import TokenFactory
 from tests.support.http import call
-from tests.support.processes import FaultProcesses, free_port
+from tests.support.processes import free_port, wait_for
 from tests.support.roles import roles_restore
-from tests.test_lifecycle_integration import processes, wait_for  # noqa: F401  (processes is a fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -107,10 +106,9 @@ class Soak:
         return time.monotonic() - started
 
 
-def test_soak_mixed_reads_and_writes_zero_5xx_and_every_accepted_forecast_stored(processes, tmp_path):
+def test_soak_mixed_reads_and_writes_zero_5xx_and_every_accepted_forecast_stored(fault_processes, tmp_path):
     roles_restore()
-    group = FaultProcesses(processes.environment, processes.log_dir)
-    group.started = processes.started
+    group = fault_processes
     owner = factories.ForecasterFactory(username="soak-owner")
     forecasters = [factories.ForecasterFactory(username=f"soak-{n}") for n in range(10)]
     questions = [factories.QuestionFactory(owner=owner, title=f"Soak question {n}") for n in range(40)]

@@ -1,10 +1,10 @@
 """Hostile input: bodies too big or too deep, injection strings in every text field, and forged
 cross-site writes.
 
-The schemathesis runs (owner, outsider, anonymous) live in test_api_schema.py, the visibility
-matrix in test_api_visibility.py (statistics: test_stats_api.py), signed links in
-test_lifecycle.py, `check --deploy` in test_commands.py and a dropped database connection in
-test_faults.py.
+The schemathesis runs (owner, outsider, anonymous) live in test_api_fuzz.py beside this module,
+the visibility matrix in tests/test_api_visibility.py (statistics: tests/test_api_stats.py),
+signed links in tests/test_lifecycle.py, `check --deploy` in tests/test_commands.py and a dropped
+database connection in test_faults.py.
 """
 
 import csv
@@ -21,9 +21,9 @@ from rest_framework.test import APIClient
 from forecasts import services
 from forecasts.models import Forecast, Question, ResolutionEvent, Source
 from tests import factories
-from tests.api_support import client_for, error_fields, fresh_throttle_counts, soon  # noqa: F401
+from tests.api_support import client_for, error_fields, soon
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 SQL = "x'); DROP TABLE forecasts_forecast; -- \" OR 1=1 --"
 SCRIPT = "<script>alert('forewarn')</script>"

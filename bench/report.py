@@ -8,7 +8,7 @@ from pathlib import Path
 import django
 from django.db import connection
 
-from forecasts.bench.measure import Figure
+from bench.measure import Figure
 
 
 def machine_description() -> dict:

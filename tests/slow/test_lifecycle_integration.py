@@ -7,24 +7,25 @@ prints what it measured (run with -s to see it).
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from email import message_from_string
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from forecasts.models import DigestDelivery, Notification, Question, ResolutionEvent
-from forecasts.schedules import beat_schedule_sync
 from forecasts.services import question_create
 from tests import factories
+from tests.support.processes import (
+    assert_each_question_notified_exactly_once,
+    beat_every,
+    due_questions,
+    emails_in,
+    text_body,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -33,150 +34,6 @@ pytestmark = [
     # breaks reloading; these tests build every row they need (beat entries included) instead.
     pytest.mark.django_db(transaction=True),
 ]
-
-BASE_DIR = Path(settings.BASE_DIR)
-
-# Runs in each subprocess: the test settings, but email to files the test can read.
-BOOT = """
-import os, sys
-import django
-from django.conf import settings
-django.setup()
-settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-settings.EMAIL_FILE_PATH = os.environ["FOREWARN_TEST_EMAIL_DIR"]
-if os.environ.get("FOREWARN_TEST_BATCH_DELAY_SECONDS"):
-    # Holds each batch of the close step open a while, so a kill lands inside one.
-    import time
-    from forecasts.services import lifecycle
-    pause, in_locked_batches = float(os.environ["FOREWARN_TEST_BATCH_DELAY_SECONDS"]), lifecycle.in_locked_batches
-
-    def held_open(handle):
-        def handle_then_wait(rows):
-            results = handle(rows)
-            time.sleep(pause)
-            return results
-        return handle_then_wait
-
-    lifecycle.in_locked_batches = lambda queryset, handle, **options: in_locked_batches(
-        queryset, held_open(handle), **options
-    )
-if sys.argv[1] == "manage":
-    from django.core.management import call_command
-    call_command(*sys.argv[2:])
-else:
-    from config.celery import app
-    app.start(sys.argv[1:])
-"""
-
-
-def wait_for(condition, *, timeout: float, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-class Processes:
-    """Subprocesses this test started; all are stopped (by pid) when it ends."""
-
-    boot = BOOT  # the script each subprocess runs; subclasses may boot differently
-
-    def __init__(self, environment: dict, log_dir: Path):
-        self.environment = environment
-        self.log_dir = log_dir
-        self.started: list[subprocess.Popen] = []
-
-    def start(self, name: str, *args: str, **extra_environment) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "w")
-        process = subprocess.Popen(
-            [sys.executable, "-c", self.boot, *args],
-            cwd=BASE_DIR,
-            env={**self.environment, **extra_environment},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.started.append(process)
-        return process
-
-    def worker(self, name: str, **extra_environment) -> subprocess.Popen:
-        return self.start(
-            name,
-            "worker", "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-            "--without-heartbeat", "-n", f"{name}@%h",
-            **extra_environment,
-        )
-
-    def log(self, name: str) -> str:
-        return (self.log_dir / f"{name}.log").read_text()
-
-    def stop_all(self) -> None:
-        for process in self.started:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.started:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@pytest.fixture
-def processes(tmp_path):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: worker processes cannot share SQLite's in-memory test database")
-    from config.celery import app
-
-    app.control.purge()  # stale messages from earlier runs on this test broker
-    database = connection.settings_dict
-    email_dir = tmp_path / "mail"
-    email_dir.mkdir()
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        # The already-prefixed test database: only pytest-django adds "test_", not the subprocess.
-        "TEST_DATABASE_URL": (
-            f"postgres://{database['USER']}:{database['PASSWORD'] or ''}@{database['HOST'] or '127.0.0.1'}:"
-            f"{database['PORT'] or 5432}/{database['NAME']}"
-        ),
-        "TEST_REDIS_URL": settings.CELERY_BROKER_URL,
-        "FOREWARN_VAR_DIR": str(settings.VAR_DIR),  # the filesystem broker's folder, when Redis is absent
-        "FOREWARN_TEST_EMAIL_DIR": str(email_dir),
-        "PYTHONUNBUFFERED": "1",
-    }
-    group = Processes(environment, tmp_path)
-    group.email_dir = email_dir
-    yield group
-    group.stop_all()
-
-
-def emails_in(directory: Path) -> list:
-    """Every message the file backend wrote (one file per connection, messages separated by a rule)."""
-    messages = []
-    for path in sorted(directory.glob("*.log")):
-        for chunk in path.read_text().split("-" * 79):
-            if chunk.strip():
-                messages.append(message_from_string(chunk.strip()))
-    return messages
-
-
-def text_body(message) -> str:
-    for part in message.walk():
-        if part.get_content_type() == "text/plain":
-            return part.get_payload(decode=True).decode()
-    return ""
-
-
-def beat_every(seconds: int) -> None:
-    """What an operator does in the admin: retime the beat entries (here to a test-sized tick)."""
-    beat_schedule_sync()  # what migration 0003 did before the database was flushed
-    interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
-    assert PeriodicTask.objects.filter(name__in=["forewarn-sweep", "forewarn-digests"]).update(
-        interval=interval, expire_seconds=None
-    ) == 2
 
 
 def test_beat_and_worker_close_a_window_notify_once_and_email_one_digest(processes):
@@ -232,33 +89,6 @@ def test_beat_and_worker_close_a_window_notify_once_and_email_one_digest(process
         what="the worker to run the on-commit resolution task",
     )
     assert client.post(path).status_code == 410
-
-
-def due_questions(count: int, owners: int) -> list[int]:
-    users = [factories.UserFactory(username=f"load-owner-{n}") for n in range(owners)]
-    window_end = timezone.now() - timedelta(minutes=1)
-    created = Question.objects.bulk_create(
-        [
-            Question(
-                owner=users[n % owners],
-                title=f"Load question {n}",
-                resolution_criteria="c",
-                window_end=window_end,
-                resolve_by=window_end + timedelta(days=3),
-                status=Question.Status.OPEN,
-                opened_at=window_end - timedelta(days=1),
-            )
-            for n in range(count)
-        ]
-    )
-    return [question.pk for question in created]
-
-
-def assert_each_question_notified_exactly_once(question_ids: list[int]) -> None:
-    assert Question.objects.filter(pk__in=question_ids, status="awaiting_resolution").count() == len(question_ids)
-    ready = Notification.objects.filter(question_id__in=question_ids, kind="ready_to_resolve")
-    assert ready.count() == len(question_ids)
-    assert ready.values("question_id").distinct().count() == len(question_ids)
 
 
 def test_two_concurrent_sweeps_produce_no_duplicates(processes):

@@ -1,10 +1,10 @@
 """The synthetic data set: questions, forecasters with skill, forecasts, and everything derived.
 
 Everything is generated with numpy from one seed and loaded with PostgreSQL COPY. Derived rows
-are built in bulk the way the services would leave them: LatestForecast and the question
-aggregates with one SQL statement each (the median is `percentile_cont(0.5)`, which is
-`statistics.median`), scores with the service's own pure function `scores_from_forecasts`
-over the forecasts already in memory (no query per question), then COPY.
+are built in bulk by the services' own code, so they are what the services would leave: the
+standing forecasts, counts and crowd medians by `crowd_rebuild` (forecasts/services/crowd.py, the
+median forecast submission maintains), scores by the pure function `scores_from_forecasts` over
+the forecasts already in memory (no query per question), then COPY.
 """
 
 import math
@@ -19,7 +19,7 @@ from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection
 
 from forecasts.models import PROBABILITY_MAX, PROBABILITY_MIN, Question, QuestionKind
-from forecasts.services.scores import scores_from_forecasts
+from forecasts.services import crowd_rebuild, scores_from_forecasts
 
 DAY_US = 86_400 * 1_000_000
 BASE_RATE = 0.35
@@ -370,28 +370,10 @@ def forecasts_load(forecasts: ForecastArrays, questions: QuestionArrays, *, chun
 
 
 def derived_rows_build(moderator_id: int) -> None:
-    """Standing forecasts, question aggregates and resolution events, in bulk SQL."""
-    with indexes_dropped("forecasts_latestforecast"), connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO forecasts_latestforecast (question_id, forecaster_id, source_id, forecast_id, probability, made_at)
-            SELECT DISTINCT ON (question_id, forecaster_id) question_id, forecaster_id, NULL, id, probability, made_at
-            FROM forecasts_forecast
-            ORDER BY question_id, forecaster_id, made_at DESC, id DESC
-            """
-        )
+    """Standing forecasts and question aggregates (the service's bulk rebuild), then resolution events."""
+    with indexes_dropped("forecasts_latestforecast"):
+        crowd_rebuild()
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE forecasts_question AS question
-            SET forecast_count = counts.forecasts, forecaster_count = standing.authors, crowd_probability = standing.median
-            FROM (SELECT question_id, COUNT(*) AS forecasts FROM forecasts_forecast GROUP BY question_id) AS counts,
-                 (SELECT question_id, COUNT(*) AS authors,
-                         percentile_cont(0.5) WITHIN GROUP (ORDER BY probability) AS median
-                  FROM forecasts_latestforecast GROUP BY question_id) AS standing
-            WHERE counts.question_id = question.id AND standing.question_id = question.id
-            """
-        )
         cursor.execute(
             """
             INSERT INTO forecasts_resolutionevent (question_id, action, outcome, previous_status, previous_outcome,

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from forecasts.bench import views
+from bench import views
 
 urlpatterns = [
     path("bench/questions/", views.plain_question_list, name="bench-plain-question-list"),

@@ -7,8 +7,8 @@ import numpy as np
 from django.db import connection
 from django.utils import timezone
 
-from forecasts.bench.data import DAY_US, BenchData, copy_rows, iso, sequences_reset
-from forecasts.bench.measure import Figure
+from bench.data import DAY_US, BenchData, copy_rows, iso, sequences_reset
+from bench.measure import Figure
 from forecasts.models import Notification, Question
 from forecasts.services import lifecycle_sweep
 

@@ -7,17 +7,12 @@ import numpy as np
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import brier_score_loss
-from sklearn.metrics import log_loss as sklearn_log_loss
 
 from forecasts import scoring
 from forecasts.api import stats as api_stats
@@ -25,8 +20,9 @@ from forecasts.models import Forecast, Question, Score, Source
 from forecasts.services import question_resolve, question_unresolve
 from forecasts.services.scores import question_scores_recompute, scoring_cutoff
 from forecasts.selectors import uniform_bin_expression
-from tests.design_vectors import MURPHY_VECTORS
 from tests import factories, oracles
+from tests.api_support import client_for
+from tests.design_vectors import MURPHY_VECTORS
 
 User = get_user_model()
 # The admin tests' URLconf, built after the Calibration admin registered itself above: the
@@ -45,20 +41,6 @@ CALIBRATION_KEYS = {
     "murphy",
     "bins",
 }
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttle_counts():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def client_for(user) -> APIClient:
-    """A client that authenticates with an API token, as a script does (a fresh user each request)."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
 
 
 def calibration(user, **params) -> dict:
@@ -153,6 +135,11 @@ def build_world(*, seed: int, questions: int, forecasters: int, sources: int, au
 
 
 def test_calibration_equals_scikit_learn_on_thousands_of_forecasts(db):
+    # Imported here: scikit-learn takes seconds to load, and only this test needs it.
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import brier_score_loss
+    from sklearn.metrics import log_loss as sklearn_log_loss
+
     world = build_world(seed=2022, questions=70, forecasters=40, sources=6, authors_per_question=18)
     assert Forecast.objects.count() > 3000
     probabilities = np.array([pair[2] for pair in world.counted_pairs])

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from forecasts.bench.data import BenchData
-from forecasts.bench.measure import Figure
+from bench.data import BenchData
+from bench.measure import Figure
 
 GUNICORN_WORKERS = 2
 

@@ -24,30 +24,21 @@ from django.utils import timezone
 from forecasts import services
 from forecasts.models import DigestDelivery, Forecast, Notification, Question, ResolutionEvent, Score
 from tests import factories
-from tests.api_support import TokenFactory, client_for, error_fields, fresh_throttle_counts  # noqa: F401
+from tests.api_support import TokenFactory, client_for, error_fields
 from tests.support.http import call
-from tests.support.processes import FaultProcesses, PrivateRedis, free_port
-from tests.support.roles import roles_restore
-from tests.test_lifecycle_integration import (  # noqa: F401  (processes is a fixture)
+from tests.support.processes import (
+    PrivateRedis,
     assert_each_question_notified_exactly_once,
     beat_every,
     due_questions,
     emails_in,
-    processes,
+    free_port,
     wait_for,
 )
+from tests.support.roles import roles_restore
 
 PORTS = range(8701, 8721)
 PRIVATE_REDIS_PORTS = range(6390, 6400)
-
-
-@pytest.fixture
-def fault_processes(processes):
-    """The integration tests' processes (test database, email folder), with this module's boot."""
-    group = FaultProcesses(processes.environment, processes.log_dir)
-    group.email_dir = processes.email_dir
-    group.started = processes.started  # the original fixture stops every one of them
-    return group
 
 
 def assert_every_email_sent_once(email_dir, expected_recipients: list[str]) -> list:
@@ -296,11 +287,11 @@ def drop_connection_mid_forecast(monkeypatch):
         pytest.skip("needs PostgreSQL (pg_terminate_backend)")
     from forecasts.services import forecasts as forecast_services
 
-    original = forecast_services.refresh_question_aggregates
+    original = forecast_services.question_crowd_refresh
     dropped = []
 
-    def refresh_then_lose_the_connection(question, forecast):
-        original(question, forecast)
+    def refresh_then_lose_the_connection(*, question, forecast):
+        original(question=question, forecast=forecast)
         pid = current_backend_pid()
         thread = threading.Thread(target=terminate_backend, args=[pid])
         thread.start()
@@ -309,7 +300,7 @@ def drop_connection_mid_forecast(monkeypatch):
         # The next statement of this transaction meets the dead connection.
         Question.objects.filter(pk=question.pk).update(updated_at=timezone.now())
 
-    monkeypatch.setattr(forecast_services, "refresh_question_aggregates", refresh_then_lose_the_connection)
+    monkeypatch.setattr(forecast_services, "question_crowd_refresh", refresh_then_lose_the_connection)
     return dropped
 
 

@@ -21,7 +21,7 @@ from forecasts.admin.support import as_percent
 from forecasts.models import Forecast, Question, ResolutionEvent, Score
 from tests import factories
 from tests.support.browser import CHROMIUM_ARGS, chromium_or_skip
-from tests.support.roles import groups_back_after_flush, roles_restore  # noqa: F401  (a fixture)
+from tests.support.roles import roles_restore
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,19 +35,9 @@ def in_another_thread(function, *args, **kwargs):
         return pool.submit(function, *args, **kwargs).result()
 
 
-@pytest.fixture
-def eager_tasks():
-    """Resolving queues the score recompute after commit; run it in the request instead of a worker."""
-    from config.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
+# eager_tasks: resolving queues the score recompute after commit; it runs in the request instead of a worker.
 def test_forecaster_files_forecasts_resolves_and_reads_calibration_in_chromium(
-    groups_back_after_flush, live_server, eager_tasks  # noqa: F811
+    groups_back_after_flush, live_server, eager_tasks
 ):
     chromium = chromium_or_skip()
     from playwright.sync_api import expect, sync_playwright

@@ -1,26 +1,25 @@
 """`python manage.py bench`: a crisis-scale data set on PostgreSQL, and each figure beside its baseline.
 
-Run with DJANGO_SETTINGS_MODULE=config.settings.local (or bench) and DATABASE_URL pointing to
-PostgreSQL. The bench never touches that database's tables: it creates its own databases next to
-it (`forewarn_bench` and `forewarn_bench_10k`), migrates, loads, measures and drops them.
+Exists only under DJANGO_SETTINGS_MODULE=config.settings.bench (`make bench`), which installs this
+app and mounts its baseline views, with DATABASE_URL pointing to PostgreSQL. The bench never
+touches that database's tables: it creates its own databases next to it (`forewarn_bench` and
+`forewarn_bench_10k`), migrates, loads, measures and drops them.
 """
 
 import statistics
 import time
-import warnings
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.test.utils import override_settings
 from django.utils import timezone
 
-from forecasts.bench import database, measure, report
-from forecasts.bench.data import dataset_load
-from forecasts.bench.load import submission_figures
-from forecasts.bench.sweep import sweep_figures
+from bench import database, measure, report
+from bench.data import dataset_load
+from bench.load import submission_figures
+from bench.sweep import sweep_figures
 from forecasts.models import Question
-from forecasts.services.scores import question_scores_recompute
+from forecasts.services import question_scores_recompute
 
 GROWTH_SCALE = 0.01  # 10,000 forecasts: the small data set the one-forecaster endpoint is compared at
 RECOMPUTE_SAMPLE = 20
@@ -53,13 +52,9 @@ class Command(BaseCommand):
             raise CommandError("--scale must be positive and --runs at least 1.")
         if not options["database"].startswith(database.BENCH_DATABASE_PREFIX):
             raise CommandError(f"--database must start with {database.BENCH_DATABASE_PREFIX!r}.")
-        # The bench serves no static files; whitenoise would warn that nothing was collected.
-        warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
         json_path = options["json"] or Path(settings.VAR_DIR) / "bench" / "results.json"
         began = time.perf_counter()
-        # The baselines live in the bench URLconf; DEBUG would keep every query in memory.
-        with override_settings(ROOT_URLCONF="forecasts.bench.urls", DEBUG=False):
-            results, figures = self.bench(options)
+        results, figures = self.bench(options)
         results["bench_seconds"] = time.perf_counter() - began
         report.results_write(json_path, results)
         self.stdout.write("\n" + report.figures_table(figures))

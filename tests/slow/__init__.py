@@ -1,0 +1,1 @@
+"""The slow suites: real worker and beat processes, gunicorn, the browser, fuzzing, soak and faults."""

@@ -1,0 +1,112 @@
+"""`manage.py serve` (what `make run` starts) in a subprocess on the embedded defaults, and the
+process tree it leaves, read from /proc."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+
+BASE_DIR = Path(settings.BASE_DIR)
+SERVICE_URL_VARIABLES = ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")
+
+
+def subprocess_environment(var_dir: Path, **overrides) -> dict:
+    """The embedded defaults (SQLite, filesystem broker) in a private var dir."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in SERVICE_URL_VARIABLES and not name.startswith("DJANGO_")
+    }
+    environment.update(
+        DJANGO_SETTINGS_MODULE="config.settings.local", FOREWARN_VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1"
+    )
+    environment.update(overrides)
+    return environment
+
+
+def any_free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below pid, from /proc (Linux)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def admin_login_status(port: int) -> int | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+class ServeProcess:
+    """`manage.py serve` in a subprocess, its output collected line by line."""
+
+    def __init__(self, environment: dict, port: int):
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=BASE_DIR,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.reader = threading.Thread(target=self.collect, daemon=True)
+        self.reader.start()
+
+    def collect(self):
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"{text!r} did not appear; output so far:\n{self.output()}")
+            time.sleep(0.2)
+
+    def kill_everything(self):
+        for pid in descendants(self.process.pid) | {self.process.pid}:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
