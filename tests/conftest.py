@@ -23,3 +23,14 @@ def editor(db):
 @pytest.fixture
 def question(owner):
     return factories.QuestionFactory(owner=owner)
+
+
+@pytest.fixture
+def eager_tasks():
+    """Celery tasks run in the calling process (`.delay()` runs the task at once): no worker, no broker."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

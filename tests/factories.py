@@ -1,5 +1,6 @@
 """One factory per model; tests build rows through these, never by hand."""
 
+import statistics
 from datetime import timedelta
 
 import factory
@@ -130,3 +131,45 @@ class ProfileFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("user",)
 
     user = factory.SubFactory(UserFactory)
+
+
+class SuperuserFactory(UserFactory):
+    """An account with every permission: a moderator by being a superuser."""
+
+    is_staff = True
+    is_superuser = True
+
+
+class StandingForecastFactory(ForecastFactory):
+    """A user's forecast as forecast_submit leaves it: the Forecast and its standing LatestForecast."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def standing(self, create, extracted, **kwargs):
+        if not create:
+            return
+        models.LatestForecast.objects.update_or_create(
+            question=self.question,
+            forecaster=self.forecaster,
+            defaults={"forecast": self, "probability": self.probability, "made_at": self.made_at},
+        )
+        # The question's maintained counts and crowd median, as forecast_submit keeps them.
+        probabilities = list(models.LatestForecast.objects.filter(question=self.question).values_list("probability", flat=True))
+        models.Question.objects.filter(pk=self.question_id).update(
+            forecast_count=models.Forecast.objects.filter(question=self.question).count(),
+            forecaster_count=len(probabilities),
+            crowd_probability=statistics.median(probabilities),
+        )
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    """A pending webhook delivery of a notification, due now."""
+
+    class Meta:
+        model = models.WebhookDelivery
+
+    notification = factory.SubFactory(NotificationFactory)
+    url = "http://127.0.0.1:9/hook"
+    next_attempt_at = factory.LazyFunction(timezone.now)
