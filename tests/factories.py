@@ -156,7 +156,8 @@ class StandingForecastFactory(ForecastFactory):
             defaults={"forecast": self, "probability": self.probability, "made_at": self.made_at},
         )
         # The question's maintained counts and crowd median, as forecast_submit keeps them.
-        probabilities = list(models.LatestForecast.objects.filter(question=self.question).values_list("probability", flat=True))
+        standing = models.LatestForecast.objects.filter(question=self.question)
+        probabilities = list(standing.values_list("probability", flat=True))
         models.Question.objects.filter(pk=self.question_id).update(
             forecast_count=models.Forecast.objects.filter(question=self.question).count(),
             forecaster_count=len(probabilities),

@@ -1,7 +1,7 @@
 """The visibility matrix: every endpoint, admin page, feed, link and delivery, against every role
 and every kind of row.
 
-The expected answers come from `VISIBILITY` below, written from the rule in the docstring of
+The expected answers come from `VISIBILITY_TABLE` below, written from the rule in the docstring of
 forecasts/access.py and never computed by access.py, so that a wrong implementation fails here:
 
 - a question is visible to a signed-in user when it has no team or the user belongs to its team;
@@ -27,7 +27,7 @@ import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
@@ -47,7 +47,6 @@ from forecasts.models import (
     ActionTokenUse,
     Forecast,
     Notification,
-    Profile,
     Question,
     ResolutionEvent,
     Score,
@@ -72,16 +71,16 @@ KINDS = (
 # member of team A (and forecast there) until the world was built; "owner" is a member of team A
 # who owns every row.
 VISIBILITY_TABLE = """
-            public  team_a  public_draft  team_a_draft  resolved_public  resolved_team_a  annulled_public  annulled_team_a
-anonymous   -       -       -             -             -                -                -                -
-no_group    y       -       -             -             y                -                y                -
-outsider    y       -       -             -             y                -                y                -
-member_a    y       y       -             -             y                y                y                y
-member_b    y       -       -             -             y                -                y                -
-removed     y       -       -             -             y                -                y                -
-owner       y       y       y             y             y                y                y                y
-editor      y       y       y             y             y                y                y                y
-superuser   y       y       y             y             y                y                y                y
+          public  team_a  public_draft  team_a_draft  resolved_public  resolved_team_a  annulled_public  annulled_team_a
+anonymous -       -       -             -             -                -                -                -
+no_group  y       -       -             -             y                -                y                -
+outsider  y       -       -             -             y                -                y                -
+member_a  y       y       -             -             y                y                y                y
+member_b  y       -       -             -             y                -                y                -
+removed   y       -       -             -             y                -                y                -
+owner     y       y       y             y             y                y                y                y
+editor    y       y       y             y             y                y                y                y
+superuser y       y       y             y             y                y                y                y
 """
 
 
@@ -145,7 +144,9 @@ def author_visible(role: str, author: str) -> bool:
 
 @dataclass
 class World:
-    now: object
+    """Everyone and everything the matrix asks about, by role, row kind or author."""
+
+    now: datetime
     users: dict = field(default_factory=dict)  # role -> user (no "anonymous")
     tokens: dict = field(default_factory=dict)  # role -> API token key
     sessions: dict = field(default_factory=dict)  # role -> admin session key
@@ -172,14 +173,16 @@ def question_build(world: World, kind: str, owner) -> Question:
     marker = MARKER[kind]
     closed = kind in FINAL
     window_end = world.now - timedelta(days=5) if closed else world.now + timedelta(days=30)
+    if kind in DRAFTS:
+        status = Question.Status.DRAFT
+    else:
+        status = Question.Status.AWAITING_RESOLUTION if closed else Question.Status.OPEN  # final ones: resolved below
     question = factories.QuestionFactory(
         owner=owner,
         team=world.teams["team_a"] if kind in TEAM_A_KINDS else None,
         title=f"Will {marker} happen?",
         details=f"Details of {marker}.",
-        status=Question.Status.DRAFT if kind in DRAFTS else (
-            Question.Status.AWAITING_RESOLUTION if closed else Question.Status.OPEN
-        ),
+        status=status,
         opened_at=None if kind in DRAFTS else world.now - timedelta(days=20),
         window_end=window_end,
         resolve_by=world.now + timedelta(days=33),
@@ -193,12 +196,18 @@ def question_build(world: World, kind: str, owner) -> Question:
 def forecast_standing(question: Question, user, *, rationale: str):
     made_at = min(question.window_end, timezone.now()) - timedelta(days=2)
     return factories.StandingForecastFactory(
-        question=question, forecaster=user, made_at=made_at, probability=0.7, rationale=rationale
+        question=question,
+        forecaster=user,
+        made_at=made_at,
+        probability=0.675,
+        phrase="likely",  # so that the phrase statistics count it too
+        yardstick="icd203",
+        rationale=rationale,
     )
 
 
 def world_build(webhook_url: str) -> World:
-    if not Group.objects.filter(name__in=["Forecasters", "Editors"]).count() == 2:
+    if Group.objects.filter(name__in=["Forecasters", "Editors"]).count() != 2:
         roles_restore()  # a transactional test of another module flushed them
     world = World(now=timezone.now())
     world.teams = {
@@ -339,6 +348,9 @@ def body_of(response) -> str:
     return content.decode(errors="replace")
 
 
+CSRF_TOKEN = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*')
+
+
 @dataclass(frozen=True)
 class Answer:
     """What a caller learns from a response; ids in it are masked so two ids can be compared."""
@@ -351,6 +363,7 @@ class Answer:
     @classmethod
     def of(cls, response, *ids) -> "Answer":
         body, location = body_of(response), response.get("Location", "")
+        body = CSRF_TOKEN.sub(r"\1<token>", body)  # masked afresh on every page
         for masked in ids:
             pattern = rf"(?<!\d){masked}(?!\d)"
             body, location = re.sub(pattern, "<id>", body), re.sub(pattern, "<id>", location)
@@ -523,7 +536,12 @@ CHILD_CALLS = (
     ChildCall("api.notification-read", "post", "/api/notifications/{id}/read/", child="notifications"),
     # Opening a notification's page marks it read.
     ChildCall(
-        "admin.notification", "get", "/admin/forecasts/notification/{id}/change/", admin=True, writes=True, child="notifications"
+        "admin.notification",
+        "get",
+        "/admin/forecasts/notification/{id}/change/",
+        admin=True,
+        writes=True,
+        child="notifications",
     ),
     ChildCall("admin.forecast-page", "get", "/admin/forecasts/forecast/{id}/change/", admin=True, child="forecasts"),
     ChildCall("admin.event-page", "get", "/admin/forecasts/resolutionevent/{id}/change/", admin=True, child="events"),
@@ -555,7 +573,7 @@ def test_rows_of_a_hidden_question_answer_like_missing_ones(world, call, role):
 @dataclass(frozen=True)
 class Observation:
     present: frozenset  # the subjects (row kinds or authors) the response shows
-    body: str | None  # the whole response, searched for hidden markers (None: it echoes the query)
+    body: str  # the whole response, searched for the markers of hidden rows
 
 
 def api_json(world, role, path) -> tuple[dict | None, str]:
@@ -627,10 +645,10 @@ def admin_rows(world, role, path):
     return rows, body_of(response)
 
 
-def observe_admin(path, *, row_question=lambda row: row.question_id, echoes=False):
+def observe_admin(path, *, row_question=lambda row: row.question_id):
     def observe(world, role):
         rows, body = admin_rows(world, role, path)
-        return Observation(question_kinds(world, map(row_question, rows)), None if echoes else body)
+        return Observation(question_kinds(world, map(row_question, rows)), body)
 
     return observe
 
@@ -667,7 +685,9 @@ def observe_calendar(world, role):
 def observe_calibration_choices(world, role):
     response = browser_as(world, role).get("/admin/forecasts/calibrationreport/")
     users = list(response.context["form"].fields["forecaster"].queryset) if response.status_code == 200 else []
-    return Observation(frozenset(filter(None, (world.author_of_name(user.username) for user in users))), body_of(response))
+    return Observation(
+        frozenset(filter(None, (world.author_of_name(user.username) for user in users))), body_of(response)
+    )
 
 
 def always(role, subject) -> bool:
@@ -709,11 +729,13 @@ LISTINGS = (
     Listing("api.export-csv", observe_api_export, has_forecasts),
     Listing("api.notifications", observe_api_notifications),
     Listing("api.leaderboard", observe_api_leaderboard, lambda role, author: author in RESOLVED, subjects=AUTHORS),
-    Listing("admin.questions", observe_admin("/admin/forecasts/question/", row_question=lambda row: row.pk), admin=True),
+    Listing(
+        "admin.questions", observe_admin("/admin/forecasts/question/", row_question=lambda row: row.pk), admin=True
+    ),
     Listing("admin.questions-by-status", observe_admin_questions_by_status, admin=True),
     Listing(
         "admin.questions-by-search",
-        observe_admin("/admin/forecasts/question/?q=zz", row_question=lambda row: row.pk, echoes=True),
+        observe_admin("/admin/forecasts/question/?q=zz", row_question=lambda row: row.pk),  # every marker has "zz"
         admin=True,
     ),
     Listing("admin.forecasts", observe_admin("/admin/forecasts/forecast/"), has_forecasts, admin=True),
@@ -753,8 +775,10 @@ def test_lists_show_exactly_the_visible_rows(world, listing, role):
             findings.expect(subject in observed.present, subject, "visible, but not shown")
         else:
             findings.expect(subject not in observed.present, subject, "shown, but it should not be")
-        if listing.hidden(role, subject) and observed.body is not None:
-            findings.expect(MARKER[subject] not in observed.body, subject, f"hidden, yet {MARKER[subject]} is in the page")
+        if listing.hidden(role, subject):
+            findings.expect(
+                MARKER[subject] not in observed.body, subject, f"hidden, yet {MARKER[subject]} is in the page"
+            )
     findings.report()
 
 
@@ -785,6 +809,11 @@ def count_api_calibration(world, role):
     data = api_as(world, role).get("/api/stats/calibration/").json()
     scored = sum(world.scored_pairs[kind] for kind in RESOLVED if visible(role, kind))
     return (data["n"], data["questions"]), (scored, visible_count(role, RESOLVED))
+
+
+def count_api_phrases(world, role):
+    statements = sum(row["statements"] for row in api_as(world, role).get("/api/stats/phrases/").json())
+    return statements, sum(world.scored_pairs[kind] for kind in RESOLVED if visible(role, kind))
 
 
 def count_api_leaderboard(world, role):
@@ -822,6 +851,7 @@ COUNTS = {
     "api.notifications-read-all": (count_api_read_all, SIGNED_IN),
     "api.calibration-count": (count_api_calibration, SIGNED_IN),
     "api.leaderboard-count": (count_api_leaderboard, SIGNED_IN),
+    "api.phrases-count": (count_api_phrases, SIGNED_IN),
     "admin.questions-count": (count_admin("/admin/forecasts/question/", KINDS), STAFF),
     "admin.drafts-count": (count_admin("/admin/forecasts/question/?status__exact=draft", DRAFTS, KINDS), STAFF),
     "admin.notifications-count": (count_admin("/admin/forecasts/notification/", KINDS), STAFF),
@@ -834,7 +864,8 @@ COUNTS = {
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "name, role", [pytest.param(name, role, id=f"{name}-{role}") for name, (_, roles) in COUNTS.items() for role in roles]
+    "name, role",
+    [pytest.param(name, role, id=f"{name}-{role}") for name, (_, roles) in COUNTS.items() for role in roles],
 )
 def test_counts_leave_hidden_rows_out(world, name, role):
     actual, expected = COUNTS[name][0](world, role)
@@ -859,7 +890,11 @@ STATISTIC_CALLS = (
     StatisticCall("api.brier-chart", "get", "/api/stats/brier-over-time.svg?forecaster={id}", chart=True),
     StatisticCall("admin.calibration", "get", "/admin/forecasts/calibrationreport/?forecaster={id}", admin=True),
     StatisticCall(
-        "admin.calibration-chart", "get", "/admin/forecasts/calibrationreport/chart.svg?forecaster={id}", admin=True, chart=True
+        "admin.calibration-chart",
+        "get",
+        "/admin/forecasts/calibrationreport/chart.svg?forecaster={id}",
+        admin=True,
+        chart=True,
     ),
     StatisticCall(
         "admin.brier-chart",
@@ -984,9 +1019,13 @@ def test_deliveries_carry_only_visible_notifications(world, eager_tasks, mailout
         for role in SIGNED_IN:
             for kind in KINDS:
                 if visible(role, kind):
-                    findings.expect(MARKER[kind] in by_role[role], f"{channel}, {role}: {kind}", "visible, not delivered")
+                    findings.expect(
+                        MARKER[kind] in by_role[role], f"{channel}, {role}: {kind}", "visible, not delivered"
+                    )
                 else:
-                    findings.expect(MARKER[kind] not in by_role[role], f"{channel}, {role}: {kind}", "hidden, delivered")
+                    findings.expect(
+                        MARKER[kind] not in by_role[role], f"{channel}, {role}: {kind}", "hidden, delivered"
+                    )
     findings.report()
 
 
@@ -998,7 +1037,9 @@ def told(question: Question, kind: str) -> set[str]:
 
 
 @pytest.mark.django_db
-def test_removed_member_is_not_told_of_a_team_resolution(world, eager_tasks, django_capture_on_commit_callbacks, mailoutbox):
+def test_removed_member_is_not_told_of_a_team_resolution(
+    world, eager_tasks, django_capture_on_commit_callbacks, mailoutbox
+):
     question = world.questions["team_a"]  # the removed member forecast on it while in the team
     world.webhooks.received.clear()
     with django_capture_on_commit_callbacks(execute=True):
