@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from forecasts import models
+from forecasts import models, services
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -163,9 +163,25 @@ class ScoreFactory(factory.django.DjangoModelFactory):
     window_end = factory.LazyAttribute(lambda score: score.question.window_end)
 
 
+class StandingForecastFactory(ForecastFactory):
+    """A user's forecast as forecast_submit leaves it: the Forecast and its standing LatestForecast."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def standing(self, create, extracted, **kwargs):
+        if not create:
+            return
+        services.question_crowd_refresh(question=self.question, forecast=self)
+
+
 class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    """A pending webhook delivery of a notification, due now."""
+
     class Meta:
         model = models.WebhookDelivery
 
     notification = factory.SubFactory(NotificationFactory)
-    url = "https://example.org/hook"
+    url = "http://127.0.0.1:9/hook"
+    next_attempt_at = factory.LazyFunction(timezone.now)

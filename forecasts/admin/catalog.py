@@ -11,7 +11,7 @@ from forecasts.access import sources_visible_to, tags_visible_to, teams_visible_
 from forecasts.admin.calibration import calibration_panel
 from forecasts.admin.support import URL_INPUT
 from forecasts.models import TeamMembership
-from forecasts.services.sources import source_create
+from forecasts.services import source_create
 
 
 class SourceAdmin(admin.ModelAdmin):

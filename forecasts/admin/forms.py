@@ -10,7 +10,7 @@ from forecasts.access import sources_visible_to
 from forecasts.estimative import phrase_choices
 from forecasts.models import Forecast, Question, Source
 from forecasts.services import question_create, question_open, question_update
-from forecasts.services.questions import EDITABLE_FIELDS
+from forecasts.services import EDITABLE_FIELDS
 
 
 def add_service_errors(form: forms.BaseForm, error: ValidationError, aliases: dict | None = None) -> None:

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from forecasts.access import notifications_visible_to
 from forecasts.admin.support import ReadOnlyAdminMixin
 from forecasts.models import Notification, Profile
-from forecasts.services.notifications import notifications_mark_read
+from forecasts.services import notifications_mark_read
 
 
 class ReadFilter(admin.SimpleListFilter):

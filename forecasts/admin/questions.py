@@ -30,7 +30,7 @@ from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, s
 from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent
 from forecasts.selectors import standing_probability_for
 from forecasts.services import forecast_submit, question_resolve, question_unresolve
-from forecasts.services.drafts import question_delete
+from forecasts.services import question_delete
 
 QUESTION_ACTION_TEMPLATE = "admin/forecasts/question/question_action.html"
 

@@ -31,17 +31,19 @@ from forecasts.api.permissions import CreateNeedsModelPermission
 from forecasts.api.throttling import AnonymousRateThrottle
 from forecasts.models import Forecast, Notification, Profile, Question, ResolutionEvent, Source
 from forecasts.services import (
+    api_token_issue,
+    api_token_revoke,
     forecast_submit,
+    notifications_mark_read,
+    profile_update,
     question_create,
+    question_delete,
     question_open,
     question_resolve,
     question_unresolve,
     question_update,
+    source_create,
 )
-from forecasts.services.accounts import api_token_issue, api_token_revoke, profile_update
-from forecasts.services.drafts import question_delete
-from forecasts.services.notifications import notifications_mark_read
-from forecasts.services.sources import source_create
 
 EXPORT_CHUNK_SIZE = 2000
 CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -100,5 +100,5 @@ def notification_list_for(user) -> QuerySet[Notification]:
 
 
 def unread_notification_ids_for(user) -> list[int]:
-    """Ids of every unread notification of the user (including ones about questions now hidden)."""
-    return list(Notification.objects.filter(user_id=user.pk, read_at__isnull=True).values_list("pk", flat=True))
+    """Ids of the user's unread notifications that they may still see."""
+    return list(notifications_visible_to(user).filter(read_at__isnull=True).values_list("pk", flat=True))

@@ -9,6 +9,7 @@ from datetime import datetime, timezone as dt_timezone
 from django.db import connection, transaction
 from django.utils import timezone
 
+from forecasts.access import notifications_visible_to
 from forecasts.models import Notification, Profile, WebhookDelivery
 
 
@@ -127,8 +128,11 @@ def webhook_deliveries_create(*, notifications: list[Notification], now: datetim
 
 @transaction.atomic
 def notifications_mark_read(*, user, notification_ids, read: bool = True) -> int:
-    """Mark some of the user's own notifications read (or unread again); returns how many changed."""
-    own = Notification.objects.filter(user_id=user.pk, pk__in=list(notification_ids))
+    """Mark some of the user's own notifications read (or unread again); returns how many changed.
+
+    Only those the user may still see: a notice about a question now hidden is left as it is.
+    """
+    own = notifications_visible_to(user).filter(pk__in=list(notification_ids))
     if read:
         return own.filter(read_at__isnull=True).update(read_at=timezone.now())
     return own.filter(read_at__isnull=False).update(read_at=None)

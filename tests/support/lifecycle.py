@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 
-from forecasts.models import LatestForecast, Notification, Profile, Question
+from forecasts.models import Notification, Profile, Question
 from tests import factories
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=dt_timezone.utc)
@@ -30,12 +30,7 @@ def due_question(owner, *, window_end=T0 - timedelta(minutes=1), **fields) -> Qu
 
 def standing_forecast(question: Question, user) -> None:
     """A user's forecast as forecast_submit leaves it (a Forecast and its standing LatestForecast)."""
-    forecast = factories.ForecastFactory(
-        question=question, forecaster=user, made_at=question.window_end - timedelta(days=2)
-    )
-    LatestForecast.objects.create(
-        question=question, forecaster=user, forecast=forecast, probability=forecast.probability, made_at=forecast.made_at
-    )
+    factories.StandingForecastFactory(question=question, forecaster=user, made_at=question.window_end - timedelta(days=2))
 
 
 def snapshot():

@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from forecasts.models import Question, Source
 from forecasts.services import forecast_submit, question_create, question_resolve, question_scores_recompute
-from forecasts.services.sources import source_create
+from forecasts.services import source_create
 
 SEEDS_USERNAME = "forewarn-seeds"
 

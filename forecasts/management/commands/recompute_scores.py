@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from forecasts.services.scores import (
+from forecasts.services import (
     RECOMPUTE_BATCH_SIZE,
     questions_missing_scores,
     questions_scores_recompute,
