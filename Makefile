@@ -8,12 +8,14 @@ PORT ?= 8000
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help venv dev browser run test test-fast test-embedded migrate seeds bench clean
+.PHONY: help venv dev browser run lint format test test-fast test-slow test-embedded migrate seeds bench clean
 
 help:
 	@echo "make run        set up on embedded defaults (SQLite, filesystem broker) and start web + worker + beat"
-	@echo "make test       the whole suite on PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL), then make test-embedded"
-	@echo "make test-fast  the suite without tests/slow/ (real processes, browser, fuzzing, soak, faults)"
+	@echo "make test       lint, then the whole suite on PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL), then make test-embedded"
+	@echo "make test-fast  the suite without tests/slow/ (real processes, browser, fuzzing, soak, faults), on both cores"
+	@echo "make test-slow  only tests/slow/, one test at a time"
+	@echo "make lint       ruff check and ruff format --check (make format rewrites)"
 	@echo "make test-embedded  the fast suite on make run's embedded default (SQLite, filesystem broker)"
 	@echo "make bench      benchmarks on PostgreSQL (DATABASE_URL) in a database of their own; BENCH_ARGS=\"--scale 0.1\""
 
@@ -51,18 +53,32 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "!! could not install chromium: the browser tests will skip (and fail under CI=true)"; }
 
-# Two legs: everything on PostgreSQL and Redis (CI=true fails if they do not answer), then the
-# fast suite on the embedded default of `make run`.
-test: dev browser
-	$(PY) -m pytest
+lint: dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Lint, then two legs: everything on PostgreSQL and Redis (CI=true fails if they do not answer),
+# the fast tests on both cores and the slow ones (real processes on fixed queues) one at a time;
+# then the fast suite on the embedded default of `make run`.
+test: lint browser
+	$(MAKE) --no-print-directory test-fast
+	$(MAKE) --no-print-directory test-slow
 	$(MAKE) --no-print-directory test-embedded
 
+# pytest-xdist: each of the two workers has its own test database (test_<name>_gw0, _gw1).
 test-fast: dev
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" -n 2
+
+test-slow: dev
+	$(PY) -m pytest -m slow
 
 # SQLite and kombu's filesystem broker under var/test/, even when PostgreSQL and Redis answer.
 test-embedded: dev
-	FOREWARN_TEST_EMBEDDED=1 $(PY) -m pytest -m "not slow"
+	FOREWARN_TEST_EMBEDDED=1 $(PY) -m pytest -m "not slow" -n 2
 
 # Needs DATABASE_URL=postgres://...; creates, loads and drops its own forewarn_bench databases.
 # The bench app (bench/) is installed by config.settings.bench only, never in production.

@@ -10,9 +10,9 @@ the forecasts already in memory (no query per question), then COPY.
 import math
 import multiprocessing
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.contrib.auth.models import Group
@@ -96,10 +96,12 @@ def iso(microseconds: np.ndarray) -> np.ndarray:
 
 def copy_rows(table: str, columns: list[str], rows) -> None:
     """COPY rows (tuples in column order, None for NULL) into a table."""
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 def copy_text(table: str, columns: list[str], chunks) -> None:
@@ -107,10 +109,8 @@ def copy_text(table: str, columns: list[str], chunks) -> None:
     with connection.cursor() as cursor:
         # The rows are consistent by construction: skip the per-row foreign key triggers. Only a
         # superuser may; anyone else loads a little slower with the triggers on.
-        try:
+        with suppress(DatabaseError):
             cursor.execute("SET session_replication_role = replica")
-        except DatabaseError:
-            pass
         try:
             with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for chunk in chunks:
@@ -161,9 +161,7 @@ def indexes_dropped(table: str):
 def sequences_reset(tables: list[str]) -> None:
     with connection.cursor() as cursor:
         for table in tables:
-            cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 1)) FROM {table}"
-            )
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 1)) FROM {table}")
 
 
 def logistic(values: np.ndarray) -> np.ndarray:
@@ -184,14 +182,27 @@ def users_load(rng: np.random.Generator, sizes: Sizes, now_us: int) -> tuple[int
     ]
     copy_rows(
         "auth_user",
-        ["id", "password", "is_superuser", "username", "first_name", "last_name", "email", "is_staff", "is_active", "date_joined"],
+        [
+            "id",
+            "password",
+            "is_superuser",
+            "username",
+            "first_name",
+            "last_name",
+            "email",
+            "is_staff",
+            "is_active",
+            "date_joined",
+        ],
         rows,
     )
     forecasters_group = Group.objects.get(name="Forecasters").pk
     members = owner_ids + [int(user_id) for user_id in forecaster_ids]
     copy_rows("auth_user_groups", ["user_id", "group_id"], [(user_id, forecasters_group) for user_id in members])
     tokens = {user_id: rng.bytes(20).hex() for user_id in members}
-    copy_rows("authtoken_token", ["key", "user_id", "created"], [(key, user_id, joined) for user_id, key in tokens.items()])
+    copy_rows(
+        "authtoken_token", ["key", "user_id", "created"], [(key, user_id, joined) for user_id, key in tokens.items()]
+    )
     copy_rows("forecasts_team", ["id", "name", "created_at"], [(1, "Crisis cell", joined)])
     copy_rows(
         "forecasts_teammembership",
@@ -215,7 +226,9 @@ class QuestionArrays:
     team_id: np.ndarray
 
 
-def questions_load(rng: np.random.Generator, sizes: Sizes, now_us: int, owner_ids: list[int], moderator_id: int) -> QuestionArrays:
+def questions_load(
+    rng: np.random.Generator, sizes: Sizes, now_us: int, owner_ids: list[int], moderator_id: int
+) -> QuestionArrays:
     """Resolved questions with windows over the last two years; open ones ending within six months."""
     count = sizes.questions
     ids = np.arange(1, count + 1)
@@ -386,7 +399,7 @@ def derived_rows_build(moderator_id: int) -> None:
 
 
 def as_datetimes(microseconds: np.ndarray) -> list[datetime]:
-    epoch = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return [epoch + timedelta(microseconds=value) for value in microseconds.tolist()]
 
 
@@ -458,7 +471,7 @@ def scores_build(forecasts: ForecastArrays, questions: QuestionArrays, now: date
                 updated_at=now,
             )
         )
-    _score_input = ScoreInput(questions=scored, spans=list(zip(starts, ends)), forecasts=rows)
+    _score_input = ScoreInput(questions=scored, spans=list(zip(starts, ends, strict=False)), forecasts=rows)
     chunk = max(1, len(scored) // (processes * 8))
     ranges = [(first, min(first + chunk, len(scored))) for first in range(0, len(scored), chunk)]
     try:

@@ -61,9 +61,9 @@ def gunicorn_running(*, database_url: str, port: int, log_path: Path):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
-            except OSError:
+            except OSError as error:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not listen on port {port} within 60 s; see {log_path}")
+                    raise RuntimeError(f"gunicorn did not listen on port {port} within 60 s; see {log_path}") from error
                 time.sleep(0.2)
         yield
     finally:
@@ -123,7 +123,15 @@ def load_run(*, port: int, requests, count: int, duration: float, concurrency: i
 
 
 def submission_figures(
-    data: BenchData, *, database_url: str, port: int, runs: int, count: int, duration: float, concurrency: int, log_path: Path
+    data: BenchData,
+    *,
+    database_url: str,
+    port: int,
+    runs: int,
+    count: int,
+    duration: float,
+    concurrency: int,
+    log_path: Path,
 ) -> tuple[list[Figure], dict]:
     """Requests per second, p50 and p99 of POST /api/questions/<id>/forecasts/ vs a plain insert view."""
     authors = [int(user_id) for user_id in data.forecaster_ids[1:]]
@@ -140,12 +148,16 @@ def submission_figures(
 
     results: dict[str, list[LoadResult]] = {"api": [], "plain": []}
     with gunicorn_running(database_url=database_url, port=port, log_path=log_path):
-        for name, prefix in (("api", "/api"), ("plain", "/bench")):
-            load_run(port=port, requests=request_for(prefix), count=4 * concurrency, duration=10, concurrency=concurrency)
+        for prefix in ("/api", "/bench"):  # warm both up
+            load_run(
+                port=port, requests=request_for(prefix), count=4 * concurrency, duration=10, concurrency=concurrency
+            )
         for _ in range(runs):
             for name, prefix in (("api", "/api"), ("plain", "/bench")):
                 results[name].append(
-                    load_run(port=port, requests=request_for(prefix), count=count, duration=duration, concurrency=concurrency)
+                    load_run(
+                        port=port, requests=request_for(prefix), count=count, duration=duration, concurrency=concurrency
+                    )
                 )
 
     def summary(name: str) -> dict:

@@ -87,7 +87,7 @@ def calibration_numpy(probabilities: np.ndarray, outcomes: np.ndarray, bins: int
         "uncertainty": float(base_rate * (1 - base_rate)),
         "bins": [
             scoring.wilson_interval(int(successes), int(count))
-            for successes, count in zip(sum_outcome[filled], counts[filled])
+            for successes, count in zip(sum_outcome[filled], counts[filled], strict=False)
         ],
     }
 
@@ -99,7 +99,7 @@ def calibration_sklearn(frame: pandas.DataFrame, author_column: str) -> dict:
     final = frame.groupby(["question_id", author_column], sort=False).tail(1)
     outcomes = (final["outcome"] == "yes").to_numpy(dtype=float)
     probabilities = final["probability"].to_numpy(dtype=float)
-    frequency, mean_forecast = calibration_curve(outcomes, probabilities, n_bins=10, strategy="uniform")
+    frequency, _mean_forecast = calibration_curve(outcomes, probabilities, n_bins=10, strategy="uniform")
     return {
         "n": int(probabilities.size),
         "brier": float(brier_score_loss(outcomes, probabilities)),
@@ -133,10 +133,9 @@ EXPORT_SQL = """
 def export_via_copy() -> pandas.DataFrame:
     """Every forecast as the export's CSV, straight from PostgreSQL COPY (faster than any endpoint)."""
     buffer = io.BytesIO()
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(EXPORT_SQL) as copy:
-            for block in copy:
-                buffer.write(block)
+    with connection.cursor() as cursor, cursor.cursor.copy(EXPORT_SQL) as copy:
+        for block in copy:
+            buffer.write(block)
     buffer.seek(0)
     return pandas.read_csv(buffer, dtype=CSV_TEXT_COLUMNS)
 

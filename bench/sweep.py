@@ -26,7 +26,9 @@ def expired_windows_create(data: BenchData, *, count: int, seed: int) -> tuple[i
     now_us = int(timezone.now().timestamp() * 1_000_000)
     first = Question.objects.order_by("-pk").values_list("pk", flat=True).first() + 1
     window_end = now_us - rng.integers(3_600_000_000, 2 * DAY_US, count)
-    start_text, end_text, resolve_by_text = map(iso, (window_end - 30 * DAY_US, window_end, np.full(count, now_us + 3 * DAY_US)))
+    start_text, end_text, resolve_by_text = map(
+        iso, (window_end - 30 * DAY_US, window_end, np.full(count, now_us + 3 * DAY_US))
+    )
     owners = data.owner_ids
     columns = [
         "id", "title", "external_key", "details", "resolution_criteria", "kind", "owner_id", "source_quote",

@@ -229,4 +229,3 @@ def authors_visible_to(user) -> QuerySet:
         question_rule(viewer=user.pk, question="question")
     )
     return users.filter(Q(pk=user.pk) | Exists(forecast_seen))
-

@@ -13,9 +13,9 @@ from django.http import HttpResponse
 
 matplotlib.use("Agg")  # never a GUI backend, even if something imports pyplot later
 
-import matplotlib.dates as mdates  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.dates as mdates
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 POINT_COLOUR = "#1f5f99"
 COUNT_COLOUR = "#9bb7d4"
@@ -124,7 +124,7 @@ def brier_over_time_chart_svg(months: list[dict], *, subject: str = "") -> bytes
             brier.plot(
                 moments, [row["mean_brier"] for row in months], marker="o", color=POINT_COLOUR, label="mean Brier"
             )
-            for moment, row in zip(moments, months):
+            for moment, row in zip(moments, months, strict=False):
                 brier.annotate(
                     f"n={row['n']}",
                     (moment, row["mean_brier"]),

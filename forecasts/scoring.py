@@ -72,9 +72,7 @@ def wilson_interval(successes: int, n: int, z: float = WILSON_Z_95) -> tuple[flo
     z_squared = z * z
     denominator = 1.0 + z_squared / n
     centre = (proportion + z_squared / (2 * n)) / denominator
-    half_width = (
-        z * math.sqrt(proportion * (1 - proportion) / n + z_squared / (4 * n * n)) / denominator
-    )
+    half_width = z * math.sqrt(proportion * (1 - proportion) / n + z_squared / (4 * n * n)) / denominator
     low = 0.0 if successes == 0 else max(0.0, centre - half_width)
     high = 1.0 if successes == n else min(1.0, centre + half_width)
     return low, high
@@ -117,9 +115,9 @@ def time_averaged_brier(
         return None
     start = standing[0][0]
     made_at = [moment for moment, _ in standing]
-    held_until = made_at[1:] + [closed_at]
+    held_until = [*made_at[1:], closed_at]
     held_for = np.array(
-        [(until - since) // _ONE_MICROSECOND for since, until in zip(made_at, held_until)]
+        [(until - since) // _ONE_MICROSECOND for since, until in zip(made_at, held_until, strict=False)]
     )
     forecast = np.array([probability for _, probability in standing], dtype=float)
     _check_probabilities(forecast)
@@ -138,9 +136,7 @@ def crowd_median_steps(
     A forecaster stands from their first forecast on, with their latest forecast; with an even
     number standing the median is the mean of the middle two.
     """
-    standing_by_forecaster = [
-        forecasts_before(forecasts, closed_at) for forecasts in forecasts_by_forecaster.values()
-    ]
+    standing_by_forecaster = [forecasts_before(forecasts, closed_at) for forecasts in forecasts_by_forecaster.values()]
     # Sorting by (time, forecaster, position) keeps each forecaster's own order at a tie, so
     # the later of two simultaneous forecasts is the one left standing.
     changes = sorted(
@@ -179,15 +175,11 @@ def crowd_relative_brier(
     """
     _check_outcome(outcome)
     standing_by_forecaster = {
-        key: forecasts_before(forecasts, closed_at)
-        for key, forecasts in forecasts_by_forecaster.items()
+        key: forecasts_before(forecasts, closed_at) for key, forecasts in forecasts_by_forecaster.items()
     }
     if sum(1 for standing in standing_by_forecaster.values() if standing) < 2:
-        return {key: None for key in standing_by_forecaster}
-    crowd = [
-        (step.start, step.median)
-        for step in crowd_median_steps(standing_by_forecaster, closed_at)
-    ]
+        return dict.fromkeys(standing_by_forecaster)
+    crowd = [(step.start, step.median) for step in crowd_median_steps(standing_by_forecaster, closed_at)]
     relative: dict[ForecasterKey, float | None] = {}
     for key, standing in standing_by_forecaster.items():
         own = time_averaged_brier(standing, outcome, closed_at)
@@ -245,4 +237,3 @@ def forecasts_before(
         ),
         key=lambda forecast: forecast[0],
     )
-

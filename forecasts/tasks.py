@@ -38,9 +38,7 @@ def digests_dispatch_task() -> int:
     return digests_queue().queued
 
 
-@shared_task(
-    name="forecasts.tasks.digest_send", autoretry_for=DATABASE_ERRORS + MAIL_ERRORS, max_retries=8, **BACKOFF
-)
+@shared_task(name="forecasts.tasks.digest_send", autoretry_for=DATABASE_ERRORS + MAIL_ERRORS, max_retries=8, **BACKOFF)
 def digest_send_task(delivery_id: int) -> bool:
     """Send one digest email."""
     from forecasts.services import digest_deliver
@@ -50,7 +48,7 @@ def digest_send_task(delivery_id: int) -> bool:
 
 @shared_task(
     name="forecasts.tasks.webhook_send",
-    autoretry_for=DATABASE_ERRORS + (WebhookDeliveryFailed,),
+    autoretry_for=(*DATABASE_ERRORS, WebhookDeliveryFailed),
     max_retries=10,  # the service marks the delivery failed after WEBHOOK_MAX_ATTEMPTS attempts
     **BACKOFF,
 )

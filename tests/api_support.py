@@ -35,7 +35,7 @@ def error_fields(response) -> set[str]:
     """The field names of an error body, after checking it has the one error shape."""
     body = response.json()
     assert isinstance(body, dict) and body, body
-    for name, messages in body.items():
+    for _name, messages in body.items():
         assert isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages), body
     return set(body)
 

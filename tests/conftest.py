@@ -6,7 +6,6 @@ fast suite.
 """
 
 from pathlib import Path
-
 from types import SimpleNamespace
 
 import pytest

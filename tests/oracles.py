@@ -75,7 +75,7 @@ def calibration_bins(
     result = []
     for index in np.flatnonzero(counts):
         count = int(counts[index])
-        successes = int(round(outcome_sums[index]))
+        successes = round(outcome_sums[index])
         ci_low, ci_high = scoring.wilson_interval(successes, count)
         result.append(
             Bin(
@@ -113,18 +113,14 @@ def murphy_decomposition(
         resolution=float(np.mean((frequency - base_rate) ** 2)),
         uncertainty=base_rate * (1.0 - base_rate),
         within_bin_variance=float(np.mean((forecast - mean_forecast) ** 2)),
-        within_bin_covariance=float(
-            2.0 * np.mean((forecast - mean_forecast) * (outcome - frequency))
-        ),
+        within_bin_covariance=float(2.0 * np.mean((forecast - mean_forecast) * (outcome - frequency))),
     )
 
 
 # Over time --------------------------------------------------------------------------------------
 
 
-def final_forecast_before(
-    forecasts: Iterable[TimedForecast], closed_at: datetime
-) -> TimedForecast | None:
+def final_forecast_before(forecasts: Iterable[TimedForecast], closed_at: datetime) -> TimedForecast | None:
     """The last forecast made strictly before the close, the one that counts in calibration."""
     standing = scoring.forecasts_before(forecasts, closed_at)
     return standing[-1] if standing else None
@@ -142,13 +138,10 @@ def crowd_median_at(
     return float(np.median(latest)) if latest else None
 
 
-
 # Helpers --------------------------------------------------------------------------------------
 
 
-def assign_bins(
-    forecast: np.ndarray, bins: int, strategy: BinStrategy
-) -> tuple[np.ndarray, list[float]]:
+def assign_bins(forecast: np.ndarray, bins: int, strategy: BinStrategy) -> tuple[np.ndarray, list[float]]:
     """Bin index of every forecast, and the bins + 1 edges."""
     scoring.check_bin_count(bins)
     if strategy == "uniform":

@@ -150,8 +150,11 @@ def test_forecasts_visible_to(access_world, role):
 def test_scores_visible_to(access_world, role):
     # Scores exist only for resolved questions, never for drafts: one on each shared row.
     for row in ("public", "team_a"):
-        factories.ScoreFactory(question=access_world.questions[row], forecast=access_world.forecasts[row],
-                               forecaster=access_world.authors[row])
+        factories.ScoreFactory(
+            question=access_world.questions[row],
+            forecast=access_world.forecasts[row],
+            forecaster=access_world.authors[row],
+        )
     scores = access.scores_visible_to(access_world.users[role])
     assert rows_of(access_world, scores.values_list("question_id", flat=True)) == SEES[role] & {"public", "team_a"}
 

@@ -982,7 +982,7 @@ def test_teams_are_named_to_their_members_and_moderators(world, page, role):
 
 def delivered_by_role(world: World) -> dict[str, str]:
     """Everything emailed or posted to each role since the receiver was last cleared."""
-    delivered = {role: "" for role in SIGNED_IN}
+    delivered = dict.fromkeys(SIGNED_IN, "")
     by_email = {user.email: role for role, user in world.users.items()}
     for message in mail.outbox:
         role = by_email.get(message.to[0])

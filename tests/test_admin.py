@@ -13,8 +13,6 @@ from django.utils import timezone
 from forecasts import services
 from forecasts.models import Forecast, Question, ResolutionEvent, Source, Team, TeamMembership
 from tests import factories
-from tests.support.browser import CHROMIUM_ARGS, chromium_or_skip
-from tests.support.roles import roles_restore
 
 pytestmark = pytest.mark.django_db
 
@@ -442,7 +440,13 @@ def test_question_saved_as_draft_then_published(client, forecaster):
     client.force_login(forecaster)
     client.post(
         QUESTION_ADD,
-        {"title": "Draft", "kind": "other", "resolution_criteria": "c", "draft": "on", **split_datetime("window_end", window_end)},
+        {
+            "title": "Draft",
+            "kind": "other",
+            "resolution_criteria": "c",
+            "draft": "on",
+            **split_datetime("window_end", window_end),
+        },
     )
     question = Question.objects.get()
     assert question.status == Question.Status.DRAFT
@@ -490,7 +494,9 @@ def test_forecaster_cannot_file_for_a_team_they_are_not_in(client, forecaster):
 
 def test_forecaster_edits_their_own_open_question(client, owner, question):
     client.force_login(owner)
-    response = client.post(question_url(question), question_form_data(question, title="Sharper title", tags="escalation"))
+    response = client.post(
+        question_url(question), question_form_data(question, title="Sharper title", tags="escalation")
+    )
     assert response.status_code == 302
     question.refresh_from_db()
     assert question.title == "Sharper title"
@@ -585,7 +591,9 @@ def test_annul_then_undo(client, owner, forecaster):
     question = closed_question(owner=owner)
     client.force_login(owner)
 
-    annulled = client.post(question_url(question, "resolve"), {"outcome": "annulled", "note": "The wording was ambiguous."})
+    annulled = client.post(
+        question_url(question, "resolve"), {"outcome": "annulled", "note": "The wording was ambiguous."}
+    )
     assert annulled.status_code == 302
     question.refresh_from_db()
     assert (question.status, question.outcome) == ("annulled", "annulled")
@@ -635,7 +643,10 @@ def test_resolution_history_is_read_only(client, editor):
     client.force_login(editor)
     assert client.get(url).status_code == 200
     assert client.post(url, {"note": "rewritten"}).status_code == 403
-    assert client.post(reverse("admin:forecasts_resolutionevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(reverse("admin:forecasts_resolutionevent_delete", args=[event.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     event.refresh_from_db()
     assert event.note == ""
 
@@ -770,48 +781,3 @@ def test_user_page_shows_the_calibration_chart_only_of_a_forecaster_the_viewer_m
     assert visible.status_code == hidden.status_code == 200
     assert f"chart.svg?forecaster={colleague.pk}" in visible.content.decode()
     assert "chart.svg?forecaster=" not in hidden.content.decode()
-
-
-# A real browser
-
-
-@pytest.mark.slow
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
-def test_forecaster_adds_a_forecast_by_phrase_in_chromium(live_server):
-    chromium = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    roles_restore()  # an earlier transactional test may have flushed the groups
-
-    factories.ForecasterFactory(username="analyst")
-    question = factories.QuestionFactory(title="Will the talks collapse?")
-    forecast_page = f"{live_server.url}{question_url(question, 'forecast')}"
-
-    # The ORM is not used while the browser runs: Playwright keeps an event loop in this thread.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.goto(f"{live_server.url}/admin/login/?next={question_url(question)}")
-        page.fill("#id_username", "analyst")
-        page.fill("#id_password", "correct-horse-battery")
-        page.click("input[type=submit]")
-        page.click("text=Add forecast")
-        assert page.url == forecast_page
-        page.select_option("#id_phrase", "icd203:unlikely")
-        page.fill("#id_percent", "30")
-        with page.expect_navigation():
-            page.click("input[name=_save]")
-        both_given_errors = page.locator(".errors .errorlist").all_inner_texts()
-        page.fill("#id_percent", "")
-        with page.expect_navigation():
-            page.click("input[name=_save]")
-        success = page.locator(".messagelist .success").inner_text()
-        history = page.locator("#forecasts-group").inner_text()
-        browser.close()
-
-    assert len(both_given_errors) == 2
-    assert success == "Recorded analyst's forecast: 32.5%."
-    assert "unlikely (ICD 203)" in history
-    forecast = Forecast.objects.get()
-    assert (forecast.phrase, forecast.forecaster.username) == ("unlikely", "analyst")

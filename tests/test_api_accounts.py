@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 def test_token_for_a_username_and_password_then_revoke_it(forecaster):
     client = client_for()
-    response = client.post("/api/auth/token/", {"username": "forecaster", "password": "correct-horse-battery"}, format="json")
+    response = client.post(
+        "/api/auth/token/", {"username": "forecaster", "password": "correct-horse-battery"}, format="json"
+    )
     assert response.status_code == 200
     key = response.json()["token"]
     assert Token.objects.get(user=forecaster).key == key
@@ -63,7 +65,9 @@ def test_me_shows_the_account_teams_and_settings(owner, team):
     }
 
 
-@pytest.mark.parametrize("period, minutes, shown", [(120, 120, "PT2H"), ("PT90M", 90, "PT1H30M"), ("P1D", 1440, "P1D"), ("45", 45, "PT45M")])
+@pytest.mark.parametrize(
+    "period, minutes, shown", [(120, 120, "PT2H"), ("PT90M", 90, "PT1H30M"), ("P1D", 1440, "P1D"), ("45", 45, "PT45M")]
+)
 def test_me_patch_takes_minutes_or_an_iso_duration(forecaster, period, minutes, shown):
     response = client_for(forecaster).patch(
         "/api/me/", {"settings": {"digest_period": period, "closing_soon_opt_in": False}}, format="json"
@@ -112,20 +116,32 @@ def test_sources_list_create_and_detail(forecaster):
     factories.SourceFactory(name="Kremlin spokesman", kind="person")
     client = client_for(forecaster)
     response = client.post(
-        "/api/sources/", {"name": "US intelligence", "url": "https://example.org/us", "kind": "organisation"}, format="json"
+        "/api/sources/",
+        {"name": "US intelligence", "url": "https://example.org/us", "kind": "organisation"},
+        format="json",
     )
     assert response.status_code == 201, response.json()
     created = response.json()
     assert Source.objects.get(pk=created["id"]).created_by == forecaster
-    assert [row["name"] for row in client.get("/api/sources/").json()["results"]] == ["Kremlin spokesman", "US intelligence"]
-    assert [row["name"] for row in client.get("/api/sources/", {"kind": "person"}).json()["results"]] == ["Kremlin spokesman"]
+    assert [row["name"] for row in client.get("/api/sources/").json()["results"]] == [
+        "Kremlin spokesman",
+        "US intelligence",
+    ]
+    assert [row["name"] for row in client.get("/api/sources/", {"kind": "person"}).json()["results"]] == [
+        "Kremlin spokesman"
+    ]
     assert client.get(f"/api/sources/{created['id']}/").json()["name"] == "US intelligence"
     assert client.get("/api/sources/987654/").status_code == 404
 
 
 @pytest.mark.parametrize(
     "body, field",
-    [({"name": ""}, "name"), ({"name": "Existing"}, "name"), ({"name": "New", "kind": "robot"}, "kind"), ({"name": "New", "url": "nope"}, "url")],
+    [
+        ({"name": ""}, "name"),
+        ({"name": "Existing"}, "name"),
+        ({"name": "New", "kind": "robot"}, "kind"),
+        ({"name": "New", "url": "nope"}, "url"),
+    ],
 )
 def test_source_validation(forecaster, body, field):
     factories.SourceFactory(name="Existing")
@@ -152,7 +168,10 @@ def test_notifications_are_the_callers_own_and_can_be_read(owner, forecaster, qu
     listed = client.get("/api/notifications/").json()["results"]
     assert {row["id"] for row in listed} == {unread.pk, already_read.pk}
     assert [row["id"] for row in client.get("/api/notifications/", {"unread": "true"}).json()["results"]] == [unread.pk]
-    assert next(row for row in listed if row["id"] == unread.pk)["question"] == {"id": question.pk, "title": question.title}
+    assert next(row for row in listed if row["id"] == unread.pk)["question"] == {
+        "id": question.pk,
+        "title": question.title,
+    }
     response = client.post(f"/api/notifications/{unread.pk}/read/")
     assert response.status_code == 200 and response.json()["read_at"]
     first_read = Notification.objects.get(pk=unread.pk).read_at
@@ -219,7 +238,9 @@ def test_unknown_api_path_is_a_json_404(owner):
 def test_oversize_body_is_a_413_with_the_error_shape(question, forecaster, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
     body = '{"probability": 0.5, "rationale": "' + "x" * 20_000 + '"}'
-    response = client_for(forecaster).post(f"/api/questions/{question.pk}/forecasts/", data=body, content_type="application/json")
+    response = client_for(forecaster).post(
+        f"/api/questions/{question.pk}/forecasts/", data=body, content_type="application/json"
+    )
     assert response.status_code == 413
     assert error_fields(response) == {"detail"}
 
@@ -236,5 +257,8 @@ def test_throttling_gives_a_429_with_the_error_shape(owner, settings):
     assert error_fields(throttled) == {"detail"}
     assert int(throttled["Retry-After"]) > 0
     anonymous = client_for()
-    statuses = [anonymous.post("/api/auth/token/", {"username": "x", "password": "y"}, format="json").status_code for _ in range(3)]
+    statuses = [
+        anonymous.post("/api/auth/token/", {"username": "x", "password": "y"}, format="json").status_code
+        for _ in range(3)
+    ]
     assert statuses == [400, 400, 429]

@@ -30,7 +30,9 @@ def forecasts_url(question):
     ],
 )
 def test_forecast_with_a_probability_a_percent_or_a_phrase(question, forecaster, body, probability, phrase):
-    response = client_for(forecaster).post(forecasts_url(question), {**body, "rationale": "Troop build-up."}, format="json")
+    response = client_for(forecaster).post(
+        forecasts_url(question), {**body, "rationale": "Troop build-up."}, format="json"
+    )
     assert response.status_code == 201, response.json()
     created = response.json()
     assert created["probability"] == pytest.approx(probability)
@@ -93,8 +95,13 @@ def test_forecast_validation(question, forecaster, body, field):
 
 def test_source_statement_in_the_future_is_a_400(question, forecaster):
     source = factories.SourceFactory()
-    body = {"probability": 0.6, "source": source.pk, "made_at": (timezone.now() + timedelta(hours=2)).isoformat(),
-            "quote": "q", "url": "https://example.org/s"}
+    body = {
+        "probability": 0.6,
+        "source": source.pk,
+        "made_at": (timezone.now() + timedelta(hours=2)).isoformat(),
+        "quote": "q",
+        "url": "https://example.org/s",
+    }
     response = client_for(forecaster).post(forecasts_url(question), body, format="json")
     assert response.status_code == 400
     assert error_fields(response) == {"made_at"}
@@ -110,7 +117,9 @@ def test_source_statement_needs_quote_and_url(question, forecaster):
 
 
 def test_forecast_on_a_closed_question_is_a_400(owner, forecaster):
-    closed = factories.QuestionFactory(owner=owner, status=Question.Status.AWAITING_RESOLUTION, window_end=ago(1), resolve_by=timezone.now())
+    closed = factories.QuestionFactory(
+        owner=owner, status=Question.Status.AWAITING_RESOLUTION, window_end=ago(1), resolve_by=timezone.now()
+    )
     response = client_for(forecaster).post(forecasts_url(closed), {"probability": 0.5}, format="json")
     assert response.status_code == 400
     assert error_fields(response) == {"question"}
@@ -126,7 +135,9 @@ def test_malformed_json_is_a_400(question, forecaster):
 
 
 def test_non_json_body_is_a_415(question, forecaster):
-    response = client_for(forecaster).post(forecasts_url(question), data="probability=0.7", content_type="application/x-www-form-urlencoded")
+    response = client_for(forecaster).post(
+        forecasts_url(question), data="probability=0.7", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 415
     assert error_fields(response) == {"detail"}
 
@@ -139,7 +150,10 @@ def test_forecast_needs_credentials_and_the_forecasters_permission(question, rea
 
 
 def test_forecast_on_a_missing_question_is_a_404(forecaster):
-    assert client_for(forecaster).post("/api/questions/424242/forecasts/", {"probability": 0.5}, format="json").status_code == 404
+    assert (
+        client_for(forecaster).post("/api/questions/424242/forecasts/", {"probability": 0.5}, format="json").status_code
+        == 404
+    )
 
 
 def test_question_history_is_oldest_first(question, forecaster, owner):
@@ -154,7 +168,9 @@ def test_question_history_is_oldest_first(question, forecaster, owner):
 
 
 def test_forecast_stream_pages_by_cursor_without_counting(question, owner, forecaster):
-    made = [factories.ForecastFactory(question=question, forecaster=forecaster, made_at=ago(10 - day)) for day in range(5)]
+    made = [
+        factories.ForecastFactory(question=question, forecaster=forecaster, made_at=ago(10 - day)) for day in range(5)
+    ]
     # two forecasts at the very same instant must both appear exactly once
     tie = factories.ForecastFactory(question=question, forecaster=owner, made_at=made[2].made_at)
     client = client_for(forecaster)
@@ -173,7 +189,13 @@ def test_forecast_stream_filters(question, owner, forecaster):
     mine = factories.ForecastFactory(question=question, forecaster=forecaster, made_at=ago(5))
     theirs = factories.ForecastFactory(question=other_question, forecaster=owner, made_at=ago(3))
     statement = factories.ForecastFactory(
-        question=question, forecaster=None, source=source, recorded_by=owner, made_at=ago(1), quote="q", url="https://e.org"
+        question=question,
+        forecaster=None,
+        source=source,
+        recorded_by=owner,
+        made_at=ago(1),
+        quote="q",
+        url="https://e.org",
     )
     client = client_for(forecaster)
 
@@ -199,7 +221,7 @@ def read_csv(response) -> list[dict]:
 
 
 def test_export_streams_csv_with_filters(question, owner, forecaster):
-    question.title = "=HYPERLINK(\"http://evil\")"
+    question.title = '=HYPERLINK("http://evil")'
     question.save()
     factories.ForecastFactory(question=question, forecaster=forecaster, made_at=ago(2), probability=0.25)
     factories.ForecastFactory(question=question, forecaster=owner, made_at=ago(1), probability=0.75)
@@ -235,7 +257,12 @@ def test_forecasts_on_someone_elses_drafts_are_in_no_stream_and_no_export(access
     client = client_for(access_world.users[role])
     draft_forecasts = {access_world.forecasts[row].pk for row in ("public_draft", "team_a_draft")}
     streamed = {row["id"] for row in client.get("/api/forecasts/").json()["results"]}
-    exported = {row["question"] for row in csv.DictReader(io.StringIO(b"".join(client.get("/api/forecasts/export.csv").streaming_content).decode()))}
+    exported = {
+        row["question"]
+        for row in csv.DictReader(
+            io.StringIO(b"".join(client.get("/api/forecasts/export.csv").streaming_content).decode())
+        )
+    }
     assert streamed and not streamed & draft_forecasts
     assert exported and not exported & {access_world.questions[row].title for row in ("public_draft", "team_a_draft")}
     for row in ("public_draft", "team_a_draft"):

@@ -32,14 +32,22 @@ def busy(owner, forecaster, team):
         questions.append(question)
     hot = questions[1]
     for index in range(ROWS):
-        factories.ForecastFactory(question=hot, forecaster=forecaster if index % 3 else owner, made_at=ago(ROWS - index))
+        factories.ForecastFactory(
+            question=hot, forecaster=forecaster if index % 3 else owner, made_at=ago(ROWS - index)
+        )
         factories.ForecastFactory(question=questions[index], forecaster=owner, made_at=ago(ROWS - index))
     forecast = factories.ForecastFactory(question=hot, forecaster=forecaster, made_at=ago(0.1), probability=0.42)
-    LatestForecast.objects.create(question=hot, forecaster=forecaster, forecast=forecast, probability=0.42, made_at=forecast.made_at)
+    LatestForecast.objects.create(
+        question=hot, forecaster=forecaster, forecast=forecast, probability=0.42, made_at=forecast.made_at
+    )
     for index in range(ROWS):
         factories.NotificationFactory(user=forecaster, question=questions[index])
-        factories.ResolutionEventFactory(question=hot, actor=owner, action="unresolve" if index % 2 else "resolve",
-                                         outcome="" if index % 2 else "yes")
+        factories.ResolutionEventFactory(
+            question=hot,
+            actor=owner,
+            action="unresolve" if index % 2 else "resolve",
+            outcome="" if index % 2 else "yes",
+        )
     return {"hot": hot}
 
 
@@ -55,7 +63,9 @@ LIST_ENDPOINTS = [
 
 
 @pytest.mark.parametrize("path, expected, page_parameter", LIST_ENDPOINTS)
-def test_list_query_count_does_not_grow_with_the_page(busy, forecaster, django_assert_num_queries, path, expected, page_parameter):
+def test_list_query_count_does_not_grow_with_the_page(
+    busy, forecaster, django_assert_num_queries, path, expected, page_parameter
+):
     url = path.format(hot=busy["hot"].pk)
     for page_size in (1, 100):
         client = client_for(forecaster)

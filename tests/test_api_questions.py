@@ -23,7 +23,11 @@ def new_question_body(**overrides):
         "tags": ["ukraine", "Russia"],
         "window_start": soon(1).isoformat(),
         "window_end": soon(20).isoformat(),
-        "statement": {"quote": "could launch an attack at any point", "date": "2022-01-18", "url": "https://example.org/briefing"},
+        "statement": {
+            "quote": "could launch an attack at any point",
+            "date": "2022-01-18",
+            "url": "https://example.org/briefing",
+        },
     }
     body.update(overrides)
     return body
@@ -39,11 +43,23 @@ def test_create_question_returns_it_with_every_field(owner):
     assert sorted(body["tags"]) == ["russia", "ukraine"]
     assert body["owner"] == {"id": owner.pk, "username": "owner"}
     assert body["source"] == {"id": source.pk, "name": "White House press secretary", "url": source.url}
-    assert body["statement"] == {"quote": "could launch an attack at any point", "date": "2022-01-18", "url": "https://example.org/briefing"}
+    assert body["statement"] == {
+        "quote": "could launch an attack at any point",
+        "date": "2022-01-18",
+        "url": "https://example.org/briefing",
+    }
     assert body["team"] is None and body["outcome"] is None and body["my_probability"] is None
     assert body["forecast_count"] == 0 and body["crowd_probability"] is None
     assert question.resolve_by == question.window_end + timedelta(days=3)
-    for field in ("window_start", "window_end", "resolve_by", "resolved_at", "created_at", "closed_at", "forecaster_count"):
+    for field in (
+        "window_start",
+        "window_end",
+        "resolve_by",
+        "resolved_at",
+        "created_at",
+        "closed_at",
+        "forecaster_count",
+    ):
         assert field in body
 
 
@@ -121,7 +137,9 @@ def test_list_page_size_is_capped_at_200(owner):
 
 def test_list_filters(owner):
     source = factories.SourceFactory()
-    sanctions = factories.QuestionFactory(owner=owner, kind="sanctions", source=source, window_end=soon(5), resolve_by=soon(6))
+    sanctions = factories.QuestionFactory(
+        owner=owner, kind="sanctions", source=source, window_end=soon(5), resolve_by=soon(6)
+    )
     sanctions.tags.add(factories.TagFactory(name="ukraine"))
     pretext = factories.QuestionFactory(
         kind="pretext_operation", title="False-flag pretext in the Donbas?", window_end=soon(40), resolve_by=soon(41)
@@ -261,7 +279,9 @@ def test_patch_by_another_forecaster_is_a_403(question, forecaster):
 
 def test_patch_rejects_an_inverted_window(question, owner):
     response = client_for(owner).patch(
-        f"{QUESTIONS}{question.pk}/", {"window_start": (question.window_end + timedelta(days=1)).isoformat()}, format="json"
+        f"{QUESTIONS}{question.pk}/",
+        {"window_start": (question.window_end + timedelta(days=1)).isoformat()},
+        format="json",
     )
     assert response.status_code == 400
     assert error_fields(response) == {"window_end"}
@@ -269,7 +289,11 @@ def test_patch_rejects_an_inverted_window(question, owner):
 
 def test_patch_a_resolved_question_is_refused(owner, editor):
     resolved = factories.QuestionFactory(
-        owner=owner, status="resolved", outcome="yes", resolved_at=timezone.now(), window_end=timezone.now() - timedelta(days=1),
+        owner=owner,
+        status="resolved",
+        outcome="yes",
+        resolved_at=timezone.now(),
+        window_end=timezone.now() - timedelta(days=1),
         resolve_by=timezone.now(),
     )
     assert client_for(owner).patch(f"{QUESTIONS}{resolved.pk}/", {"title": "x"}, format="json").status_code == 403
@@ -280,13 +304,19 @@ def test_patch_a_resolved_question_is_refused(owner, editor):
 
 def test_patch_extends_resolve_by_after_the_window_closed(owner, forecaster):
     closed = factories.QuestionFactory(
-        owner=owner, status="awaiting_resolution", window_end=timezone.now() - timedelta(days=5),
-        resolve_by=timezone.now() - timedelta(days=1), closed_at=timezone.now() - timedelta(days=5),
+        owner=owner,
+        status="awaiting_resolution",
+        window_end=timezone.now() - timedelta(days=5),
+        resolve_by=timezone.now() - timedelta(days=1),
+        closed_at=timezone.now() - timedelta(days=5),
     )
     later = (timezone.now() + timedelta(days=7)).replace(microsecond=0)
-    assert client_for(forecaster).patch(
-        f"{QUESTIONS}{closed.pk}/", {"resolve_by": later.isoformat()}, format="json"
-    ).status_code == 403
+    assert (
+        client_for(forecaster)
+        .patch(f"{QUESTIONS}{closed.pk}/", {"resolve_by": later.isoformat()}, format="json")
+        .status_code
+        == 403
+    )
     assert client_for(owner).patch(f"{QUESTIONS}{closed.pk}/", {"title": "x"}, format="json").status_code == 403
 
     response = client_for(owner).patch(f"{QUESTIONS}{closed.pk}/", {"resolve_by": later.isoformat()}, format="json")
@@ -333,7 +363,9 @@ def test_deleting_someone_elses_draft_is_a_404_like_a_missing_question(owner, fo
 def test_an_unusual_utc_offset_is_read_as_utc(owner):
     response = client_for(owner).get(QUESTIONS, {"window_end_after": "2030-01-01T00:00:00+19:04"})
     assert response.status_code == 200
-    created = client_for(owner).post(QUESTIONS, new_question_body(window_start=None, window_end="2999-01-01T00:00:00+19:04"), format="json")
+    created = client_for(owner).post(
+        QUESTIONS, new_question_body(window_start=None, window_end="2999-01-01T00:00:00+19:04"), format="json"
+    )
     assert created.status_code == 201 and created.json()["window_end"] == "2998-12-31T04:56:00Z"
 
 
@@ -374,7 +406,9 @@ def test_reading_someone_elses_draft_answers_as_for_a_missing_question(access_wo
         for suffix in ("", "forecasts/", "history/"):
             hidden = client.get(f"{QUESTIONS}{access_world.questions[row].pk}/{suffix}")
             missing = client.get(f"{QUESTIONS}{missing_question_id()}/{suffix}")
-            assert (hidden.status_code, hidden.json()) == (missing.status_code, missing.json()) == (404, NO_SUCH_QUESTION)
+            assert (
+                (hidden.status_code, hidden.json()) == (missing.status_code, missing.json()) == (404, NO_SUCH_QUESTION)
+            )
 
 
 @pytest.mark.parametrize("row", DRAFTS)

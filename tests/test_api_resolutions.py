@@ -1,6 +1,7 @@
 """Resolving, annulling and undoing through the API, and the audit trail it leaves."""
 
 import pytest
+
 from forecasts.models import Question, ResolutionEvent
 from tests import factories
 from tests.api_support import ago, client_for, error_fields, soon
@@ -11,7 +12,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def closed_question(owner):
     return factories.QuestionFactory(
-        owner=owner, status=Question.Status.AWAITING_RESOLUTION, window_start=ago(10), window_end=ago(2), resolve_by=soon(1), closed_at=ago(2)
+        owner=owner,
+        status=Question.Status.AWAITING_RESOLUTION,
+        window_start=ago(10),
+        window_end=ago(2),
+        resolve_by=soon(1),
+        closed_at=ago(2),
     )
 
 
@@ -21,7 +27,9 @@ def resolve(client, question, **body):
 
 def test_owner_resolves_and_reads_the_history(closed_question, owner):
     client = client_for(owner)
-    response = resolve(client, closed_question, outcome="no", evidence_url="https://example.org/evidence", note="Nothing happened.")
+    response = resolve(
+        client, closed_question, outcome="no", evidence_url="https://example.org/evidence", note="Nothing happened."
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "resolved" and response.json()["outcome"] == "no"
     assert response.json()["resolved_at"]
@@ -49,7 +57,9 @@ def test_annulled_is_an_annulment(question, editor):
 def test_unresolve_returns_to_awaiting_resolution_and_is_recorded(closed_question, owner):
     client = client_for(owner)
     resolve(client, closed_question, outcome="yes")
-    response = client.post(f"/api/questions/{closed_question.pk}/unresolve/", {"note": "Wrong evidence."}, format="json")
+    response = client.post(
+        f"/api/questions/{closed_question.pk}/unresolve/", {"note": "Wrong evidence."}, format="json"
+    )
     assert response.status_code == 200
     assert response.json()["status"] == "awaiting_resolution" and response.json()["outcome"] is None
     history = client.get(f"/api/questions/{closed_question.pk}/history/").json()["results"]
@@ -98,7 +108,10 @@ def test_unresolving_an_open_question_is_a_400(question, owner):
 def test_only_the_owner_or_a_moderator_resolves(closed_question, forecaster, editor):
     response = resolve(client_for(forecaster), closed_question, outcome="yes")
     assert response.status_code == 403 and error_fields(response) == {"detail"}
-    assert client_for(forecaster).post(f"/api/questions/{closed_question.pk}/unresolve/", {}, format="json").status_code == 403
+    assert (
+        client_for(forecaster).post(f"/api/questions/{closed_question.pk}/unresolve/", {}, format="json").status_code
+        == 403
+    )
     assert resolve(client_for(), closed_question, outcome="yes").status_code == 401
     assert not ResolutionEvent.objects.exists()
     assert resolve(client_for(editor), closed_question, outcome="yes").status_code == 200
@@ -107,7 +120,9 @@ def test_only_the_owner_or_a_moderator_resolves(closed_question, forecaster, edi
 def test_history_needs_credentials_and_an_existing_question(closed_question, owner):
     assert client_for().get(f"/api/questions/{closed_question.pk}/history/").status_code == 401
     assert client_for(owner).get("/api/questions/999999/history/").status_code == 404
-    assert client_for(owner).post("/api/questions/999999/resolve/", {"outcome": "yes"}, format="json").status_code == 404
+    assert (
+        client_for(owner).post("/api/questions/999999/resolve/", {"outcome": "yes"}, format="json").status_code == 404
+    )
 
 
 def test_resolved_outcome_appears_in_the_export(closed_question, owner, forecaster):

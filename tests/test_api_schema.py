@@ -26,6 +26,8 @@ CONTRACT_PATHS = {
     "/api/me/",
     "/api/health/",
 }
+
+
 def test_schema_passes_drf_spectaculars_validation_without_warnings(tmp_path: Path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     assert "openapi: 3.0" in (tmp_path / "schema.yaml").read_text()

@@ -17,9 +17,9 @@ from rest_framework.test import APIClient
 from forecasts import scoring
 from forecasts.api import stats as api_stats
 from forecasts.models import Forecast, Question, Score, Source
+from forecasts.selectors import uniform_bin_expression
 from forecasts.services import question_resolve, question_unresolve
 from forecasts.services.scores import question_scores_recompute, scoring_cutoff
-from forecasts.selectors import uniform_bin_expression
 from tests import factories, oracles
 from tests.api_support import client_for
 from tests.design_vectors import MURPHY_VECTORS
@@ -166,9 +166,9 @@ def test_calibration_equals_scikit_learn_on_thousands_of_forecasts(db):
     for name, value in found["murphy"].items():
         assert value == pytest.approx(getattr(murphy, name), abs=CLOSE), name
     parts = found["murphy"]
-    assert parts["reliability"] - parts["resolution"] + parts["uncertainty"] + parts[
-        "within_bin_variance"
-    ] - parts["within_bin_covariance"] == pytest.approx(found["brier"], abs=CLOSE)
+    assert parts["reliability"] - parts["resolution"] + parts["uncertainty"] + parts["within_bin_variance"] - parts[
+        "within_bin_covariance"
+    ] == pytest.approx(found["brier"], abs=CLOSE)
 
     time_averaged, relative = [], []
     for question in world.questions:
@@ -199,13 +199,13 @@ def past_window(owner):
 
     def make(**fields):
         window_end = timezone.now() - timedelta(days=7)
-        defaults = dict(
-            owner=owner,
-            opened_at=window_end - timedelta(days=20),
-            window_end=window_end,
-            closed_at=window_end,
-            status=Question.Status.AWAITING_RESOLUTION,
-        )
+        defaults = {
+            "owner": owner,
+            "opened_at": window_end - timedelta(days=20),
+            "window_end": window_end,
+            "closed_at": window_end,
+            "status": Question.Status.AWAITING_RESOLUTION,
+        }
         return factories.QuestionFactory(**{**defaults, **fields})
 
     return make
@@ -261,7 +261,7 @@ DESIGN_VECTORS = [
 
 @pytest.mark.parametrize(("probabilities", "outcomes", "bins", "expected"), DESIGN_VECTORS)
 def test_design_vectors_through_the_endpoint(owner, forecaster, past_window, probabilities, outcomes, bins, expected):
-    for probability, outcome in zip(probabilities, outcomes):
+    for probability, outcome in zip(probabilities, outcomes, strict=False):
         question = past_window()
         forecast_on(question, forecaster, probability)
         resolve(question, owner, outcome="yes" if outcome else "no")
@@ -277,7 +277,7 @@ def test_design_vectors_through_the_endpoint(owner, forecaster, past_window, pro
 def test_design_calibration_bins_vector_through_the_endpoint(owner, forecaster, past_window):
     """p = 0.1 ... 1.0 with 5 bins; 1.0 is stored as 0.999, the largest probability allowed."""
     outcomes = [0, 0, 0, 1, 0, 1, 1, 1, 1, 1]
-    for tenth, outcome in zip(range(1, 11), outcomes):
+    for tenth, outcome in zip(range(1, 11), outcomes, strict=False):
         question = past_window()
         forecast_on(question, forecaster, min(tenth / 10, 0.999))
         resolve(question, owner, outcome="yes" if outcome else "no")
@@ -424,8 +424,8 @@ def test_filters_narrow_the_scores(owner, forecaster, past_window):
     ],
 )
 def test_bad_query_parameters_are_a_400_naming_the_field(forecaster, params, field):
-    for path in ("/api/stats/calibration/", "/api/stats/calibration.svg"):
-        response = client_for(forecaster).get(path, params)
+    for url in ("/api/stats/calibration/", "/api/stats/calibration.svg"):
+        response = client_for(forecaster).get(url, params)
 
         assert response.status_code == 400
         assert field in response.json()
@@ -503,7 +503,7 @@ def test_leaderboard_ranks_by_relative_brier_then_brier(owner, past_window):
 
 def test_phrases_report_observed_frequency_with_wilson_interval(owner, past_window):
     source = factories.SourceFactory()
-    for index, outcome in enumerate(["yes"] * 7 + ["no"] * 3):
+    for _index, outcome in enumerate(["yes"] * 7 + ["no"] * 3):
         question = past_window()
         factories.ForecastFactory(
             question=question,
@@ -572,7 +572,9 @@ def test_no_statistic_shows_another_teams_forecasts(owner, forecaster, past_wind
     drawn = []
     for name in ("calibration_chart_svg", "brier_over_time_chart_svg"):
         draw = getattr(api_stats.charts, name)
-        monkeypatch.setattr(api_stats.charts, name, lambda data, draw=draw, **kw: drawn.append(data) or draw(data, **kw))
+        monkeypatch.setattr(
+            api_stats.charts, name, lambda data, draw=draw, **kw: drawn.append(data) or draw(data, **kw)
+        )
     outsider = client_for(forecaster)
 
     assert calibration(insider)["n"] == 3
@@ -654,12 +656,12 @@ def test_charts_are_svg(owner, forecaster, past_window):
     forecast_on(question, forecaster, 0.8)
     resolve(question, owner)
 
-    for path, params in (
+    for url, params in (
         ("/api/stats/calibration.svg", {"forecaster": "me", "bins": 5}),
         ("/api/stats/brier-over-time.svg", {}),
         ("/api/stats/calibration.svg", {"strategy": "quantile"}),
     ):
-        response = client_for(forecaster).get(path, params, HTTP_ACCEPT="image/svg+xml")
+        response = client_for(forecaster).get(url, params, HTTP_ACCEPT="image/svg+xml")
 
         assert response.status_code == 200
         assert response["Content-Type"] == "image/svg+xml"

@@ -26,8 +26,12 @@ def world(owner, teammate, outsider, editor, team):
     """A team question with a forecast and a notification for everyone, next to a public question."""
     team_question = factories.QuestionFactory(owner=owner, team=team, title="Team-only question")
     public_question = factories.QuestionFactory(owner=owner, title="Public question")
-    team_forecast = factories.ForecastFactory(question=team_question, forecaster=teammate, made_at=ago(1), probability=0.3)
-    public_forecast = factories.ForecastFactory(question=public_question, forecaster=outsider, made_at=ago(1), probability=0.6)
+    team_forecast = factories.ForecastFactory(
+        question=team_question, forecaster=teammate, made_at=ago(1), probability=0.3
+    )
+    public_forecast = factories.ForecastFactory(
+        question=public_question, forecaster=outsider, made_at=ago(1), probability=0.6
+    )
     users = {"owner": owner, "teammate": teammate, "outsider": outsider, "moderator": editor, "anonymous": None}
     notifications = {
         role: factories.NotificationFactory(user=user, question=team_question, message="About the team question.")
@@ -46,13 +50,20 @@ def world(owner, teammate, outsider, editor, team):
 
 def closed_team_question(world, status=Question.Status.AWAITING_RESOLUTION, **extra):
     return factories.QuestionFactory(
-        owner=world["users"]["owner"], team=world["team_question"].team, status=status,
-        window_end=ago(2), resolve_by=soon(1), closed_at=ago(2), **extra,
+        owner=world["users"]["owner"],
+        team=world["team_question"].team,
+        status=status,
+        window_end=ago(2),
+        resolve_by=soon(1),
+        closed_at=ago(2),
+        **extra,
     )
 
 
 def expect(role, *, owner, teammate, outsider, moderator, anonymous):
-    return {"owner": owner, "teammate": teammate, "outsider": outsider, "moderator": moderator, "anonymous": anonymous}[role]
+    return {"owner": owner, "teammate": teammate, "outsider": outsider, "moderator": moderator, "anonymous": anonymous}[
+        role
+    ]
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -84,7 +95,9 @@ def test_question_patch(world, role):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_question_delete(world, role):
-    draft = factories.QuestionFactory(owner=world["users"]["owner"], team=world["team_question"].team, status="draft", opened_at=None)
+    draft = factories.QuestionFactory(
+        owner=world["users"]["owner"], team=world["team_question"].team, status="draft", opened_at=None
+    )
     response = client_for(world["users"][role]).delete(f"/api/questions/{draft.pk}/")
     # Someone else's draft does not exist for a teammate either: a 404, not a 403.
     assert response.status_code == expect(role, owner=204, teammate=404, outsider=404, moderator=204, anonymous=401)
@@ -139,7 +152,9 @@ def test_forecast_stream_filtered_by_a_hidden_question_is_empty(world, role):
 @pytest.mark.parametrize("role", ROLES)
 def test_resolve(world, role):
     question = closed_team_question(world)
-    response = client_for(world["users"][role]).post(f"/api/questions/{question.pk}/resolve/", {"outcome": "yes"}, format="json")
+    response = client_for(world["users"][role]).post(
+        f"/api/questions/{question.pk}/resolve/", {"outcome": "yes"}, format="json"
+    )
     assert response.status_code == expect(role, owner=200, teammate=403, outsider=404, moderator=200, anonymous=401)
 
 

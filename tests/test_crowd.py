@@ -71,7 +71,10 @@ def random_submissions(questions: dict, monkeypatch, *, seed: int, steps: int) -
             else:
                 forecast = services.forecast_submit(question=question, recorded_by=author, probability=probability)
             key = (name, "source" if by_source else "user", author.pk)
-            latest[key] = max(latest.get(key, (forecast.made_at, forecast.pk, probability)), (forecast.made_at, forecast.pk, probability))
+            latest[key] = max(
+                latest.get(key, (forecast.made_at, forecast.pk, probability)),
+                (forecast.made_at, forecast.pk, probability),
+            )
             standing = [entry[2] for entry_key, entry in latest.items() if entry_key[0] == name]
             row.append((aggregates(question), (step + 1, len(standing), statistics.median(standing))))
         history.append(row)
@@ -97,19 +100,23 @@ def test_the_rebuild_derives_what_submissions_maintained(monkeypatch):
 
     services.crowd_rebuild()
 
-    assert {question.pk: (aggregates(question), standing_rows(question)) for question in questions.values()} == maintained
+    assert {
+        question.pk: (aggregates(question), standing_rows(question)) for question in questions.values()
+    } == maintained
     assert aggregates(untouched) == (0, 0, None)
 
 
 @pytest.mark.parametrize("implementation", ["one statement", "two steps"])
-def test_an_even_crowd_takes_the_mean_of_the_middle_two_exactly(implementation, question, owner, forecaster, monkeypatch):
+def test_an_even_crowd_takes_the_mean_of_the_middle_two_exactly(
+    implementation, question, owner, forecaster, monkeypatch
+):
     if implementation not in implementations_here():
         pytest.skip("the one statement is PostgreSQL's")
     monkeypatch.setattr(forecast_services, "question_crowd_refresh", IMPLEMENTATIONS[implementation])
     services.forecast_submit(question=question, recorded_by=owner, probability=0.001)
     services.forecast_submit(question=question, recorded_by=forecaster, probability=0.009)
     # percentile_cont would give 0.001 + 0.5 * (0.009 - 0.001), one bit away from the median.
-    assert 0.001 + 0.5 * (0.009 - 0.001) != statistics.median([0.001, 0.009])
+    assert statistics.median([0.001, 0.009]) != 0.001 + 0.5 * (0.009 - 0.001)
     assert aggregates(question) == (2, 2, statistics.median([0.001, 0.009]))
 
 

@@ -5,8 +5,8 @@ import smtplib
 from datetime import datetime, timedelta
 
 import pytest
-from django.core.exceptions import PermissionDenied
 from django.core import mail, signing
+from django.core.exceptions import PermissionDenied
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import call_command
 from django.db import connection
@@ -266,7 +266,9 @@ def test_closing_soon_nudges_each_opted_in_forecaster_once(owner, forecaster):
 # --- resolution notices ----------------------------------------------------------------------
 
 
-def test_resolving_tells_every_forecaster_after_commit(owner, forecaster, eager_tasks, django_capture_on_commit_callbacks):
+def test_resolving_tells_every_forecaster_after_commit(
+    owner, forecaster, eager_tasks, django_capture_on_commit_callbacks
+):
     other = factories.ForecasterFactory(username="other")
     question = due_question(owner, window_end=T0)
     standing_forecast(question, forecaster)
@@ -549,7 +551,7 @@ def test_a_failing_webhook_is_recorded_and_retried_without_holding_up_others(end
     assert outcomes[healthy.pk] is True and outcomes[broken.pk] == "HTTP 503 Service Unavailable"
     assert (healthy.status, healthy.attempts) == ("sent", 1)
     assert (broken.status, broken.attempts, broken.last_error) == ("pending", 1, "HTTP 503 Service Unavailable")
-    path, body = next(item for item in Endpoint.received if item[0] == "/ok")
+    _path, body = next(item for item in Endpoint.received if item[0] == "/ok")
     assert "closed on" in body["text"] and "/admin/forecasts/question/" in body["text"]
 
     Endpoint.statuses["/down"] = 200
@@ -751,7 +753,9 @@ def test_an_owner_removed_from_the_team_is_not_reminded_and_the_schedule_moves_o
 def test_a_digest_after_removal_lists_only_what_the_member_may_still_see(owner, forecaster, mailoutbox):
     team = team_with(owner, forecaster)
     public = factories.QuestionFactory(owner=owner, title="Public question", window_end=T0 + timedelta(hours=5))
-    hidden = factories.QuestionFactory(owner=owner, team=team, title="Team question", window_end=T0 + timedelta(hours=5))
+    hidden = factories.QuestionFactory(
+        owner=owner, team=team, title="Team question", window_end=T0 + timedelta(hours=5)
+    )
     standing_forecast(public, forecaster)
     standing_forecast(hidden, forecaster)
     assert len([n for n in sweep(T0).notifications if n.user_id == forecaster.pk]) == 2
@@ -813,4 +817,3 @@ def test_admin_lists_only_my_notifications_with_the_unread_count_and_marks_read(
     mine.refresh_from_db()
     assert mine.read_at is not None
     assert b"Your notifications: 0 unread" in response.content
-

@@ -32,9 +32,7 @@ def test_forecast_needs_exactly_one_author():
     user = factories.UserFactory()
     source = factories.SourceFactory()
     assert_rejected(lambda: factories.ForecastFactory(forecaster=None, recorded_by=user))
-    assert_rejected(
-        lambda: factories.ForecastFactory(forecaster=user, source=source, quote="q", url="https://x.org")
-    )
+    assert_rejected(lambda: factories.ForecastFactory(forecaster=user, source=source, quote="q", url="https://x.org"))
 
 
 def test_source_statement_needs_quote_and_url():
@@ -100,4 +98,3 @@ def test_forecasts_are_append_only():
     with pytest.raises(ValidationError):
         forecast.delete()
     assert Forecast.objects.get(pk=forecast.pk).probability == 0.6
-

@@ -122,9 +122,7 @@ def test_forecasts_after_the_close_never_count(owner, forecaster, opened):
 
 def test_early_yes_counts_forecasts_made_before_the_event_only(owner, forecaster, opened):
     """Closed at resolution, but a forecast made after the event happened is hindsight."""
-    question = factories.QuestionFactory(
-        owner=owner, opened_at=opened, window_end=timezone.now() + timedelta(days=20)
-    )
+    question = factories.QuestionFactory(owner=owner, opened_at=opened, window_end=timezone.now() + timedelta(days=20))
     occurred = opened + timedelta(days=10)
     before = forecast(question, forecaster, opened + timedelta(days=2), 0.4)
     forecast(question, forecaster, occurred + timedelta(hours=1), 0.99)
@@ -242,7 +240,9 @@ def test_recompute_all_and_the_command(owner, forecaster, opened, capsys):
     assert "Recomputed 3 questions: 3 scores stored." in capsys.readouterr().out
 
 
-def test_every_resolution_change_enqueues_a_recompute_after_commit(owner, opened, monkeypatch, django_capture_on_commit_callbacks):
+def test_every_resolution_change_enqueues_a_recompute_after_commit(
+    owner, opened, monkeypatch, django_capture_on_commit_callbacks
+):
     queued = []
     monkeypatch.setattr(question_scores_recompute_task, "delay", queued.append)
     monkeypatch.setattr(resolution_notify_task, "delay", lambda event_id: None)

@@ -106,9 +106,7 @@ def test_calibration_bins_vector():
 
     assert [b.count for b in found] == [2, 2, 2, 2, 2]
     assert [b.observed_frequency for b in found] == pytest.approx([0, 0.5, 0.5, 1, 1], abs=EXACT)
-    assert [b.mean_forecast for b in found] == pytest.approx(
-        [0.15, 0.35, 0.55, 0.75, 0.95], abs=EXACT
-    )
+    assert [b.mean_forecast for b in found] == pytest.approx([0.15, 0.35, 0.55, 0.75, 0.95], abs=EXACT)
     assert [b.lower for b in found] == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8], abs=EXACT)
     assert [b.upper for b in found] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0], abs=EXACT)
     assert (found[1].ci_low, found[1].ci_high) == pytest.approx((0.094531, 0.905469), abs=1e-6)
@@ -294,9 +292,7 @@ def test_uniform_bins_equal_scikit_learn_for_decimal_forecasts_on_edges(data):
         (0.1 + 1e-12, 10, 0, 1),  # within our edge tolerance, above scikit-learn's float edge
     ],
 )
-def test_where_the_edge_rule_and_scikit_learn_floats_differ(
-    probability, bins, our_bin, scikit_learn_bin
-):
+def test_where_the_edge_rule_and_scikit_learn_floats_differ(probability, bins, our_bin, scikit_learn_bin):
     scikit_learn_edges = np.linspace(0.0, 1.0, bins + 1)[1:-1]
 
     assert uniform_bin_indices([probability], bins)[0] == our_bin

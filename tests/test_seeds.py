@@ -69,9 +69,9 @@ def test_historical_questions_carry_their_outcomes():
         Question.objects.filter(external_key__in=HISTORICAL_OUTCOMES).values_list("external_key", "outcome")
     )
     assert outcomes == HISTORICAL_OUTCOMES
-    assert set(
-        Question.objects.filter(external_key__in=HISTORICAL_OUTCOMES).values_list("status", flat=True)
-    ) == {Question.Status.RESOLVED}
+    assert set(Question.objects.filter(external_key__in=HISTORICAL_OUTCOMES).values_list("status", flat=True)) == {
+        Question.Status.RESOLVED
+    }
 
 
 def test_invasion_window_is_mid_january_to_mid_february_and_closed_before_the_invasion():

@@ -37,7 +37,11 @@ def test_question_create_rejects_inverted_window(owner):
     now = timezone.now()
     with pytest.raises(ValidationError) as excinfo:
         services.question_create(
-            owner=owner, title="t", resolution_criteria="c", window_start=now + timedelta(days=2), window_end=now + timedelta(days=1)
+            owner=owner,
+            title="t",
+            resolution_criteria="c",
+            window_start=now + timedelta(days=2),
+            window_end=now + timedelta(days=1),
         )
     assert "window_end" in error_fields(excinfo)
     assert not Question.objects.exists()
@@ -46,7 +50,9 @@ def test_question_create_rejects_inverted_window(owner):
 def test_question_create_for_a_team_needs_membership(owner):
     team = factories.TeamFactory()
     with pytest.raises(ValidationError) as excinfo:
-        services.question_create(owner=owner, title="t", resolution_criteria="c", window_end=timezone.now() + timedelta(days=1), team=team)
+        services.question_create(
+            owner=owner, title="t", resolution_criteria="c", window_end=timezone.now() + timedelta(days=1), team=team
+        )
     assert "team" in error_fields(excinfo)
 
 
@@ -101,7 +107,9 @@ def test_source_statement_keeps_its_past_date_and_needs_quote_and_url(question, 
     source = factories.SourceFactory()
     said_at = timezone.now() - timedelta(days=20)
     with pytest.raises(ValidationError) as excinfo:
-        services.forecast_submit(question=question, recorded_by=forecaster, source=source, made_at=said_at, phrase="likely")
+        services.forecast_submit(
+            question=question, recorded_by=forecaster, source=source, made_at=said_at, phrase="likely"
+        )
     assert error_fields(excinfo) == {"quote", "url"}
     forecast = services.forecast_submit(
         question=question,
@@ -172,8 +180,22 @@ def test_older_source_statement_does_not_replace_a_newer_one(question, forecaste
     source = factories.SourceFactory()
     statement = {"quote": "q", "url": "https://example.org"}
     now = timezone.now()
-    services.forecast_submit(question=question, recorded_by=forecaster, source=source, made_at=now - timedelta(days=1), probability=0.9, **statement)
-    services.forecast_submit(question=question, recorded_by=forecaster, source=source, made_at=now - timedelta(days=5), probability=0.1, **statement)
+    services.forecast_submit(
+        question=question,
+        recorded_by=forecaster,
+        source=source,
+        made_at=now - timedelta(days=1),
+        probability=0.9,
+        **statement,
+    )
+    services.forecast_submit(
+        question=question,
+        recorded_by=forecaster,
+        source=source,
+        made_at=now - timedelta(days=5),
+        probability=0.1,
+        **statement,
+    )
     assert LatestForecast.objects.get(question=question, source=source).probability == 0.9
 
 
@@ -189,12 +211,17 @@ def closed_question(owner):
 
 def test_owner_resolves_and_history_is_recorded(owner):
     question = closed_question(owner)
-    services.question_resolve(question=question, actor=owner, outcome="no", evidence_url="https://example.org/e", note="Nothing happened")
+    services.question_resolve(
+        question=question, actor=owner, outcome="no", evidence_url="https://example.org/e", note="Nothing happened"
+    )
     question.refresh_from_db()
     assert (question.status, question.outcome, question.resolved_by) == ("resolved", "no", owner)
     event = ResolutionEvent.objects.get(question=question)
     assert (event.action, event.outcome, event.previous_status, event.evidence_url) == (
-        "resolve", "no", "awaiting_resolution", "https://example.org/e"
+        "resolve",
+        "no",
+        "awaiting_resolution",
+        "https://example.org/e",
     )
 
 
@@ -217,7 +244,9 @@ def test_resolving_twice_is_refused_until_undone(owner):
     assert (question.status, question.outcome, question.resolved_at) == ("awaiting_resolution", "", None)
     services.question_resolve(question=question, actor=owner, outcome="no")
     assert list(ResolutionEvent.objects.filter(question=question).values_list("action", "outcome")) == [
-        ("resolve", "yes"), ("unresolve", ""), ("resolve", "no")
+        ("resolve", "yes"),
+        ("unresolve", ""),
+        ("resolve", "no"),
     ]
 
 
@@ -264,7 +293,10 @@ def test_the_transition_table_refuses_every_pair_it_does_not_list_with_the_same_
         "annul": lambda question: services.question_annul(question=question, actor=owner),
         "unresolve": lambda question: services.question_unresolve(question=question, actor=owner),
     }
-    final = {"resolved": {"outcome": "yes", "resolved_at": timezone.now()}, "annulled": {"outcome": "annulled", "resolved_at": timezone.now()}}
+    final = {
+        "resolved": {"outcome": "yes", "resolved_at": timezone.now()},
+        "annulled": {"outcome": "annulled", "resolved_at": timezone.now()},
+    }
     for (status, action), message in expected.items():
         assert (status, action) not in services.TRANSITIONS
         question = factories.QuestionFactory(owner=owner, status=status, **final.get(status, {}))
@@ -368,11 +400,18 @@ def test_crowd_median_follows_every_authors_latest_forecast_through_random_submi
             author = random.choice(sources)
             made_at = now - timedelta(days=random.randint(1, 30), seconds=step)
             forecast = services.forecast_submit(
-                question=question, recorded_by=users[0], source=author, made_at=made_at,
-                probability=probability, quote="q", url="https://example.org",
+                question=question,
+                recorded_by=users[0],
+                source=author,
+                made_at=made_at,
+                probability=probability,
+                quote="q",
+                url="https://example.org",
             )
             key = ("source", author.pk)
-        latest[key] = max(latest.get(key, (forecast.made_at, forecast.pk, probability)), (forecast.made_at, forecast.pk, probability))
+        latest[key] = max(
+            latest.get(key, (forecast.made_at, forecast.pk, probability)), (forecast.made_at, forecast.pk, probability)
+        )
         question.refresh_from_db()
         standing = sorted(entry[2] for entry in latest.values())
         middle = len(standing) // 2

@@ -29,12 +29,20 @@ def run(task, *args):
 
 def test_every_task_is_acked_late_and_retries_transient_errors_with_capped_backoff():
     visibility_timeout = django_settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
-    for task in (tasks.lifecycle_sweep_task, tasks.digests_dispatch_task, tasks.digest_send_task, tasks.webhook_send_task, tasks.resolution_notify_task):
+    for task in (
+        tasks.lifecycle_sweep_task,
+        tasks.digests_dispatch_task,
+        tasks.digest_send_task,
+        tasks.webhook_send_task,
+        tasks.resolution_notify_task,
+    ):
         assert task.acks_late and task.reject_on_worker_lost
         assert task.retry_backoff and task.retry_jitter
         # A retry delay longer than Redis's visibility timeout would be delivered twice.
         assert task.retry_backoff_max < visibility_timeout
-        assert any(issubclass(error, Exception) and error.__name__ == "OperationalError" for error in task.autoretry_for)
+        assert any(
+            issubclass(error, Exception) and error.__name__ == "OperationalError" for error in task.autoretry_for
+        )
     assert smtplib.SMTPException in tasks.digest_send_task.autoretry_for
 
 

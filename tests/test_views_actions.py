@@ -14,7 +14,10 @@ pytestmark = pytest.mark.django_db
 
 
 def link_path(user, question_id: int, action: str = "no") -> str:
-    return "/" + action_link_url(user_id=user.pk, question_id=question_id, action=action).split("://", 1)[1].split("/", 1)[1]
+    return (
+        "/"
+        + action_link_url(user_id=user.pk, question_id=question_id, action=action).split("://", 1)[1].split("/", 1)[1]
+    )
 
 
 def awaiting_team_question(owner, team):

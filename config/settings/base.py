@@ -83,11 +83,7 @@ def database_from_url(url: str) -> dict:
     return config
 
 
-DATABASES = {
-    "default": database_from_url(
-        env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'forewarn.sqlite3'}")
-    )
-}
+DATABASES = {"default": database_from_url(env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'forewarn.sqlite3'}"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -5,7 +5,7 @@ The only settings that install `bench` and mount its baseline views; `make bench
 
 import warnings
 
-from .local import *  # noqa: F403
+from .local import *
 from .local import INSTALLED_APPS, LOGGING
 
 # The bench serves no static files; whitenoise would warn that nothing was collected.

@@ -1,6 +1,6 @@
 """Development on a laptop: `make run` uses these (SQLite and the filesystem broker by default)."""
 
-from .base import *  # noqa: F403
+from .base import *
 from .base import STORAGES, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import *  # noqa: F403
+from .base import *
 from .base import REDIS_TRANSPORT_OPTIONS, STORAGES, VAR_DIR, database_from_url, env, filesystem_broker
 
 
@@ -70,8 +70,7 @@ if missing:
         raise ImproperlyConfigured(f"CI=true but these services do not answer: {', '.join(missing)}")
     print(
         "\n" + "!" * 78 + f"\n!! NOT TESTING AGAINST: {', '.join(missing)}\n"
-        "!! Falling back to SQLite / the filesystem broker. Start the services for a real run.\n"
-        + "!" * 78 + "\n",
+        "!! Falling back to SQLite / the filesystem broker. Start the services for a real run.\n" + "!" * 78 + "\n",
         file=sys.stderr,
     )
 

@@ -126,11 +126,11 @@ class CalibrationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
-            path("chart.svg", self.admin_site.admin_view(self.chart_view), name="%s_%s_chart" % info),
+            path("chart.svg", self.admin_site.admin_view(self.chart_view), name="{}_{}_chart".format(*info)),
             path(
                 "brier-over-time.svg",
                 self.admin_site.admin_view(self.brier_over_time_view),
-                name="%s_%s_brier_over_time" % info,
+                name="{}_{}_brier_over_time".format(*info),
             ),
             *super().get_urls(),
         ]
@@ -159,7 +159,9 @@ class CalibrationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             calibration=selectors.calibration_for(request.user, filters=filters, bins=bins, strategy=strategy),
             subject=selectors.filters_description(request.user, filters),
             leaderboard=[selectors.leaderboard_entry(row, rank=rank) for rank, row in enumerate(leaderboard, start=1)],
-            phrases=[row for row in selectors.phrase_calibration_for(request.user, filters=filters) if row["statements"]],
+            phrases=[
+                row for row in selectors.phrase_calibration_for(request.user, filters=filters) if row["statements"]
+            ],
             chart_url=reverse("admin:forecasts_calibrationreport_chart") + query,
             brier_chart_url=reverse("admin:forecasts_calibrationreport_brier_over_time") + query,
         )

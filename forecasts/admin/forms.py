@@ -9,8 +9,7 @@ from django.utils.text import slugify
 from forecasts.access import sources_visible_to
 from forecasts.estimative import phrase_choices
 from forecasts.models import Forecast, Question, Source
-from forecasts.services import question_create, question_open, question_update
-from forecasts.services import EDITABLE_FIELDS
+from forecasts.services import EDITABLE_FIELDS, question_create, question_open, question_update
 
 
 def add_service_errors(form: forms.BaseForm, error: ValidationError, aliases: dict | None = None) -> None:
@@ -133,9 +132,7 @@ class ForecastAddForm(forms.Form):
         help_text="Leave blank for your own forecast, stamped now. Choose a source to record its statement.",
     )
     made_at = datetime_field(label="Statement made at", help_text="When the source said it (UTC), in the past.")
-    quote = forms.CharField(
-        required=False, label="Quote", widget=forms.Textarea(attrs={"rows": 3, "cols": 80})
-    )
+    quote = forms.CharField(required=False, label="Quote", widget=forms.Textarea(attrs={"rows": 3, "cols": 80}))
     url = forms.URLField(required=False, label="Statement URL", max_length=500, assume_scheme="https")
 
     fieldsets = [

@@ -29,8 +29,7 @@ from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveFor
 from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime
 from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent
 from forecasts.selectors import standing_probability_for
-from forecasts.services import forecast_submit, question_resolve, question_unresolve
-from forecasts.services import question_delete
+from forecasts.services import forecast_submit, question_delete, question_resolve, question_unresolve
 
 QUESTION_ACTION_TEMPLATE = "admin/forecasts/question/question_action.html"
 
@@ -218,9 +217,7 @@ class QuestionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         if not super().has_change_permission(request, obj):
             return False
-        return obj is None or (
-            obj.status in Question.EDITABLE_STATUSES and user_can_edit_question(request.user, obj)
-        )
+        return obj is None or (obj.status in Question.EDITABLE_STATUSES and user_can_edit_question(request.user, obj))
 
     def has_delete_permission(self, request, obj=None):
         # Only drafts can be discarded; an opened question is annulled instead.
@@ -284,9 +281,15 @@ class QuestionAdmin(admin.ModelAdmin):
     def get_urls(self):
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
-            path("<path:object_id>/forecast/", self.admin_site.admin_view(self.forecast_add_view), name=f"{name}_forecast"),
+            path(
+                "<path:object_id>/forecast/",
+                self.admin_site.admin_view(self.forecast_add_view),
+                name=f"{name}_forecast",
+            ),
             path("<path:object_id>/resolve/", self.admin_site.admin_view(self.resolve_view), name=f"{name}_resolve"),
-            path("<path:object_id>/unresolve/", self.admin_site.admin_view(self.unresolve_view), name=f"{name}_unresolve"),
+            path(
+                "<path:object_id>/unresolve/", self.admin_site.admin_view(self.unresolve_view), name=f"{name}_unresolve"
+            ),
             *super().get_urls(),
         ]
 
@@ -306,7 +309,9 @@ class QuestionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if question.status != Question.Status.OPEN:
             self.message_user(
-                request, f"This question is {question.get_status_display().lower()}: it takes no forecasts.", messages.WARNING
+                request,
+                f"This question is {question.get_status_display().lower()}: it takes no forecasts.",
+                messages.WARNING,
             )
             return self.redirect_to_question(question)
         form = ForecastAddForm(request.POST if request.method == "POST" else None, user=request.user)
@@ -317,10 +322,14 @@ class QuestionAdmin(admin.ModelAdmin):
                 add_service_errors(form, error, aliases={"yardstick": "phrase"})
             else:
                 self.message_user(
-                    request, f"Recorded {forecast_author(forecast)}'s forecast: {as_percent(forecast.probability)}.", messages.SUCCESS
+                    request,
+                    f"Recorded {forecast_author(forecast)}'s forecast: {as_percent(forecast.probability)}.",
+                    messages.SUCCESS,
                 )
                 return self.redirect_to_question(question)
-        return self.render_question_action(request, question, form, title="Add a forecast", submit_label="Record forecast")
+        return self.render_question_action(
+            request, question, form, title="Add a forecast", submit_label="Record forecast"
+        )
 
     def resolve_view(self, request, object_id):
         """Score the outcome (yes or no) or annul the question, with evidence."""
@@ -345,7 +354,9 @@ class QuestionAdmin(admin.ModelAdmin):
             except ValidationError as error:
                 add_service_errors(form, error)
             else:
-                self.message_user(request, f"{question.get_status_display()}: {question.get_outcome_display()}.", messages.SUCCESS)
+                self.message_user(
+                    request, f"{question.get_status_display()}: {question.get_outcome_display()}.", messages.SUCCESS
+                )
                 return self.redirect_to_question(question)
         return self.render_question_action(request, question, form, title="Resolve", submit_label="Record the outcome")
 
@@ -365,7 +376,9 @@ class QuestionAdmin(admin.ModelAdmin):
                 add_service_errors(form, error)
             else:
                 self.message_user(
-                    request, f"Resolution undone: the question is {question.get_status_display().lower()}.", messages.SUCCESS
+                    request,
+                    f"Resolution undone: the question is {question.get_status_display().lower()}.",
+                    messages.SUCCESS,
                 )
                 return self.redirect_to_question(question)
         return self.render_question_action(

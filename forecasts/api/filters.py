@@ -128,7 +128,9 @@ class ForecastFilter(filters.FilterSet):
 
 class SourceFilter(filters.FilterSet):
     kind = filters.ChoiceFilter(choices=Source.Kind.choices)
-    search = filters.CharFilter(field_name="name", lookup_expr="icontains", max_length=200, help_text="Part of the name.")
+    search = filters.CharFilter(
+        field_name="name", lookup_expr="icontains", max_length=200, help_text="Part of the name."
+    )
 
     class Meta:
         model = Source

@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 ERROR_SCHEMA = {
     "type": "object",
     "description": (
-        "What was wrong, by field: `{\"field\": [\"message\"]}`. Errors about the whole request use "
+        'What was wrong, by field: `{"field": ["message"]}`. Errors about the whole request use '
         "`detail`; a wrong combination of fields uses `non_field_errors`; nested fields are dotted."
     ),
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
@@ -37,9 +37,7 @@ class ForewarnAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        component = ResolvedComponent(
-            name="Error", type=ResolvedComponent.SCHEMA, object="Error", schema=ERROR_SCHEMA
-        )
+        component = ResolvedComponent(name="Error", type=ResolvedComponent.SCHEMA, object="Error", schema=ERROR_SCHEMA)
         self.registry.register_on_missing(component)
         for code in self.error_codes():
             if code not in responses:

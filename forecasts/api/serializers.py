@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
+from forecasts.access import user_is_moderator
 from forecasts.models import (
     PROBABILITY_MAX,
     PROBABILITY_MIN,
@@ -19,7 +20,6 @@ from forecasts.models import (
     Source,
     Team,
 )
-from forecasts.access import user_is_moderator
 
 EARLIEST_DATE = datetime(1900, 1, 1).date()
 LATEST_DATE = datetime(2999, 12, 31).date()
@@ -252,7 +252,9 @@ class ForecastWriteSerializer(serializers.Serializer):
     )
     rationale = serializers.CharField(required=False, allow_blank=True, max_length=10000)
     source = serializers.PrimaryKeyRelatedField(
-        queryset=Source.objects.all(), required=False, allow_null=True,
+        queryset=Source.objects.all(),
+        required=False,
+        allow_null=True,
         help_text="Record this source's statement instead of your own forecast.",
     )
     made_at = BoundedDateTimeField(

@@ -10,8 +10,8 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -66,7 +66,9 @@ class TokenView(generics.GenericAPIView):
             return [IsAuthenticated()]
         return [AllowAny()]
 
-    @extend_schema(request=serializers.TokenRequestSerializer, responses={200: serializers.TokenSerializer}, tags=["auth"])
+    @extend_schema(
+        request=serializers.TokenRequestSerializer, responses={200: serializers.TokenSerializer}, tags=["auth"]
+    )
     def post(self, request):
         """Get your API token; send it as `Authorization: Token <key>`. The same key until revoked."""
         credentials = serializers.TokenRequestSerializer(data=request.data, context={"request": request})
@@ -119,7 +121,9 @@ class QuestionDetailView(generics.GenericAPIView):
         """A question with its statement, counts, crowd and your standing forecast."""
         return Response(self.get_serializer(self.get_object()).data)
 
-    @extend_schema(request=serializers.QuestionWriteSerializer(partial=True), responses={200: serializers.QuestionSerializer})
+    @extend_schema(
+        request=serializers.QuestionWriteSerializer(partial=True), responses={200: serializers.QuestionSerializer}
+    )
     def patch(self, request, pk):
         """Edit a draft or open question; moving window_end or resolve_by re-arms its reminders."""
         question = self.get_object()

@@ -11,9 +11,7 @@ from django.utils import timezone
 
 class Team(models.Model):
     name = models.CharField(max_length=120, unique=True)
-    members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="TeamMembership", related_name="teams"
-    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="TeamMembership", related_name="teams")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -25,15 +23,11 @@ class Team(models.Model):
 
 class TeamMembership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships")
     joined_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["team", "user"], name="team_membership_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_membership_unique")]
 
     def __str__(self):
         return f"{self.user} in {self.team}"
@@ -57,9 +51,7 @@ class ProfileManager(models.Manager):
 class Profile(models.Model):
     """Per-user settings for reminders and feeds."""
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="forewarn_profile"
-    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="forewarn_profile")
     digest_period = models.DurationField(
         default=default_digest_period,
         help_text="At most one reminder email per this period.",

@@ -35,9 +35,7 @@ class Forecast(models.Model):
         on_delete=models.PROTECT,
         related_name="forecasts",
     )
-    source = models.ForeignKey(
-        Source, null=True, blank=True, on_delete=models.PROTECT, related_name="forecasts"
-    )
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.PROTECT, related_name="forecasts")
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="recorded_forecasts"
     )
@@ -82,10 +80,6 @@ class Forecast(models.Model):
     def __str__(self):
         return f"{self.author_name}: {self.probability:.0%} on {self.question_id}"
 
-    @property
-    def author_name(self) -> str:
-        return str(self.source) if self.source_id else str(self.forecaster)
-
     def save(self, *args, **kwargs):
         if self.pk is not None and not kwargs.get("force_insert"):
             raise ValidationError("Forecasts are append-only: submit a new forecast instead.")
@@ -94,14 +88,16 @@ class Forecast(models.Model):
     def delete(self, *args, **kwargs):
         raise ValidationError("Forecasts are append-only and cannot be deleted.")
 
+    @property
+    def author_name(self) -> str:
+        return str(self.source) if self.source_id else str(self.forecaster)
+
 
 class LatestForecast(models.Model):
     """Each author's standing forecast on a question: what crowd medians and lists read."""
 
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="standing")
-    forecaster = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+"
-    )
+    forecaster = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+")
     source = models.ForeignKey(Source, null=True, on_delete=models.CASCADE, related_name="+")
     forecast = models.OneToOneField(Forecast, on_delete=models.CASCADE, related_name="+")
     probability = models.FloatField()
@@ -121,3 +117,7 @@ class LatestForecast(models.Model):
             ),
             one_author_constraint("latest_forecast"),
         ]
+
+    def __str__(self):
+        author = f"source {self.source_id}" if self.source_id else f"user {self.forecaster_id}"
+        return f"{author} stands at {self.probability:.0%} on {self.question_id}"

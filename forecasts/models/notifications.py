@@ -22,9 +22,7 @@ class Notification(models.Model):
         IN_APP = "in_app", "In-app and email digest"
         WEBHOOK = "webhook", "Webhook"
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     question = models.ForeignKey(
         Question, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
     )
@@ -46,11 +44,7 @@ class Notification(models.Model):
             models.Index(fields=["user", "read_at"], name="notification_unread_idx"),
             models.Index(fields=["sent_at", "user"], name="notification_unsent_idx"),
         ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["user", "channel", "dedupe_key"], name="notification_dedupe"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "channel", "dedupe_key"], name="notification_dedupe")]
 
     def __str__(self):
         return f"{self.get_kind_display()} for {self.user}"
@@ -85,9 +79,7 @@ class Delivery(models.Model):
 class DigestDelivery(Delivery):
     """One digest email to one user, claimed before it is sent so a period never gets two."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_deliveries"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_deliveries")
 
     class Meta(Delivery.Meta):
         verbose_name_plural = "digest deliveries"
@@ -109,9 +101,7 @@ class DigestDelivery(Delivery):
 class WebhookDelivery(Delivery):
     """One POST of one notification to the recipient's webhook, with its retry record."""
 
-    notification = models.OneToOneField(
-        Notification, on_delete=models.CASCADE, related_name="webhook_delivery"
-    )
+    notification = models.OneToOneField(Notification, on_delete=models.CASCADE, related_name="webhook_delivery")
     url = models.URLField(max_length=500)
 
     class Meta(Delivery.Meta):

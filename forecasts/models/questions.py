@@ -88,16 +88,10 @@ class Question(models.Model):
     resolution_criteria = models.TextField()
     kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.OTHER)
     tags = models.ManyToManyField(Tag, blank=True, related_name="questions")
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_questions"
-    )
-    team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="questions"
-    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_questions")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="questions")
 
-    source = models.ForeignKey(
-        Source, null=True, blank=True, on_delete=models.PROTECT, related_name="questions"
-    )
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.PROTECT, related_name="questions")
     source_quote = models.TextField(blank=True)
     source_statement_date = models.DateField(null=True, blank=True)
     source_url = models.URLField(blank=True, max_length=500)
@@ -108,9 +102,7 @@ class Question(models.Model):
 
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
-    occurred_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the event happened (early resolution)."
-    )
+    occurred_at = models.DateTimeField(null=True, blank=True, help_text="When the event happened (early resolution).")
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -57,9 +57,7 @@ class Score(models.Model):
 
     # Copies of the question's and the counted forecast's fields, so statistics filter scores alone.
     question_kind = models.CharField(max_length=32, choices=QuestionKind.choices)
-    team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     resolved_at = models.DateTimeField()
     window_end = models.DateTimeField()
     phrase = models.CharField(max_length=60, blank=True)
@@ -81,8 +79,16 @@ class Score(models.Model):
             # of one heap page per scored pair (a heavy forecaster's rows spread over the table).
             models.Index(
                 fields=[
-                    "forecaster", "window_end", "team", "question", "probability", "outcome",
-                    "brier", "log_loss", "time_averaged_brier", "relative_brier",
+                    "forecaster",
+                    "window_end",
+                    "team",
+                    "question",
+                    "probability",
+                    "outcome",
+                    "brier",
+                    "log_loss",
+                    "time_averaged_brier",
+                    "relative_brier",
                 ],
                 name="score_forecaster_covering_idx",
             ),

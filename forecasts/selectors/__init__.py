@@ -74,6 +74,6 @@ __all__ = [
     "scores_for",
     "source_list_for",
     "standing_probability_for",
-    "unread_notification_ids_for",
     "uniform_bin_expression",
+    "unread_notification_ids_for",
 ]

@@ -335,9 +335,7 @@ def phrase_row(*, yardstick: str, phrase: str, low, high, probability, counts: d
     }
 
 
-def phrase_calibration_for(
-    user, *, filters: ScoreFilters = ScoreFilters(), now: datetime | None = None
-) -> list[dict]:
+def phrase_calibration_for(user, *, filters: ScoreFilters = ScoreFilters(), now: datetime | None = None) -> list[dict]:
     """How often what each phrase said happened: every phrase of every yardstick, in yardstick order.
 
     A statement is an author's counted (final) forecast on a question, as in calibration. Phrases
@@ -375,9 +373,7 @@ def phrase_calibration_for(
 # Over time ------------------------------------------------------------------------------------
 
 
-def brier_over_time_for(
-    user, *, filters: ScoreFilters = ScoreFilters(), now: datetime | None = None
-) -> list[dict]:
+def brier_over_time_for(user, *, filters: ScoreFilters = ScoreFilters(), now: datetime | None = None) -> list[dict]:
     """Mean Brier and count of scored forecasts per calendar month (UTC) in which the window ended.
 
     The window's month, not the resolution's: historical questions are resolved in bulk on the

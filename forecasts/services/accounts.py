@@ -18,7 +18,7 @@ def profile_update(*, user, **changes) -> Profile:
     """Change the user's reminder settings: digest period, closing-soon nudges, webhook URL."""
     unknown = set(changes) - PROFILE_FIELDS
     if unknown:
-        raise ValidationError({name: "This setting does not exist." for name in sorted(unknown)})
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This setting does not exist."))
     period = changes.get("digest_period")
     if period is not None and not DIGEST_PERIOD_MIN <= period <= DIGEST_PERIOD_MAX:
         raise ValidationError({"digest_period": "Must be between one minute and 31 days."})

@@ -105,7 +105,9 @@ def action_link_read(*, token: str) -> ActionLink:
             "Resolve the question from its page in the admin instead."
         ) from error
     except (signing.BadSignature, ValueError, TypeError) as error:
-        raise ActionLinkInvalid("The link is damaged or was not issued by Forewarn. Copy the whole link from the email.") from error
+        raise ActionLinkInvalid(
+            "The link is damaged or was not issued by Forewarn. Copy the whole link from the email."
+        ) from error
     if not isinstance(payload, dict) or payload.get("a") not in ACTIONS:
         raise ActionLinkInvalid("The link does not name an action Forewarn knows.")
     hashed = token_hash(token)
@@ -137,7 +139,9 @@ def action_link_use(*, token: str) -> Question:
                 token_hash=link.token_hash, user=link.user, question=link.question, action=link.action
             )
     except IntegrityError as error:
-        raise ActionLinkUsed("Each one-click link works once, and this one has been used. Nothing was changed now.") from error
+        raise ActionLinkUsed(
+            "Each one-click link works once, and this one has been used. Nothing was changed now."
+        ) from error
     note = "Resolved with a one-click link from a Forewarn email."
     try:
         return question_resolve(

@@ -142,7 +142,9 @@ def crowd_refresh_in_two_steps(*, question: Question, forecast: Forecast) -> Non
         standing.probability = forecast.probability
         standing.made_at = forecast.made_at
         standing.save(update_fields=["forecast", "probability", "made_at"])
-    crowd = "(SELECT question_id, probability FROM forecasts_latestforecast WHERE question_id = %(question_id)s) AS crowd"
+    crowd = (
+        "(SELECT question_id, probability FROM forecasts_latestforecast WHERE question_id = %(question_id)s) AS crowd"
+    )
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(

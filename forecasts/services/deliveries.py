@@ -167,7 +167,10 @@ def digest_deliver(*, delivery_id: int, now: datetime | None = None) -> bool:
         except smtplib.SMTPRecipientsRefused as error:
             # The address itself is refused: retrying cannot help. The notifications stay in-app.
             DigestDelivery.objects.filter(pk=delivery_id).update(
-                status=DigestDelivery.Status.FAILED, lease_until=None, next_attempt_at=None, last_error=repr(error)[:2000]
+                status=DigestDelivery.Status.FAILED,
+                lease_until=None,
+                next_attempt_at=None,
+                last_error=repr(error)[:2000],
             )
             logger.warning("Digest %s refused by the mail server: %s", delivery_id, error)
             return False
@@ -241,7 +244,11 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> bool:
             return False
         raise
     WebhookDelivery.objects.filter(pk=delivery_id).update(
-        status=WebhookDelivery.Status.SENT, sent_at=timezone.now(), lease_until=None, next_attempt_at=None, last_error=""
+        status=WebhookDelivery.Status.SENT,
+        sent_at=timezone.now(),
+        lease_until=None,
+        next_attempt_at=None,
+        last_error="",
     )
     return True
 

@@ -20,10 +20,14 @@ def probability_from_input(
     yardstick: str | None = None,
 ) -> tuple[float, str, str]:
     """(probability, phrase, yardstick) from exactly one of a probability, a percent or a phrase."""
-    given = [name for name, value in (("probability", probability), ("percent", percent), ("phrase", phrase)) if value not in (None, "")]
+    given = [
+        name
+        for name, value in (("probability", probability), ("percent", percent), ("phrase", phrase))
+        if value not in (None, "")
+    ]
     if len(given) != 1:
         message = "Give exactly one of probability, percent or phrase."
-        raise ValidationError({name: message for name in (given or ["probability"])})
+        raise ValidationError(dict.fromkeys(given or ["probability"], message))
     if phrase:
         try:
             entry = phrase_lookup(phrase=phrase, yardstick=yardstick or "icd203")
@@ -40,9 +44,7 @@ def probability_from_input(
     scale = 100 if field == "percent" else 1
     value = value / scale
     if not PROBABILITY_MIN <= value <= PROBABILITY_MAX:
-        raise ValidationError(
-            {field: f"Must be between {PROBABILITY_MIN * scale:g} and {PROBABILITY_MAX * scale:g}."}
-        )
+        raise ValidationError({field: f"Must be between {PROBABILITY_MIN * scale:g} and {PROBABILITY_MAX * scale:g}."})
     return value, "", ""
 
 
@@ -65,7 +67,9 @@ def forecast_submit(
     # Locked, so concurrent submissions cannot lose an aggregate update; fetched through the
     # visibility filter, so the check costs no round trip of its own.
     try:
-        question = questions_visible_to(recorded_by, Question.objects.select_for_update(of=("self",))).get(pk=question.pk)
+        question = questions_visible_to(recorded_by, Question.objects.select_for_update(of=("self",))).get(
+            pk=question.pk
+        )
     except Question.DoesNotExist:
         raise PermissionDenied("You cannot see this question.") from None
     value, phrase, yardstick = probability_from_input(
@@ -75,10 +79,16 @@ def forecast_submit(
     if question.status == Question.Status.DRAFT:
         raise ValidationError({"question": "This question is a draft: it takes forecasts once it is opened."})
     if question.status != Question.Status.OPEN:
-        raise ValidationError({"question": f"This question is {question.get_status_display().lower()}: it no longer takes forecasts."})
+        raise ValidationError(
+            {"question": f"This question is {question.get_status_display().lower()}: it no longer takes forecasts."}
+        )
     if source is None:
         if made_at is not None:
-            raise ValidationError({"made_at": "Your own forecast is stamped with the current time; only a source's statement can be dated in the past."})
+            raise ValidationError(
+                {
+                    "made_at": "Your own forecast is stamped with the current time; only a source's statement can be dated in the past."
+                }
+            )
         if question.window_end <= now:
             raise ValidationError({"question": "The window of this question has closed: it no longer takes forecasts."})
         made_at = now

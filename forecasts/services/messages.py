@@ -5,7 +5,7 @@ told and when); a webhook carries that text and a link; the digest email lists a
 notices with one-click links to resolve. Delivering them is `deliveries.py`'s business.
 """
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -27,7 +27,7 @@ def question_admin_url(question_id: int) -> str:
 
 def format_moment(moment: datetime) -> str:
     """A datetime as people read it in a message: minutes, in UTC."""
-    return moment.astimezone(dt_timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 # Notices ------------------------------------------------------------------------------------------

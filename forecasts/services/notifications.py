@@ -4,7 +4,7 @@ Who is told what, and when, is decided in `reminders.py`; the wording is in `mes
 sending in `deliveries.py`.
 """
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -15,7 +15,7 @@ from forecasts.models import Notification, Profile, WebhookDelivery
 
 def key_moment(moment: datetime) -> str:
     """A datetime as it appears in dedupe keys: moving a date makes a new key."""
-    return moment.astimezone(dt_timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
 
 
 def notifications_create(*, notifications: list[Notification], now: datetime) -> list[Notification]:

@@ -110,10 +110,12 @@ def question_update(*, question: Question, actor, tags=None, **changes) -> Quest
     if not user_can_edit_question(actor, question):
         raise PermissionDenied("Only the owner can edit this question, and only while it is open.")
     if question.status not in Question.EDITABLE_STATUSES:
-        raise ValidationError({"status": f"A question that is {question.get_status_display().lower()} cannot be edited."})
+        raise ValidationError(
+            {"status": f"A question that is {question.get_status_display().lower()} cannot be edited."}
+        )
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
-        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed here."))
     if "team" in changes and changes["team"] != question.team:
         check_team(actor, changes["team"])
     if "window_end" in changes and "resolve_by" not in changes and changes["window_end"] > question.resolve_by:

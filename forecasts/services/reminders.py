@@ -186,8 +186,9 @@ def closing_soon_notify(*, now: datetime, batch_size: int) -> list[Notification]
     def nudge(rows: list[Question]) -> list[Notification]:
         by_id = {question.pk: question for question in rows}
         forecasters = row_user_may_see(
-            LatestForecast.objects.filter(question_id__in=by_id, forecaster__isnull=False, forecaster__is_active=True)
-            .exclude(forecaster__forewarn_profile__closing_soon_opt_in=False),
+            LatestForecast.objects.filter(
+                question_id__in=by_id, forecaster__isnull=False, forecaster__is_active=True
+            ).exclude(forecaster__forewarn_profile__closing_soon_opt_in=False),
             user="forecaster_id",
             question="question",
         ).values_list("question_id", "forecaster_id")

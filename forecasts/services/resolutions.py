@@ -187,4 +187,6 @@ def question_annul(*, question: Question, actor, evidence_url: str = "", note: s
 
 def question_unresolve(*, question: Question, actor, note: str = "") -> Question:
     """Undo a resolution or annulment: back to awaiting resolution, or open if the window still runs."""
-    return resolution_change(question=question, actor=actor, action=Action.UNRESOLVE, details=ResolutionDetails(note=note))
+    return resolution_change(
+        question=question, actor=actor, action=Action.UNRESOLVE, details=ResolutionDetails(note=note)
+    )

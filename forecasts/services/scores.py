@@ -52,9 +52,7 @@ def author_key(forecast: dict) -> AuthorKey:
     return ("forecaster", forecast["forecaster_id"])
 
 
-def scores_from_forecasts(
-    question: Question, forecasts: Iterable[dict], *, computed_at: datetime
-) -> list[Score]:
+def scores_from_forecasts(question: Question, forecasts: Iterable[dict], *, computed_at: datetime) -> list[Score]:
     """Unsaved Score rows for every author with a forecast before the cutoff (pure, no queries).
 
     ``forecasts`` are dicts with id, forecaster_id, source_id, made_at, probability, phrase and
@@ -66,8 +64,7 @@ def scores_from_forecasts(
     for forecast in forecasts:
         by_author.setdefault(author_key(forecast), []).append(forecast)
     timed = {
-        key: [(forecast["made_at"], forecast["probability"]) for forecast in rows]
-        for key, rows in by_author.items()
+        key: [(forecast["made_at"], forecast["probability"]) for forecast in rows] for key, rows in by_author.items()
     }
     relative = scoring.crowd_relative_brier(timed, outcome, cutoff)
     scores = []
@@ -165,17 +162,13 @@ def questions_missing_scores() -> QuerySet[Question]:
     scores computed before its latest resolution event (re-resolved since); a question with
     scores that is no longer resolved yes/no (un-resolved or annulled since).
     """
-    cutoff = Least(
-        Coalesce("closed_at", "window_end"), "window_end", Coalesce("occurred_at", "window_end")
-    )
+    cutoff = Least(Coalesce("closed_at", "window_end"), "window_end", Coalesce("occurred_at", "window_end"))
     forecast_before_cutoff = Exists(
         Forecast.objects.filter(question_id=OuterRef("pk"), made_at__lt=OuterRef("scoring_cutoff"))
     )
     has_scores = Exists(Score.objects.filter(question_id=OuterRef("pk")))
     latest_event_at = Subquery(
-        ResolutionEvent.objects.filter(question_id=OuterRef("pk"))
-        .order_by("-created_at")
-        .values("created_at")[:1]
+        ResolutionEvent.objects.filter(question_id=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
     )
     scored_before_latest_event = Exists(
         Score.objects.filter(question_id=OuterRef("pk"), computed_at__lt=OuterRef("latest_event_at"))

@@ -6,7 +6,9 @@ from forecasts.models import Source
 
 
 @transaction.atomic
-def source_create(*, created_by, name: str, kind: str = Source.Kind.ORGANISATION, url: str = "", description: str = "") -> Source:
+def source_create(
+    *, created_by, name: str, kind: str = Source.Kind.ORGANISATION, url: str = "", description: str = ""
+) -> Source:
     """Add a source (an organisation or a person) whose statements can be recorded and scored."""
     source = Source(name=name.strip(), kind=kind, url=url, description=description, created_by=created_by)
     source.full_clean()

@@ -113,6 +113,4 @@ def test_fuzz_anonymous(case, api_data, team_secret):
 def test_fuzz_outsider(case, api_data, team_secret):
     """As a forecaster outside the owner's team: no 500s, the schema holds, the team question stays hidden."""
     token = TokenFactory(user=factories.ForecasterFactory(username="fuzz-outsider")).key
-    case.call_and_validate(
-        headers={"Authorization": f"Token {token}"}, checks=[*CHECKS, team_question_never_shown]
-    )
+    case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=[*CHECKS, team_question_never_shown])

@@ -147,3 +147,44 @@ def test_forecaster_files_forecasts_resolves_and_reads_calibration_in_chromium(
     assert scored.strip() == "1" and chart_width > 0
     assert all(path.stat().st_size > 0 for path in shots)
     print(f"\nbrowser workflow: {len(shots)} screenshots in {ARTIFACTS}")
+
+
+def test_forecaster_adds_a_forecast_by_phrase_in_chromium(live_server):
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    roles_restore()  # an earlier transactional test may have flushed the groups
+
+    factories.ForecasterFactory(username="analyst")
+    question = factories.QuestionFactory(title="Will the talks collapse?")
+    forecast_page = f"{live_server.url}{reverse('admin:forecasts_question_forecast', args=[question.pk])}"
+
+    # The ORM is not used while the browser runs: Playwright keeps an event loop in this thread.
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(
+            f"{live_server.url}/admin/login/?next={reverse('admin:forecasts_question_change', args=[question.pk])}"
+        )
+        page.fill("#id_username", "analyst")
+        page.fill("#id_password", "correct-horse-battery")
+        page.click("input[type=submit]")
+        page.click("text=Add forecast")
+        assert page.url == forecast_page
+        page.select_option("#id_phrase", "icd203:unlikely")
+        page.fill("#id_percent", "30")
+        with page.expect_navigation():
+            page.click("input[name=_save]")
+        both_given_errors = page.locator(".errors .errorlist").all_inner_texts()
+        page.fill("#id_percent", "")
+        with page.expect_navigation():
+            page.click("input[name=_save]")
+        success = page.locator(".messagelist .success").inner_text()
+        history = page.locator("#forecasts-group").inner_text()
+        browser.close()
+
+    assert len(both_given_errors) == 2
+    assert success == "Recorded analyst's forecast: 32.5%."
+    assert "unlikely (ICD 203)" in history
+    forecast = Forecast.objects.get()
+    assert (forecast.phrase, forecast.forecaster.username) == ("unlikely", "analyst")

@@ -133,9 +133,13 @@ def test_redis_down_while_users_forecast_and_resolve_loses_nothing(fault_process
         window_end = timezone.now() - timedelta(hours=1)
         Forecast.objects.filter(question__in=closed_questions).update(made_at=window_end - timedelta(hours=5))
         Question.objects.filter(pk__in=[question.pk for question in closed_questions]).update(
-            status="awaiting_resolution", window_end=window_end, closed_at=window_end,
-            resolve_by=window_end + timedelta(days=3), opened_at=window_end - timedelta(days=2),
-            reminder_round=1, next_reminder_at=window_end + timedelta(days=1),
+            status="awaiting_resolution",
+            window_end=window_end,
+            closed_at=window_end,
+            resolve_by=window_end + timedelta(days=3),
+            opened_at=window_end - timedelta(days=2),
+            reminder_round=1,
+            next_reminder_at=window_end + timedelta(days=1),
         )
 
         port = free_port(PORTS)
@@ -143,7 +147,13 @@ def test_redis_down_while_users_forecast_and_resolve_loses_nothing(fault_process
         fault_processes.gunicorn("web", port=port, **private_broker)
         fault_processes.worker("worker", **private_broker)
         fault_processes.start(
-            "beat", "beat", "--loglevel=INFO", "--max-interval", "1", "-s", str(tmp_path / "beat-state"),
+            "beat",
+            "beat",
+            "--loglevel=INFO",
+            "--max-interval",
+            "1",
+            "-s",
+            str(tmp_path / "beat-state"),
             **private_broker,
         )
         time.sleep(3)
@@ -154,13 +164,25 @@ def test_redis_down_while_users_forecast_and_resolve_loses_nothing(fault_process
         for round_number in range(3):
             for question in open_questions:
                 for forecaster in forecasters:
-                    answers.append(call(base, "POST", f"/api/questions/{question.pk}/forecasts/",
-                                        token=tokens[forecaster.username],
-                                        body={"probability": 0.1 + 0.2 * round_number}))
+                    answers.append(
+                        call(
+                            base,
+                            "POST",
+                            f"/api/questions/{question.pk}/forecasts/",
+                            token=tokens[forecaster.username],
+                            body={"probability": 0.1 + 0.2 * round_number},
+                        )
+                    )
         for index, question in enumerate(closed_questions):
-            answers.append(call(base, "POST", f"/api/questions/{question.pk}/resolve/", token=tokens["resolver"],
-                                body={"outcome": "yes" if index % 2 else "no",
-                                      "evidence_url": "https://example.org/evidence"}))
+            answers.append(
+                call(
+                    base,
+                    "POST",
+                    f"/api/questions/{question.pk}/resolve/",
+                    token=tokens["resolver"],
+                    body={"outcome": "yes" if index % 2 else "no", "evidence_url": "https://example.org/evidence"},
+                )
+            )
         answers.append(call(base, "GET", "/api/questions/", token=tokens["analyst-0"]))
         health = call(base, "GET", "/api/health/")
         outage = time.monotonic() - outage_started
@@ -176,8 +198,10 @@ def test_redis_down_while_users_forecast_and_resolve_loses_nothing(fault_process
         redis.start()
         back = time.monotonic()
         wait_for(
-            lambda: not ResolutionEvent.objects.filter(notified_at__isnull=True).exists()
-            and Score.objects.values("question_id").distinct().count() == 4,
+            lambda: (
+                not ResolutionEvent.objects.filter(notified_at__isnull=True).exists()
+                and Score.objects.values("question_id").distinct().count() == 4
+            ),
             timeout=120,
             interval=0.5,
             what="the sweep to catch up after Redis came back",
@@ -228,8 +252,12 @@ def test_two_beats_and_two_workers_notify_and_email_once(fault_processes, tmp_pa
         for question in Question.objects.bulk_create(
             [
                 Question(
-                    owner=users[n % owners], title=f"Twice-ticked question {n}", resolution_criteria="c",
-                    window_end=window_end, resolve_by=window_end + timedelta(days=3), status="open",
+                    owner=users[n % owners],
+                    title=f"Twice-ticked question {n}",
+                    resolution_criteria="c",
+                    window_end=window_end,
+                    resolve_by=window_end + timedelta(days=3),
+                    status="open",
                     opened_at=window_end - timedelta(days=1),
                 )
                 for n in range(40)
@@ -237,8 +265,10 @@ def test_two_beats_and_two_workers_notify_and_email_once(fault_processes, tmp_pa
         )
     ]
     wait_for(
-        lambda: Notification.objects.filter(question_id__in=question_ids).count() >= 40
-        and DigestDelivery.objects.filter(status="sent").count() >= owners,
+        lambda: (
+            Notification.objects.filter(question_id__in=question_ids).count() >= 40
+            and DigestDelivery.objects.filter(status="sent").count() >= owners
+        ),
         timeout=90,
         what="both beats' ticks to close, notify and email",
     )
@@ -249,8 +279,10 @@ def test_two_beats_and_two_workers_notify_and_email_once(fault_processes, tmp_pa
     assert DigestDelivery.objects.count() == owners
     assert_every_email_sent_once(fault_processes.email_dir, [f"beat-owner-{n}@example.org" for n in range(owners)])
     sweeps = sum(fault_processes.log(name).count("lifecycle_sweep") for name in ("beat-a", "beat-b"))
-    print(f"\ntwo beats + two workers: {sweeps} sweep ticks sent; 40 questions closed, 40 notifications, "
-          f"{owners} digests, {owners} emails, no duplicates")
+    print(
+        f"\ntwo beats + two workers: {sweeps} sweep ticks sent; 40 questions closed, 40 notifications, "
+        f"{owners} digests, {owners} emails, no duplicates"
+    )
 
 
 # The database connection drops in the middle of a request (transactional: the request's

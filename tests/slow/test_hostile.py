@@ -98,7 +98,8 @@ def test_an_oversize_admin_form_is_refused_without_saving(client, owner, questio
 def test_injection_strings_in_every_api_text_field_are_stored_and_returned_verbatim(owner, forecaster):
     api = client_for(owner)
     source = api.post(
-        "/api/sources/", {"name": PAYLOAD[:200], "kind": "person", "url": "https://example.org/a", "description": PAYLOAD},
+        "/api/sources/",
+        {"name": PAYLOAD[:200], "kind": "person", "url": "https://example.org/a", "description": PAYLOAD},
         format="json",
     )
     assert source.status_code == 201, source.json()
@@ -109,8 +110,11 @@ def test_injection_strings_in_every_api_text_field_are_stored_and_returned_verba
             "details": PAYLOAD,
             "resolution_criteria": PAYLOAD,
             "source": source.json()["id"],
-            "statement": {"quote": PAYLOAD, "date": (timezone.now() - timedelta(days=2)).date().isoformat(),
-                          "url": "https://example.org/said"},
+            "statement": {
+                "quote": PAYLOAD,
+                "date": (timezone.now() - timedelta(days=2)).date().isoformat(),
+                "url": "https://example.org/said",
+            },
             "window_end": soon(10).isoformat(),
         },
         format="json",
@@ -123,8 +127,14 @@ def test_injection_strings_in_every_api_text_field_are_stored_and_returned_verba
     assert forecast.status_code == 201, forecast.json()
     statement = api.post(
         f"/api/questions/{question_id}/forecasts/",
-        {"percent": 20, "source": source.json()["id"], "made_at": (timezone.now() - timedelta(days=1)).isoformat(),
-         "quote": PAYLOAD, "url": "https://example.org/quote", "rationale": PAYLOAD},
+        {
+            "percent": 20,
+            "source": source.json()["id"],
+            "made_at": (timezone.now() - timedelta(days=1)).isoformat(),
+            "quote": PAYLOAD,
+            "url": "https://example.org/quote",
+            "rationale": PAYLOAD,
+        },
         format="json",
     )
     assert statement.status_code == 201, statement.json()
@@ -146,8 +156,12 @@ def test_injection_strings_in_every_api_text_field_are_stored_and_returned_verba
     assert Forecast.objects.count() == 2  # the DROP TABLE was only ever text
 
     shown = api.get(f"/api/questions/{question_id}/").json()
-    assert (shown["title"], shown["details"], shown["resolution_criteria"], shown["statement"]["quote"]) == (PAYLOAD,) * 4
-    assert {row["rationale"] for row in api.get(f"/api/questions/{question_id}/forecasts/").json()["results"]} == {PAYLOAD}
+    assert (shown["title"], shown["details"], shown["resolution_criteria"], shown["statement"]["quote"]) == (
+        PAYLOAD,
+    ) * 4
+    assert {row["rationale"] for row in api.get(f"/api/questions/{question_id}/forecasts/").json()["results"]} == {
+        PAYLOAD
+    }
     assert [row["note"] for row in api.get(f"/api/questions/{question_id}/history/").json()["results"]] == [PAYLOAD] * 2
     assert api.get(f"/api/sources/{source.json()['id']}/").json()["description"] == PAYLOAD
     listing = api.get("/api/questions/", {"search": SQL, "tag": "x'--"})
@@ -156,7 +170,9 @@ def test_injection_strings_in_every_api_text_field_are_stored_and_returned_verba
     assert export.count(SCRIPT) >= 2
 
 
-@pytest.mark.parametrize("credentials", [{"username": PAYLOAD, "password": SQL}, {"username": SQL, "password": PAYLOAD}])
+@pytest.mark.parametrize(
+    "credentials", [{"username": PAYLOAD, "password": SQL}, {"username": SQL, "password": PAYLOAD}]
+)
 def test_injection_strings_as_credentials_are_refused_cleanly(credentials):
     response = APIClient().post("/api/auth/token/", credentials, format="json")
     assert response.status_code == 400
@@ -191,7 +207,9 @@ def test_admin_pages_escape_injection_strings(client, owner, forecaster):
 
 def test_digest_email_escapes_injection_strings_in_html_and_keeps_text_verbatim(owner, mailoutbox):
     window_end = timezone.now() - timedelta(minutes=5)
-    factories.QuestionFactory(owner=owner, title=PAYLOAD, window_end=window_end, resolve_by=window_end + timedelta(days=3))
+    factories.QuestionFactory(
+        owner=owner, title=PAYLOAD, window_end=window_end, resolve_by=window_end + timedelta(days=3)
+    )
     services.lifecycle_sweep()
     delivery_ids = services.digests_prepare()
     assert len(delivery_ids) == 1
@@ -248,7 +266,7 @@ def test_the_admin_login_itself_needs_the_csrf_token(forecaster):
     assert "_auth_user_id" not in browser.session
 
 
-@pytest.mark.parametrize("formula", ["=HYPERLINK(\"https://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)"])
+@pytest.mark.parametrize("formula", ['=HYPERLINK("https://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)"])
 def test_formula_injection_is_neutralised_in_the_csv_export_and_kept_verbatim_in_json(owner, formula):
     question = factories.QuestionFactory(owner=owner, title=formula)
     api = client_for(owner)

@@ -40,7 +40,9 @@ def test_beat_and_worker_close_a_window_notify_once_and_email_one_digest(process
     owner = factories.UserFactory(username="integration-owner")
     beat_every(1)
     processes.worker("worker")
-    processes.start("beat", "beat", "--loglevel=INFO", "--max-interval", "1", "-s", str(processes.log_dir / "beat-state"))
+    processes.start(
+        "beat", "beat", "--loglevel=INFO", "--max-interval", "1", "-s", str(processes.log_dir / "beat-state")
+    )
     time.sleep(3)  # let both processes connect before the window closes
     window_end = timezone.now() + timedelta(seconds=5)
     question = question_create(
@@ -112,8 +114,10 @@ def test_two_concurrent_sweeps_produce_no_duplicates(processes):
     emails = emails_in(processes.email_dir)
     assert sorted(email["To"] for email in emails) == sorted(f"load-owner-{n}@example.org" for n in range(20))
     assert not Notification.objects.filter(sent_at__isnull=True).exists()
-    print(f"\ntwo concurrent sweeps: closed {closed_by[0]} + {closed_by[1]} of 1000 in {elapsed:.1f} s; "
-          f"1000 notifications; then 20 digests and {len(emails)} emails from two concurrent senders; no duplicates")
+    print(
+        f"\ntwo concurrent sweeps: closed {closed_by[0]} + {closed_by[1]} of 1000 in {elapsed:.1f} s; "
+        f"1000 notifications; then 20 digests and {len(emails)} emails from two concurrent senders; no duplicates"
+    )
 
 
 def open_transaction_elsewhere() -> bool:
@@ -159,5 +163,7 @@ def test_a_worker_killed_mid_sweep_loses_nothing_once_a_new_worker_runs(processe
     recovered = time.monotonic() - restarted
     time.sleep(1)
     assert_each_question_notified_exactly_once(question_ids)
-    print(f"\nSIGKILL mid-batch: {closed_at_kill}/600 closed and {notified_at_kill} notified at the kill; "
-          f"a new worker's sweep finished the rest in {recovered:.1f} s: 600 closed, 600 notifications, no duplicates")
+    print(
+        f"\nSIGKILL mid-batch: {closed_at_kill}/600 closed and {notified_at_kill} notified at the kill; "
+        f"a new worker's sweep finished the rest in {recovered:.1f} s: 600 closed, 600 notifications, no duplicates"
+    )

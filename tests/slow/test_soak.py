@@ -61,7 +61,9 @@ class Soak:
         if roll < 0.45:
             return "question detail", call(self.base_url, "GET", f"/api/questions/{question_id}/", token=reader)
         if roll < 0.55:
-            return "question forecasts", call(self.base_url, "GET", f"/api/questions/{question_id}/forecasts/", token=reader)
+            return "question forecasts", call(
+                self.base_url, "GET", f"/api/questions/{question_id}/forecasts/", token=reader
+            )
         if roll < 0.63:
             return "forecast stream", call(self.base_url, "GET", "/api/forecasts/", token=reader)
         if roll < 0.68:
@@ -80,8 +82,9 @@ class Soak:
                     self.accepted_per_question[question_id] += 1
             return "submit forecast", answer
         body = {"outcome": "yes", "evidence_url": "https://example.org/it-happened"}
-        return "resolve yes", call(self.base_url, "POST", f"/api/questions/{question_id}/resolve/",
-                                   token=self.owner_token, body=body)
+        return "resolve yes", call(
+            self.base_url, "POST", f"/api/questions/{question_id}/resolve/", token=self.owner_token, body=body
+        )
 
     def client(self, seed: int, until: float) -> None:
         chance = random.Random(seed)
@@ -145,7 +148,7 @@ def test_soak_mixed_reads_and_writes_zero_5xx_and_every_accepted_forecast_stored
     )
 
     by_operation = defaultdict(list)
-    for operation, status, seconds in soak.answers:
+    for operation, _status, seconds in soak.answers:
         by_operation[operation].append(seconds)
     all_latencies = [seconds for _, _, seconds in soak.answers]
     report = {

@@ -5,7 +5,7 @@ import json
 import smtplib
 import socket
 import threading
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -15,7 +15,7 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from forecasts.models import Notification, Profile, Question
 from tests import factories
 
-T0 = datetime(2026, 3, 2, 12, 0, tzinfo=dt_timezone.utc)
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 def at(moment: datetime):
@@ -24,18 +24,27 @@ def at(moment: datetime):
 
 def due_question(owner, *, window_end=T0 - timedelta(minutes=1), **fields) -> Question:
     return factories.QuestionFactory(
-        owner=owner, window_end=window_end, resolve_by=fields.pop("resolve_by", window_end + timedelta(days=3)), **fields
+        owner=owner,
+        window_end=window_end,
+        resolve_by=fields.pop("resolve_by", window_end + timedelta(days=3)),
+        **fields,
     )
 
 
 def standing_forecast(question: Question, user) -> None:
     """A user's forecast as forecast_submit leaves it (a Forecast and its standing LatestForecast)."""
-    factories.StandingForecastFactory(question=question, forecaster=user, made_at=question.window_end - timedelta(days=2))
+    factories.StandingForecastFactory(
+        question=question, forecaster=user, made_at=question.window_end - timedelta(days=2)
+    )
 
 
 def snapshot():
     return (
-        list(Question.objects.order_by("pk").values_list("pk", "status", "closed_at", "reminder_round", "next_reminder_at")),
+        list(
+            Question.objects.order_by("pk").values_list(
+                "pk", "status", "closed_at", "reminder_round", "next_reminder_at"
+            )
+        ),
         list(Notification.objects.order_by("pk").values_list("pk", "user_id", "dedupe_key")),
     )
 

@@ -81,22 +81,28 @@ class Processes:
         self.started: list[subprocess.Popen] = []
 
     def start(self, name: str, *args: str, **extra_environment) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "w")
-        process = subprocess.Popen(
-            [sys.executable, "-c", self.boot, *args],
-            cwd=BASE_DIR,
-            env={**self.environment, **extra_environment},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.log_dir / f"{name}.log", "w") as log:  # the child keeps its own copy of the file
+            process = subprocess.Popen(
+                [sys.executable, "-c", self.boot, *args],
+                cwd=BASE_DIR,
+                env={**self.environment, **extra_environment},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.started.append(process)
         return process
 
     def worker(self, name: str, **extra_environment) -> subprocess.Popen:
         return self.start(
             name,
-            "worker", "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-            "--without-heartbeat", "-n", f"{name}@%h",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"{name}@%h",
             **extra_environment,
         )
 
@@ -165,9 +171,12 @@ def beat_every(seconds: int) -> None:
     """What an operator does in the admin: retime the beat entries (here to a test-sized tick)."""
     beat_schedule_sync()  # what migration 0003 did before the database was flushed
     interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
-    assert PeriodicTask.objects.filter(name__in=["forewarn-sweep", "forewarn-digests"]).update(
-        interval=interval, expire_seconds=None
-    ) == 2
+    assert (
+        PeriodicTask.objects.filter(name__in=["forewarn-sweep", "forewarn-digests"]).update(
+            interval=interval, expire_seconds=None
+        )
+        == 2
+    )
 
 
 def due_questions(count: int, owners: int) -> list[int]:
@@ -241,8 +250,20 @@ class FaultProcesses(Processes):
         if port_answers(port):
             raise AssertionError(f"port {port} is already in use")
         process = self.start(
-            name, "gunicorn", "config.wsgi:application", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-            "--timeout", "120", "--graceful-timeout", "5", "--access-logfile", "-", **extra_environment,
+            name,
+            "gunicorn",
+            "config.wsgi:application",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "5",
+            "--access-logfile",
+            "-",
+            **extra_environment,
         )
 
         def healthy():
@@ -270,12 +291,12 @@ class PrivateRedis:
     def start(self) -> None:
         if port_answers(self.port):
             raise AssertionError(f"port {self.port} is already in use")
-        log = open(self.log_dir / f"redis-{self.port}.log", "a")
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.log_dir / f"redis-{self.port}.log", "a") as log:  # the child keeps its own copy of the file
+            self.process = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         wait_for(lambda: port_answers(self.port), timeout=15, what=f"redis-server on {self.port}")
 
     def stop(self) -> None:

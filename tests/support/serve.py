@@ -1,6 +1,7 @@
 """`manage.py serve` (what `make run` starts) in a subprocess on the embedded defaults, and the
 process tree it leaves, read from /proc."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -106,7 +107,5 @@ class ServeProcess:
 
     def kill_everything(self):
         for pid in descendants(self.process.pid) | {self.process.pid}:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass

@@ -132,9 +132,9 @@ class Command(BaseCommand):
     def recompute_sample(self, data) -> dict:
         """What filling the scores one question at a time would cost: the service on a sample."""
         sample = list(
-            Question.objects.filter(status=Question.Status.RESOLVED).order_by("pk").values_list("pk", flat=True)[
-                :RECOMPUTE_SAMPLE
-            ]
+            Question.objects.filter(status=Question.Status.RESOLVED)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:RECOMPUTE_SAMPLE]
         )
         times = []
         for question_id in sample:

@@ -73,7 +73,9 @@ class Command(BaseCommand):
             return
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         path = credentials_append(
-            [f"# Forewarn demo accounts created {stamp} in database {settings.DATABASES['default']['NAME']}; log in at {admin_url}"]
+            [
+                f"# Forewarn demo accounts created {stamp} in database {settings.DATABASES['default']['NAME']}; log in at {admin_url}"
+            ]
             + [f"{username:<12} {password}    # {purpose}" for username, password, purpose in created]
         )
         self.stdout.write(self.style.SUCCESS("Demo accounts created. The passwords are shown only this once:"))

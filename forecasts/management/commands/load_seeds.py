@@ -14,8 +14,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from forecasts.models import Question, Source
-from forecasts.services import forecast_submit, question_create, question_resolve, question_scores_recompute
-from forecasts.services import source_create
+from forecasts.services import (
+    forecast_submit,
+    question_create,
+    question_resolve,
+    question_scores_recompute,
+    source_create,
+)
 
 SEEDS_USERNAME = "forewarn-seeds"
 
@@ -71,7 +76,9 @@ def seed_source(definition: dict, recorded_by) -> Source:
     )
 
 
-def seed_question_load(*, entry: dict, source_definitions: dict, user, loaded_at: datetime, summary: LoadSummary) -> None:
+def seed_question_load(
+    *, entry: dict, source_definitions: dict, user, loaded_at: datetime, summary: LoadSummary
+) -> None:
     """File one seed question, record its source statements, then score its historical outcome."""
     statements = entry.get("statements", [])
     for statement in statements:
@@ -98,7 +105,7 @@ def seed_question_load(*, entry: dict, source_definitions: dict, user, loaded_at
         source_url=primary["url"] if primary else "",
         opened_at=min(made_at) if made_at else loaded_at,
     )
-    for statement, statement_made_at in zip(statements, made_at):
+    for statement, statement_made_at in zip(statements, made_at, strict=False):
         forecast_submit(
             question=question,
             recorded_by=user,
@@ -186,7 +193,9 @@ class Command(BaseCommand):
                     self.stdout.write(f"  created {key}")
         if summary.resolved:
             # Score now rather than wait for the worker, so statistics show from the first page view.
-            for question_id in Question.objects.filter(external_key__gt="", status=Question.Status.RESOLVED).values_list("pk", flat=True):
+            for question_id in Question.objects.filter(
+                external_key__gt="", status=Question.Status.RESOLVED
+            ).values_list("pk", flat=True):
                 question_scores_recompute(question_id=question_id)
         self.stdout.write(
             self.style.SUCCESS(

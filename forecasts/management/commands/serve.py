@@ -1,5 +1,6 @@
 """Run web, Celery worker and Celery beat together in the foreground; Ctrl-C stops all three."""
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -38,10 +39,8 @@ class Child:
 def die_with_parent() -> None:
     """Runs in each child before exec: on Linux, SIGTERM it if `serve` itself is killed outright."""
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        except OSError:
-            pass
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -84,7 +83,21 @@ class Command(BaseCommand):
         self.broker_folders_create()
         children = [
             Child("web", [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"]),
-            Child("worker", [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info", "--concurrency", str(concurrency)]),
+            Child(
+                "worker",
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "-l",
+                    "info",
+                    "--concurrency",
+                    str(concurrency),
+                ],
+            ),
             Child("beat", [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "info"]),
         ]
         stop_requested = threading.Event()
@@ -94,9 +107,7 @@ class Command(BaseCommand):
             received.append(signal.Signals(signum).name)
             stop_requested.set()
 
-        previous_handlers = {
-            signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)
-        }
+        previous_handlers = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
         failed = None
         try:
             self.start(children)
@@ -120,16 +131,25 @@ class Command(BaseCommand):
     def check_ready(self, host: str, port: int) -> None:
         executor = MigrationExecutor(connection)
         if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-            raise CommandError("The database has unapplied migrations: run `python manage.py migrate` first (`make run` does).")
+            raise CommandError(
+                "The database has unapplied migrations: run `python manage.py migrate` first (`make run` does)."
+            )
         if not port_is_free(host, port):
-            raise CommandError(f"Port {port} on {host} is already in use: pick another with --port (make run PORT=8001).")
+            raise CommandError(
+                f"Port {port} on {host} is already in use: pick another with --port (make run PORT=8001)."
+            )
 
     def broker_folders_create(self) -> None:
         """The filesystem broker's folders; kombu creates only the last level itself."""
         if not settings.CELERY_BROKER_URL.startswith("filesystem"):
             return
         options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-        for folder in {settings.CELERY_QUEUE_DIR, options.get("data_folder_in"), options.get("data_folder_out"), options.get("control_folder")}:
+        for folder in {
+            settings.CELERY_QUEUE_DIR,
+            options.get("data_folder_in"),
+            options.get("data_folder_out"),
+            options.get("control_folder"),
+        }:
             if folder:
                 Path(folder).mkdir(parents=True, exist_ok=True)
 
@@ -179,10 +199,8 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 self.say(f"serve  | {child.name} did not stop in {STOP_TIMEOUT_SECONDS}s: killing it.")
             # Whatever is left in the child's group (e.g. pool processes of a killed worker) goes too.
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(child.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             child.process.wait()
         for child in children:
             if child.reader:
@@ -191,9 +209,7 @@ class Command(BaseCommand):
     def print_banner(self, host: str, port: int) -> None:
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         credentials = credentials_path()
-        accounts = (
-            f"{credentials}" if credentials.exists() else "none yet: run `python manage.py demo_users`"
-        )
+        accounts = f"{credentials}" if credentials.exists() else "none yet: run `python manage.py demo_users`"
         for line in (
             "serve  | Forewarn is starting: web, Celery worker and Celery beat. Ctrl-C stops all three.",
             f"serve  |   log in     http://{shown_host}:{port}/admin/",

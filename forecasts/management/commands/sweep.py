@@ -18,7 +18,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="List what would happen; write and send nothing.")
         parser.add_argument(
-            "--no-deliver", action="store_true", help="Create notifications only; leave emails and webhooks to the workers."
+            "--no-deliver",
+            action="store_true",
+            help="Create notifications only; leave emails and webhooks to the workers.",
         )
         parser.add_argument(
             "--sync-beat", action="store_true", help="Also create any missing beat entries (edited ones are kept)."
@@ -50,9 +52,7 @@ class Command(BaseCommand):
             report = services.lifecycle_sweep(now=timezone.now())
             digest_ids = services.digests_prepare(now=report.now)
             digests = list(DigestDelivery.objects.filter(pk__in=digest_ids).select_related("user"))
-            counts = {
-                delivery.pk: Notification.objects.filter(digest=delivery).count() for delivery in digests
-            }
+            counts = {delivery.pk: Notification.objects.filter(digest=delivery).count() for delivery in digests}
             self.describe(report, digests=[(delivery, counts[delivery.pk]) for delivery in digests], prefix="would ")
             transaction.set_rollback(True)
         self.stdout.write(self.style.WARNING("dry run: nothing was written or sent"))
