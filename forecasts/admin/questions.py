@@ -5,17 +5,20 @@ shows only what forecasts/access.py lets the user see, and a question the user m
 the same 404 as one that does not exist.
 """
 
+from functools import wraps
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from forecasts.access import (
+    NO_SUCH_QUESTION,
     forecasts_visible_to,
     question_or_404,
     questions_visible_to,
@@ -32,6 +35,7 @@ from forecasts.selectors import standing_probability_for
 from forecasts.services import forecast_submit, question_delete, question_resolve, question_unresolve
 
 QUESTION_ACTION_TEMPLATE = "admin/forecasts/question/question_action.html"
+QUESTION_NOT_FOUND_TEMPLATE = "admin/forecasts/question/not_found.html"
 
 
 def forecast_author(forecast: Forecast) -> str:
@@ -280,7 +284,7 @@ class QuestionAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         name = f"{self.opts.app_label}_{self.opts.model_name}"
-        return [
+        patterns = [
             path(
                 "<path:object_id>/forecast/",
                 self.admin_site.admin_view(self.forecast_add_view),
@@ -292,6 +296,22 @@ class QuestionAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+        for pattern in patterns:
+            pattern.callback = self.not_found_as_page(pattern.callback)
+        return patterns
+
+    def not_found_as_page(self, view):
+        """A hidden or missing question answers with the admin's own 404 page, not a bare error page."""
+
+        @wraps(view)
+        def view_or_not_found(request, *args, **kwargs):
+            try:
+                return view(request, *args, **kwargs)
+            except Http404:
+                context = {**self.admin_site.each_context(request), "opts": self.opts, "title": NO_SUCH_QUESTION}
+                return TemplateResponse(request, QUESTION_NOT_FOUND_TEMPLATE, context, status=404)
+
+        return view_or_not_found
 
     def visible_question_or_404(self, request, object_id) -> Question:
         question = self.get_object(request, unquote(object_id))
