@@ -60,21 +60,12 @@ def access_world(db):
     forecast by an author of its own; every signed-in role has a notification on every row.
 
     Roles: anonymous, a user in no group, a forecaster outside every team, a member of team A, a
-    member removed from team A, the owner of every row (a member of team A), an Editor and a
-    superuser. Rows: public, team A, public draft, team A draft.
+    member of team B (in no team here), a member removed from team A, the owner of every row (a
+    member of team A), an Editor and a superuser. Rows: public, team A, public draft, team A draft.
     """
     team = factories.TeamFactory(name="Team A")
-    users = {
-        "anonymous": AnonymousUser(),
-        "no_group": factories.UserFactory(username="no-group"),
-        "outsider": factories.ForecasterFactory(username="outsider"),
-        "member": factories.ForecasterFactory(username="member"),
-        "removed": factories.ForecasterFactory(username="removed"),
-        "owner": factories.ForecasterFactory(username="owner"),
-        "editor": factories.EditorFactory(username="editor"),
-        "superuser": factories.SuperuserFactory(username="root"),
-    }
-    for role in ("member", "removed", "owner"):
+    users = {"anonymous": AnonymousUser(), **factories.users_in_every_role(prefix="")}
+    for role in ("member_a", "removed", "owner"):
         factories.TeamMembershipFactory(team=team, user=users[role])
     questions = {
         row: factories.QuestionFactory(

@@ -185,3 +185,17 @@ class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
     notification = factory.SubFactory(NotificationFactory)
     url = "http://127.0.0.1:9/hook"
     next_attempt_at = factory.LazyFunction(timezone.now)
+
+
+def users_in_every_role(prefix: str) -> dict:
+    """One account per role the visibility rules tell apart; the caller puts them in teams."""
+    return {
+        "no_group": UserFactory(username=f"{prefix}no-group"),
+        "outsider": ForecasterFactory(username=f"{prefix}outsider"),
+        "member_a": ForecasterFactory(username=f"{prefix}member-a"),
+        "member_b": ForecasterFactory(username=f"{prefix}member-b"),
+        "removed": ForecasterFactory(username=f"{prefix}removed"),
+        "owner": ForecasterFactory(username=f"{prefix}owner"),
+        "editor": EditorFactory(username=f"{prefix}editor"),
+        "superuser": SuperuserFactory(username=f"{prefix}superuser"),
+    }

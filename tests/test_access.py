@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 User = get_user_model()
 
-ROLES = ["anonymous", "no_group", "outsider", "member", "removed", "owner", "editor", "superuser"]
+ROLES = ["anonymous", "no_group", "outsider", "member_a", "member_b", "removed", "owner", "editor", "superuser"]
 ROWS = ["public", "team_a", "public_draft", "team_a_draft"]
 MODERATORS = {"editor", "superuser"}
 # Which rows each role may see: drafts only to their owner and moderators, team A to its members.
@@ -23,7 +23,8 @@ SEES = {
     "anonymous": set(),
     "no_group": {"public"},
     "outsider": {"public"},
-    "member": {"public", "team_a"},
+    "member_a": {"public", "team_a"},
+    "member_b": {"public"},  # of a team B that has no rows here
     "removed": {"public"},
     "owner": set(ROWS),
     "editor": set(ROWS),
@@ -76,7 +77,7 @@ def test_user_can_resolve_question(access_world, role):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_user_may_file_in_team(access_world, role):
-    expected = role in MODERATORS | {"member", "owner"}
+    expected = role in MODERATORS | {"member_a", "owner"}
     assert access.user_may_file_in_team(access_world.users[role], access_world.team) == expected
     assert access.user_may_file_in_team(access_world.users[role], factories.TeamFactory()) == (role in MODERATORS)
 
@@ -171,9 +172,9 @@ def test_notifications_visible_to(access_world, role):
 
 
 def test_notifications_visible_to_narrows_the_given_queryset(access_world):
-    member = access_world.users["member"]
+    member = access_world.users["member_a"]
     unread = Notification.objects.filter(question=access_world.questions["team_a"])
-    assert list(access.notifications_visible_to(member, unread)) == [access_world.notifications["member", "team_a"]]
+    assert list(access.notifications_visible_to(member, unread)) == [access_world.notifications["member_a", "team_a"]]
 
 
 def test_row_user_may_see_checks_each_rows_own_user(access_world):
@@ -187,7 +188,7 @@ def test_webhook_deliveries_still_visible(access_world):
     deliveries = {
         key: factories.WebhookDeliveryFactory(notification=notification)
         for key, notification in access_world.notifications.items()
-        if key[0] in ("member", "removed", "editor")
+        if key[0] in ("member_a", "removed", "editor")
     }
     general = factories.WebhookDeliveryFactory(
         notification=factories.NotificationFactory(user=access_world.users["removed"], question=None)

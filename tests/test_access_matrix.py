@@ -214,16 +214,7 @@ def world_build(webhook_url: str) -> World:
         "team_a": factories.TeamFactory(name=f"Desk {TEAM_MARKER['team_a']}"),
         "team_b": factories.TeamFactory(name=f"Desk {TEAM_MARKER['team_b']}"),
     }
-    world.users = {
-        "no_group": factories.UserFactory(username="matrix-no-group"),
-        "outsider": factories.ForecasterFactory(username="matrix-outsider"),
-        "member_a": factories.ForecasterFactory(username="matrix-member-a"),
-        "member_b": factories.ForecasterFactory(username="matrix-member-b"),
-        "removed": factories.ForecasterFactory(username="matrix-removed"),
-        "owner": factories.ForecasterFactory(username="matrix-owner"),
-        "editor": factories.EditorFactory(username="matrix-editor"),
-        "superuser": factories.SuperuserFactory(username="matrix-superuser"),
-    }
+    world.users = factories.users_in_every_role(prefix="matrix-")
     for role, team in (("member_a", "team_a"), ("member_b", "team_b"), ("removed", "team_a"), ("owner", "team_a")):
         factories.TeamMembershipFactory(team=world.teams[team], user=world.users[role])
     for offset, author in enumerate(AUTHORS):

@@ -252,7 +252,7 @@ def test_export_errors_are_json_even_when_csv_was_asked_for():
     assert error_fields(response) == {"detail"}
 
 
-@pytest.mark.parametrize("role", ["no_group", "outsider", "member", "removed"])
+@pytest.mark.parametrize("role", ["no_group", "outsider", "member_a", "removed"])
 def test_forecasts_on_someone_elses_drafts_are_in_no_stream_and_no_export(access_world, role):
     client = client_for(access_world.users[role])
     draft_forecasts = {access_world.forecasts[row].pk for row in ("public_draft", "team_a_draft")}

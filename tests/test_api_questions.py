@@ -372,7 +372,7 @@ def test_an_unusual_utc_offset_is_read_as_utc(owner):
 # Someone else's drafts do not exist -------------------------------------------------------------
 
 # Roles that may not see the owner's drafts (see the `access_world` fixture); owner and moderators may.
-DRAFT_HIDDEN_FROM = ["no_group", "outsider", "member", "removed"]
+DRAFT_HIDDEN_FROM = ["no_group", "outsider", "member_a", "removed"]
 DRAFTS = ["public_draft", "team_a_draft"]
 NO_SUCH_QUESTION = {"detail": ["No such question."]}
 
@@ -386,7 +386,7 @@ def test_someone_elses_drafts_are_in_no_list_and_no_count(access_world, role):
     client = client_for(access_world.users[role])
     listed = client.get(QUESTIONS).json()
     drafts = client.get(QUESTIONS, {"status": "draft"}).json()
-    visible = {access_world.questions[row].pk for row in ("public", "team_a") if row != "team_a" or role == "member"}
+    visible = {access_world.questions[row].pk for row in ("public", "team_a") if row != "team_a" or role == "member_a"}
     assert {row["id"] for row in listed["results"]} == visible
     assert listed["count"] == len(visible)
     assert (drafts["count"], drafts["results"]) == (0, [])
@@ -429,7 +429,7 @@ DRAFT_WRITES = [
 ]
 
 
-@pytest.mark.parametrize("role", ["outsider", "member", "removed"])
+@pytest.mark.parametrize("role", ["outsider", "member_a", "removed"])
 @pytest.mark.parametrize("row", DRAFTS)
 def test_writing_to_someone_elses_draft_answers_as_for_a_missing_question(access_world, role, row):
     draft = access_world.questions[row]

@@ -34,12 +34,23 @@ def crowd_aggregates_sql(crowd: str) -> str:
     """
 
 
+# Any database: the question's counts and median from its standing forecasts as they now are.
+AGGREGATES_SQL = """
+    UPDATE forecasts_question
+    SET forecast_count = forecast_count + 1, forecaster_count = standing.authors,
+        crowd_probability = standing.median, updated_at = %(now)s
+    FROM ({aggregates}) AS standing
+    WHERE forecasts_question.id = %(question_id)s
+    RETURNING forecast_count, forecaster_count, crowd_probability
+"""
+
 # One statement on PostgreSQL. Its parts share one snapshot, so the crowd is read as it was
 # before the upsert: every other author's standing forecast, plus this author's new one when the
 # upsert moved it (it returns no row when the standing forecast is newer) or else the old one.
 # The question row is locked FOR UPDATE by the caller, so no other submission changes the crowd
 # meanwhile.
-STANDING_AND_AGGREGATES_SQL = """
+STANDING_AND_AGGREGATES_SQL = (
+    """
     WITH moved AS (
         INSERT INTO forecasts_latestforecast (question_id, forecaster_id, source_id, forecast_id, probability, made_at)
         VALUES (%(question_id)s, %(forecaster_id)s, %(source_id)s, %(forecast_id)s, %(probability)s, %(made_at)s)
@@ -56,23 +67,10 @@ STANDING_AND_AGGREGATES_SQL = """
         WHERE question_id = %(question_id)s
             AND ({author_column} IS DISTINCT FROM %(author_id)s OR NOT EXISTS (SELECT 1 FROM moved))
     )
-    UPDATE forecasts_question
-    SET forecast_count = forecast_count + 1, forecaster_count = standing.authors,
-        crowd_probability = standing.median, updated_at = %(now)s
-    FROM ({aggregates}) AS standing
-    WHERE forecasts_question.id = %(question_id)s
-    RETURNING forecast_count, forecaster_count, crowd_probability
 """
+    + AGGREGATES_SQL
+)
 
-# Any database: the question's counts and median from its standing forecasts as they now are.
-AGGREGATES_SQL = """
-    UPDATE forecasts_question
-    SET forecast_count = forecast_count + 1, forecaster_count = standing.authors,
-        crowd_probability = standing.median, updated_at = %(now)s
-    FROM ({aggregates}) AS standing
-    WHERE forecasts_question.id = %(question_id)s
-    RETURNING forecast_count, forecaster_count, crowd_probability
-"""
 
 # Bulk: each author's latest forecast by (made_at, id), then every question's counts and median.
 STANDING_REBUILD_SQL = """

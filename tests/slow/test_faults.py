@@ -239,31 +239,13 @@ def test_redis_down_while_users_forecast_and_resolve_loses_nothing(fault_process
 @pytest.mark.django_db(transaction=True)
 def test_two_beats_and_two_workers_notify_and_email_once(fault_processes, tmp_path):
     owners = 10
-    users = [factories.UserFactory(username=f"beat-owner-{n}") for n in range(owners)]
     beat_every(1)
     for name in ("worker-a", "worker-b"):
         fault_processes.worker(name)
     for name in ("beat-a", "beat-b"):
         fault_processes.start(name, "beat", "--loglevel=INFO", "--max-interval", "1", "-s", str(tmp_path / name))
     time.sleep(3)
-    window_end = timezone.now() + timedelta(seconds=4)
-    question_ids = [
-        question.pk
-        for question in Question.objects.bulk_create(
-            [
-                Question(
-                    owner=users[n % owners],
-                    title=f"Twice-ticked question {n}",
-                    resolution_criteria="c",
-                    window_end=window_end,
-                    resolve_by=window_end + timedelta(days=3),
-                    status="open",
-                    opened_at=window_end - timedelta(days=1),
-                )
-                for n in range(40)
-            ]
-        )
-    ]
+    question_ids = due_questions(40, owners, window_end=timezone.now() + timedelta(seconds=4), name="twice-ticked")
     wait_for(
         lambda: (
             Notification.objects.filter(question_id__in=question_ids).count() >= 40

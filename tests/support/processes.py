@@ -179,14 +179,16 @@ def beat_every(seconds: int) -> None:
     )
 
 
-def due_questions(count: int, owners: int) -> list[int]:
-    users = [factories.UserFactory(username=f"load-owner-{n}") for n in range(owners)]
-    window_end = timezone.now() - timedelta(minutes=1)
+def due_questions(count: int, owners: int, *, window_end=None, name: str = "load") -> list[int]:
+    """`count` open questions of `owners` owners (round robin) whose window ends at `window_end`
+    (a minute ago by default), made in one INSERT; their ids."""
+    users = [factories.UserFactory(username=f"{name}-owner-{n}") for n in range(owners)]
+    window_end = window_end or timezone.now() - timedelta(minutes=1)
     created = Question.objects.bulk_create(
         [
             Question(
                 owner=users[n % owners],
-                title=f"Load question {n}",
+                title=f"{name.capitalize()} question {n}",
                 resolution_criteria="c",
                 window_end=window_end,
                 resolve_by=window_end + timedelta(days=3),
