@@ -15,6 +15,8 @@ either one user (`questions_visible_to(user)`) or a column of each row (`row_use
 jobs that pick recipients in bulk and for deliveries that re-check them before sending.
 """
 
+from collections.abc import Callable
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
@@ -102,17 +104,22 @@ def row_user_may_see(queryset: QuerySet, *, user: str, question: str) -> QuerySe
     return queryset.filter(question_rule(viewer=user, question=question))
 
 
+def visible_rows(user, rows: QuerySet, rule: Callable[[int], Q]) -> QuerySet:
+    """`rows` as `user` may see them: none when signed out, all for moderators, else `rule(user.pk)`."""
+    if not user or not user.is_authenticated:
+        return rows.none()
+    if user_is_moderator(user):
+        return rows
+    return rows.filter(rule(user.pk))
+
+
 # Questions --------------------------------------------------------------------------------------
 
 
 def questions_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Question]:
     """The questions `user` may see (of `queryset`, by default all of them)."""
     questions = Question.objects.all() if queryset is None else queryset
-    if not user or not user.is_authenticated:
-        return questions.none()
-    if user_is_moderator(user):
-        return questions
-    return questions.filter(question_rule(viewer=user.pk))
+    return visible_rows(user, questions, lambda viewer: question_rule(viewer=viewer))
 
 
 def question_or_404(user, question_id, *, queryset: QuerySet | None = None) -> Question:
@@ -134,11 +141,7 @@ def user_may_see_question(user, question: Question) -> bool:
 def forecasts_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Forecast]:
     """Forecasts on the questions the user may see (of `queryset`, by default all of them)."""
     forecasts = Forecast.objects.all() if queryset is None else queryset
-    if not user or not user.is_authenticated:
-        return forecasts.none()
-    if user_is_moderator(user):
-        return forecasts
-    return forecasts.filter(question_rule(viewer=user.pk, question="question"))
+    return visible_rows(user, forecasts, lambda viewer: question_rule(viewer=viewer, question="question"))
 
 
 def scores_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Score]:
@@ -148,12 +151,7 @@ def scores_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Score]
     only for a resolved question, never for a draft, so the team is the whole question rule here.
     """
     scores = Score.objects.all() if queryset is None else queryset
-    if not user or not user.is_authenticated:
-        return scores.none()
-    if user_is_moderator(user):
-        return scores
-    teams = TeamMembership.objects.filter(user_id=user.pk).values("team_id")
-    return scores.filter(Q(team__isnull=True) | Q(team__in=teams))
+    return visible_rows(user, scores, lambda viewer: Q(team__isnull=True) | Q(team__in=teams_of(viewer)))
 
 
 def notifications_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Notification]:
@@ -163,12 +161,10 @@ def notifications_visible_to(user, queryset: QuerySet | None = None) -> QuerySet
     seeing its notices at once, even those created before the removal.
     """
     notifications = Notification.objects.all() if queryset is None else queryset
-    if not user or not user.is_authenticated:
-        return notifications.none()
-    own = notifications.filter(user_id=user.pk)
-    if user_is_moderator(user):
-        return own
-    return own.filter(Q(question__isnull=True) | question_rule(viewer=user.pk, question="question"))
+    own = notifications.filter(user_id=getattr(user, "pk", None))
+    return visible_rows(
+        user, own, lambda viewer: Q(question__isnull=True) | question_rule(viewer=viewer, question="question")
+    )
 
 
 def webhook_deliveries_still_visible(queryset: QuerySet[WebhookDelivery]) -> QuerySet[WebhookDelivery]:
@@ -182,32 +178,29 @@ def webhook_deliveries_still_visible(queryset: QuerySet[WebhookDelivery]) -> Que
 def tags_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Tag]:
     """Tags used on a question the user may see; moderators see every tag."""
     tags = Tag.objects.all() if queryset is None else queryset
-    if not user or not user.is_authenticated:
-        return tags.none()
-    if user_is_moderator(user):
-        return tags
-    tagged = Question.tags.through.objects.filter(
-        Q(tag_id=OuterRef("pk")) & question_rule(viewer=user.pk, question="question")
-    )
-    return tags.filter(Exists(tagged))
+
+    def used_on_a_visible_question(viewer: int) -> Q:
+        tagged = Question.tags.through.objects.filter(tag_id=OuterRef("pk"))
+        return Q(Exists(tagged.filter(question_rule(viewer=viewer, question="question"))))
+
+    return visible_rows(user, tags, used_on_a_visible_question)
 
 
 def sources_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Source]:
     """Every source: sources are public statements, visible to every signed-in user."""
     sources = Source.objects.all() if queryset is None else queryset
-    if not user or not user.is_authenticated:
-        return sources.none()
-    return sources
+    return sources if user and user.is_authenticated else sources.none()
+
+
+def teams_of(viewer: int) -> QuerySet:
+    """The ids of the teams a user belongs to, as a subquery."""
+    return TeamMembership.objects.filter(user_id=viewer).values("team_id")
 
 
 def teams_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Team]:
     """The teams a user belongs to, the only ones they may see or file a question for; moderators: all."""
     teams = Team.objects.all() if queryset is None else queryset
-    if not user or not user.is_authenticated:
-        return teams.none()
-    if user_is_moderator(user):
-        return teams
-    return teams.filter(pk__in=TeamMembership.objects.filter(user_id=user.pk).values("team_id"))
+    return visible_rows(user, teams, lambda viewer: Q(pk__in=teams_of(viewer)))
 
 
 # People a page or a statistic may name -------------------------------------------------------------
@@ -220,12 +213,9 @@ def authors_visible_to(user) -> QuerySet:
     Forecasts rather than standing forecasts: scores are computed from forecasts, so the author of
     every score the viewer may see is one the viewer may see named.
     """
-    users = get_user_model().objects.all()
-    if not user or not user.is_authenticated:
-        return users.none()
-    if user_is_moderator(user):
-        return users
-    forecast_seen = Forecast.objects.filter(forecaster_id=OuterRef("pk")).filter(
-        question_rule(viewer=user.pk, question="question")
-    )
-    return users.filter(Q(pk=user.pk) | Exists(forecast_seen))
+
+    def themselves_or_seen_forecasting(viewer: int) -> Q:
+        forecasts = Forecast.objects.filter(forecaster_id=OuterRef("pk"))
+        return Q(pk=viewer) | Exists(forecasts.filter(question_rule(viewer=viewer, question="question")))
+
+    return visible_rows(user, get_user_model().objects.all(), themselves_or_seen_forecasting)
