@@ -6,9 +6,11 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.utils import timezone
 
 from forecasts import services
+from forecasts.access import NO_SUCH_QUESTION
 from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent
 from tests import factories
 
@@ -148,7 +150,7 @@ def test_no_forecasts_unless_open(owner, status):
 
 def test_drafts_are_hidden_from_everyone_but_their_owner(owner, forecaster):
     draft = factories.QuestionFactory(owner=owner, status="draft")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Http404, match=NO_SUCH_QUESTION):  # the same answer as for a missing question
         services.forecast_submit(question=draft, recorded_by=forecaster, probability=0.5)
 
 
@@ -160,7 +162,7 @@ def test_no_own_forecast_after_the_window_ended_even_before_the_sweep(owner, for
 
 def test_team_question_takes_no_forecast_from_outsiders(owner, forecaster):
     question = factories.QuestionFactory(owner=owner, team=factories.TeamFactory())
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Http404, match=NO_SUCH_QUESTION):  # the same answer as for a missing question
         services.forecast_submit(question=question, recorded_by=forecaster, probability=0.5)
 
 

@@ -2,11 +2,11 @@
 
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from forecasts.access import questions_visible_to
+from forecasts.access import question_or_404
 from forecasts.estimative import UnknownPhrase, phrase_lookup
 from forecasts.models import PROBABILITY_MAX, PROBABILITY_MIN, Forecast, Question, Source
 from forecasts.services.crowd import question_crowd_refresh
@@ -66,12 +66,7 @@ def forecast_submit(
     """Record a forecast; a user's own is stamped now, a source's statement keeps its past date."""
     # Locked, so concurrent submissions cannot lose an aggregate update; fetched through the
     # visibility filter, so the check costs no round trip of its own.
-    try:
-        question = questions_visible_to(recorded_by, Question.objects.select_for_update(of=("self",))).get(
-            pk=question.pk
-        )
-    except Question.DoesNotExist:
-        raise PermissionDenied("You cannot see this question.") from None
+    question = question_or_404(recorded_by, question.pk, queryset=Question.objects.select_for_update(of=("self",)))
     value, phrase, yardstick = probability_from_input(
         probability=probability, percent=percent, phrase=phrase, yardstick=yardstick
     )
