@@ -245,7 +245,7 @@ def test_two_beats_and_two_workers_notify_and_email_once(fault_processes, tmp_pa
     for name in ("beat-a", "beat-b"):
         fault_processes.start(name, "beat", "--loglevel=INFO", "--max-interval", "1", "-s", str(tmp_path / name))
     time.sleep(3)
-    question_ids = due_questions(40, owners, window_end=timezone.now() + timedelta(seconds=4), name="twice-ticked")
+    question_ids = due_questions(40, owners, window_end=timezone.now() + timedelta(seconds=4), name="beat")
     wait_for(
         lambda: (
             Notification.objects.filter(question_id__in=question_ids).count() >= 40
