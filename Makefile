@@ -42,6 +42,7 @@ seeds: migrate
 	$(PY) manage.py load_seeds
 
 # Links in printed messages and emails follow the port (unless FOREWARN_SITE_URL is set).
+# The web is gunicorn with WEB_CONCURRENCY workers (default 2), one database connection each.
 run: export FOREWARN_SITE_URL ?= http://127.0.0.1:$(PORT)
 run: seeds
 	$(PY) manage.py demo_users

@@ -234,4 +234,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    # gunicorn's access log already has a line for each 4xx; Django would add a second one (a 403
+    # from the admin with a traceback). Errors (5xx) keep their traceback.
+    "loggers": {"django.request": {"level": "ERROR"}},
 }

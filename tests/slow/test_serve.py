@@ -1,6 +1,8 @@
 """`make run` end to end, on the embedded defaults (SQLite and the filesystem broker in a var dir
-of its own): set up as `make run` does, `manage.py serve` starts web, Celery worker and beat,
-serves /admin/login/, closes a question's window on time, and stops every process on SIGINT.
+of its own): set up as `make run` does, `manage.py serve` starts web (gunicorn), Celery worker and
+beat, serves /admin/login/ and the static files, closes a question's window on time, keeps its log
+to one line per request (none for static files, no traceback for a 403), and stops every process
+on SIGINT.
 """
 
 import re
@@ -17,6 +19,7 @@ from tests.support.serve import (
     BASE_DIR,
     ServeProcess,
     admin_login_status,
+    admin_status,
     any_free_port,
     descendants,
     is_alive,
@@ -32,6 +35,13 @@ pytestmark = [
 FAST_SWEEP = {"FOREWARN_SWEEP_INTERVAL_SECONDS": "1"}
 WINDOW_SECONDS = 5
 STOP_TIMEOUT_SECONDS = 30
+STATIC_PATHS = (
+    "/static/admin/css/base.css",
+    "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css",
+)
+# The Forecasters group may not manage accounts: a 403 from the admin.
+FORBIDDEN_ADMIN_PATH = "/admin/auth/user/"
+MISSING_PATH = "/no-such-page/"
 
 
 def manage(var_dir, *args: str) -> str:
@@ -91,6 +101,11 @@ def test_make_run_serves_the_admin_closes_a_window_and_stops_on_sigint(run_var_d
         })  # fmt: skip
         assert answer.status == 200, answer.body
         token = answer.body["token"]
+        for path in STATIC_PATHS:
+            assert call(base_url, "GET", path).status == 200, path
+        assert call(base_url, "GET", MISSING_PATH).status == 404
+        forecaster = {"username": "forecaster", "password": demo_password(run_var_dir, "forecaster")}
+        assert admin_status(base_url, FORBIDDEN_ADMIN_PATH, **forecaster) == 403
         window_end = datetime.now(UTC) + timedelta(seconds=WINDOW_SECONDS)
         answer = call(base_url, "POST", "/api/questions/", token=token, body={
             "title": "Will the window close while make run is up?",
@@ -124,6 +139,12 @@ def test_make_run_serves_the_admin_closes_a_window_and_stops_on_sigint(run_var_d
     assert "worker | " in output and "beat   | " in output and "web    | " in output
     assert (run_var_dir / "celery" / "queue").is_dir()
     assert "SIGINT received" in output and "stopped." in output
+    web_lines = [line for line in serve.lines if line.startswith("web    | ")]
+    assert any("Booting worker" in line for line in web_lines), output
+    assert not [line for line in web_lines if "/static/" in line], output
+    assert "Traceback" not in output
+    assert len([line for line in serve.lines if FORBIDDEN_ADMIN_PATH in line]) == 1, output
+    assert len([line for line in serve.lines if MISSING_PATH in line]) == 1, output
     print(
         f"\nserving after {serving - started:.1f} s; window closed {closed_after.total_seconds():.1f} s after its end;"
         f" every process gone {stopped - stopping:.1f} s after SIGINT; {stopped - started:.1f} s in all"

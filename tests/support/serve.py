@@ -2,7 +2,9 @@
 process tree it leaves, read from /proc."""
 
 import contextlib
+import http.cookiejar
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -10,6 +12,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -74,13 +77,28 @@ def admin_login_status(port: int) -> int | None:
         return None
 
 
+def admin_status(base_url: str, path: str, *, username: str, password: str) -> int:
+    """The status of an admin page for a user signed in through the login form."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with opener.open(f"{base_url}/admin/login/", timeout=10) as page:
+        csrf_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.read().decode())[1]
+    form = {"csrfmiddlewaretoken": csrf_token, "username": username, "password": password}
+    with opener.open(f"{base_url}/admin/login/?next=/admin/", urllib.parse.urlencode(form).encode(), timeout=10):
+        pass
+    try:
+        with opener.open(base_url + path, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 class ServeProcess:
     """`manage.py serve` in a subprocess, its output collected line by line."""
 
-    def __init__(self, environment: dict, port: int):
+    def __init__(self, environment: dict, port: int, *options: str):
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            [sys.executable, "manage.py", "serve", "--port", str(port), *options],
             cwd=BASE_DIR,
             env=environment,
             stdout=subprocess.PIPE,

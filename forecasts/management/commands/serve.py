@@ -1,4 +1,8 @@
-"""Run web, Celery worker and Celery beat together in the foreground; Ctrl-C stops all three."""
+"""Run web (gunicorn), Celery worker and Celery beat together in the foreground; Ctrl-C stops all three.
+
+gunicorn's sync workers hold one database connection each, so `make run` on PostgreSQL holds at
+most web workers + Celery worker processes + beat connections, whatever the traffic.
+"""
 
 import contextlib
 import ctypes
@@ -21,6 +25,7 @@ from django.db.migrations.executor import MigrationExecutor
 from forecasts.management.commands.demo_users import credentials_path
 
 STOP_TIMEOUT_SECONDS = 20
+DEFAULT_WEB_WORKERS = 2
 PR_SET_PDEATHSIG = 1
 
 
@@ -70,19 +75,42 @@ def broker_description() -> str:
 
 
 class Command(BaseCommand):
-    help = "Start web (runserver), a Celery worker and Celery beat in the foreground; Ctrl-C stops all three."
+    help = "Start web (gunicorn), a Celery worker and Celery beat in the foreground; Ctrl-C stops all three."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1", help="Address the web server listens on.")
         parser.add_argument("--port", type=int, default=8000, help="Port of the web server (default 8000).")
+        parser.add_argument(
+            "--web-workers",
+            type=int,
+            default=int(os.environ.get("WEB_CONCURRENCY") or DEFAULT_WEB_WORKERS),
+            help=f"gunicorn worker processes (default $WEB_CONCURRENCY or {DEFAULT_WEB_WORKERS}).",
+        )
         parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes (default 2).")
 
-    def handle(self, *args, host: str, port: int, concurrency: int, **options):
+    def handle(self, *args, host: str, port: int, web_workers: int, concurrency: int, **options):
         self.output_lock = threading.Lock()
         self.check_ready(host, port)
+        # The children open their own connections; this one would sit idle as long as they run.
+        connection.close()
         self.broker_folders_create()
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         children = [
-            Child("web", [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"]),
+            Child(
+                "web",
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "config.wsgi:application",
+                    "--config",
+                    "python:config.gunicorn_serve",
+                    "--bind",
+                    bind,
+                    "--workers",
+                    str(web_workers),
+                ],
+            ),
             Child(
                 "worker",
                 [
@@ -111,7 +139,7 @@ class Command(BaseCommand):
         failed = None
         try:
             self.start(children)
-            self.print_banner(host, port)
+            self.print_banner(host, port, web_workers=web_workers, concurrency=concurrency)
             while not stop_requested.wait(0.2):
                 failed = next((child for child in children if not child.running), None)
                 if failed:
@@ -206,7 +234,7 @@ class Command(BaseCommand):
             if child.reader:
                 child.reader.join(timeout=5)
 
-    def print_banner(self, host: str, port: int) -> None:
+    def print_banner(self, host: str, port: int, *, web_workers: int, concurrency: int) -> None:
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         credentials = credentials_path()
         accounts = f"{credentials}" if credentials.exists() else "none yet: run `python manage.py demo_users`"
@@ -214,6 +242,7 @@ class Command(BaseCommand):
             "serve  | Forewarn is starting: web, Celery worker and Celery beat. Ctrl-C stops all three.",
             f"serve  |   log in     http://{shown_host}:{port}/admin/",
             f"serve  |   accounts   {accounts}",
+            f"serve  |   processes  gunicorn with {web_workers} web workers, {concurrency} Celery worker processes, beat",
             f"serve  |   database   {database_description()}",
             f"serve  |   broker     {broker_description()}",
         ):
