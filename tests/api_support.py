@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import factory
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -50,10 +50,12 @@ def ago(days: float = 1):
 
 @pytest.fixture(autouse=True)
 def fresh_throttle_counts():
-    """Request counts live in the cache: start every test from zero."""
-    cache.clear()
+    """Request and sign-in counts live in the caches: start every test from zero."""
+    for alias in caches:
+        caches[alias].clear()
     yield
-    cache.clear()
+    for alias in caches:
+        caches[alias].clear()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("FOREWARN_SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin.ForewarnAdminConfig",  # django.contrib.admin with the throttled login
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -152,6 +152,29 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+
+def login_cache(url: str) -> dict:
+    """The CACHES entry that counts sign-in attempts, with short timeouts when it is Redis."""
+    config = env.cache_url_config(url)
+    config["KEY_PREFIX"] = "forewarn"
+    if config["BACKEND"].endswith("RedisCache"):
+        # A hung Redis delays a sign-in by a second at most; forecasts/services/logins.py then lets it through.
+        config["OPTIONS"] = {"socket_connect_timeout": 1, "socket_timeout": 1}
+    return config
+
+
+# Request throttles count in each process's memory (the default cache): a Redis outage must not fail
+# every API request. Sign-in attempts count in one store every web process shares: Redis when the broker
+# is Redis (production, docker compose), else files in FOREWARN_VAR_DIR, shared by the processes of one machine.
+LOGIN_CACHE_URL = env.str(
+    "FOREWARN_LOGIN_CACHE_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else f"filecache://{VAR_DIR / 'logins'}",
+)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "logins": login_cache(LOGIN_CACHE_URL),
+}
+
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header is what turns "no credentials" into a 401 (not a 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -174,6 +197,9 @@ REST_FRAMEWORK = {
         "anon": env.str("FOREWARN_THROTTLE_ANON", default="60/minute") or None,
         "user": env.str("FOREWARN_THROTTLE_USER", default="1200/minute") or None,
     },
+    # How many proxies in front append to X-Forwarded-For. 0: the header is the client's to forge,
+    # so the TCP peer address counts (the API throttles and the sign-in throttle alike).
+    "NUM_PROXIES": env.int("FOREWARN_NUM_PROXIES", default=0),
 }
 # A bigger request body gets a 413 from the API (and a 400 from the admin).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("FOREWARN_MAX_REQUEST_BYTES", default=1024 * 1024)
@@ -226,6 +252,14 @@ FOREWARN.update(
         "DELIVERY_REDISPATCH_MINUTES": env.int("FOREWARN_DELIVERY_REDISPATCH_MINUTES", default=10),
     }
 )
+# Sign-in throttle of /api/auth/token/ and /admin/login/ (forecasts/services/logins.py).
+FOREWARN["LOGINS"] = {
+    "RATE_PER_USERNAME": env.str("FOREWARN_LOGIN_RATE_PER_USERNAME", default="5/minute") or None,
+    "RATE_PER_ADDRESS": env.str("FOREWARN_LOGIN_RATE_PER_ADDRESS", default="20/minute") or None,
+    "FAILURE_LIMIT": env.int("FOREWARN_LOGIN_FAILURE_LIMIT", default=10),
+    "FAILURE_WINDOW_SECONDS": env.int("FOREWARN_LOGIN_FAILURE_WINDOW_SECONDS", default=900),
+    "LOCKOUT_SECONDS": env.int("FOREWARN_LOGIN_LOCKOUT_SECONDS", default=300),
+}
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 
 LOGGING = {

@@ -77,3 +77,8 @@ if missing:
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# Sign-in counts in memory, cleared by tests/api_support.py before and after every test.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "logins": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "logins"},
+}

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 
 from forecasts.admin.calibration import CalibrationReportAdmin, ScoreAdmin, UserCalibrationAdmin
 from forecasts.admin.catalog import SourceAdmin, TagAdmin, TeamAdmin
+from forecasts.admin.login import AdminLoginForm
 from forecasts.admin.notifications import DigestDeliveryAdmin, NotificationAdmin, WebhookDeliveryAdmin
 from forecasts.admin.questions import ForecastAdmin, QuestionAdmin, ResolutionEventAdmin
 from forecasts.models import (
@@ -30,6 +31,7 @@ from forecasts.models import (
 admin.site.site_header = "Forewarn"
 admin.site.site_title = "Forewarn"
 admin.site.index_title = "Forecaster's workbench"
+admin.site.login_form = AdminLoginForm
 
 admin.site.register(Question, QuestionAdmin)
 admin.site.register(Forecast, ForecastAdmin)

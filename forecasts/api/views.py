@@ -10,11 +10,12 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 
 from forecasts import selectors
 from forecasts.access import question_or_404
@@ -28,12 +29,15 @@ from forecasts.api.filters import (
 )
 from forecasts.api.pagination import ForecastCursorPagination, PagePagination
 from forecasts.api.permissions import CreateNeedsModelPermission
-from forecasts.api.throttling import AnonymousRateThrottle
+from forecasts.api.throttling import LoginThrottle
 from forecasts.models import Forecast, Notification, Profile, Question, ResolutionEvent, Source
 from forecasts.services import (
     api_token_issue,
     api_token_revoke,
+    client_address,
     forecast_submit,
+    login_failure_record,
+    login_success_record,
     notifications_mark_read,
     profile_update,
     question_create,
@@ -59,7 +63,12 @@ class TokenView(generics.GenericAPIView):
     """Exchange a username and password for an API token (POST), or revoke your token (DELETE)."""
 
     serializer_class = serializers.TokenRequestSerializer
-    throttle_classes = [AnonymousRateThrottle]
+    # The request rates apply as everywhere; the sign-in throttle whether or not the caller is signed in.
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, LoginThrottle]
+
+    def throttled(self, request, wait):
+        refusal = getattr(request, "login_refusal", None)
+        raise Throttled(wait=wait, detail=refusal.message if refusal else None)
 
     def get_permissions(self):
         if self.request is not None and self.request.method == "DELETE":
@@ -72,8 +81,13 @@ class TokenView(generics.GenericAPIView):
     def post(self, request):
         """Get your API token; send it as `Authorization: Token <key>`. The same key until revoked."""
         credentials = serializers.TokenRequestSerializer(data=request.data, context={"request": request})
-        credentials.is_valid(raise_exception=True)
-        token = api_token_issue(user=credentials.validated_data["user"])
+        if not credentials.is_valid():
+            if set(credentials.errors) == {"non_field_errors"}:  # both fields given, the pair is wrong
+                login_failure_record(username=str(request.data["username"]), address=client_address(request))
+            raise ValidationError(credentials.errors)
+        user = credentials.validated_data["user"]
+        login_success_record(username=user.get_username())
+        token = api_token_issue(user=user)
         return Response({"token": token.key})
 
     @extend_schema(request=None, responses={204: None}, tags=["auth"])

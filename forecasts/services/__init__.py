@@ -45,6 +45,13 @@ from forecasts.services.deliveries import (
 from forecasts.services.drafts import question_delete
 from forecasts.services.forecasts import forecast_submit, probability_from_input
 from forecasts.services.lifecycle import LifecycleRun, SweepReport, lifecycle_run, lifecycle_sweep, questions_close_due
+from forecasts.services.logins import (
+    LoginRefusal,
+    client_address,
+    login_attempt_check,
+    login_failure_record,
+    login_success_record,
+)
 from forecasts.services.messages import (
     closing_soon_message,
     digest_email_build,
@@ -114,6 +121,7 @@ __all__ = [
     "ActionLinkUsed",
     "DeliveryTally",
     "LifecycleRun",
+    "LoginRefusal",
     "ResolutionDetails",
     "SweepReport",
     "WebhookDeliveryFailed",
@@ -122,6 +130,7 @@ __all__ = [
     "action_link_use",
     "api_token_issue",
     "api_token_revoke",
+    "client_address",
     "closing_soon_message",
     "closing_soon_notify",
     "crowd_rebuild",
@@ -141,6 +150,9 @@ __all__ = [
     "key_moment",
     "lifecycle_run",
     "lifecycle_sweep",
+    "login_attempt_check",
+    "login_failure_record",
+    "login_success_record",
     "moderator_ids",
     "notifications_create",
     "notifications_mark_read",
