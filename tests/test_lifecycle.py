@@ -36,6 +36,7 @@ from tests.support.lifecycle import (
     snapshot,
     standing_forecast,
     unused_port,
+    webhook_loopback_allowed,
     webhook_users,
 )
 
@@ -584,6 +585,7 @@ def test_a_webhook_gives_up_on_client_errors_and_after_the_last_attempt(endpoint
 
 
 def test_an_unreachable_webhook_is_a_retryable_failure(settings):
+    webhook_loopback_allowed(settings)
     user = factories.ForecasterFactory(username="offline")
     Profile.objects.create(user=user, webhook_url=f"http://127.0.0.1:{unused_port()}/nobody-listens")
     due_question(user, window_end=T0)

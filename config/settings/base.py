@@ -248,6 +248,9 @@ FOREWARN.update(
         "ACTION_LINK_MAX_AGE_DAYS": env.int("FOREWARN_ACTION_LINK_MAX_AGE_DAYS", default=7),
         "WEBHOOK_TIMEOUT_SECONDS": env.float("FOREWARN_WEBHOOK_TIMEOUT_SECONDS", default=5),
         "WEBHOOK_MAX_ATTEMPTS": env.int("FOREWARN_WEBHOOK_MAX_ATTEMPTS", default=6),
+        # Webhooks go to public addresses only; these host names or CIDRs (an internal chat server) are
+        # allowed besides (forecasts/services/webhook_targets.py).
+        "WEBHOOK_ALLOWED_HOSTS": env.list("FOREWARN_WEBHOOK_ALLOWED_HOSTS", default=[]),
         # A delivery nobody finished within this long (lost task, killed worker) is queued again.
         "DELIVERY_REDISPATCH_MINUTES": env.int("FOREWARN_DELIVERY_REDISPATCH_MINUTES", default=10),
     }

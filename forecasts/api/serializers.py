@@ -340,11 +340,19 @@ class SettingsSerializer(serializers.Serializer):
         allow_blank=True,
         max_length=200,
         validators=[URLValidator(schemes=["http", "https"], message="Use an http or https URL.")],
-        help_text="A Slack-compatible incoming webhook (http or https).",
+        help_text="A Slack-compatible incoming webhook (http or https, no credentials, a public address).",
     )
 
     def get_digest_period_minutes(self, profile) -> int:
         return int(profile.digest_period.total_seconds() // 60)
+
+
+class WebhookTestSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(
+        choices=["delivered", "refused", "failed"],
+        help_text="delivered: the endpoint accepted it; refused: not sent (why in detail); failed: sent, not accepted.",
+    )
+    detail = serializers.CharField()
 
 
 class MeSerializer(serializers.ModelSerializer):

@@ -25,6 +25,7 @@ urlpatterns = [
     path("notifications/read-all/", views.NotificationReadAllView.as_view(), name="notification-read-all"),
     path("notifications/<int:pk>/read/", views.NotificationReadView.as_view(), name="notification-read"),
     path("me/", views.MeView.as_view(), name="me"),
+    path("me/webhook/test/", views.MeWebhookTestView.as_view(), name="me-webhook-test"),
     path("stats/calibration/", stats.CalibrationApi.as_view(), name="stats-calibration"),
     path("stats/calibration.svg", stats.CalibrationChartApi.as_view(), name="stats-calibration-chart"),
     path("stats/leaderboard/", stats.LeaderboardApi.as_view(), name="stats-leaderboard"),

@@ -16,6 +16,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
+from rest_framework.throttling import UserRateThrottle
 
 from forecasts import selectors
 from forecasts.access import question_or_404
@@ -47,6 +48,7 @@ from forecasts.services import (
     question_unresolve,
     question_update,
     source_create,
+    webhook_test_send,
 )
 
 EXPORT_CHUNK_SIZE = 2000
@@ -415,3 +417,23 @@ class MeView(generics.GenericAPIView):
         except DjangoValidationError as error:
             raise ValidationError({"settings": as_serializer_error(error)}) from error
         return Response(self.me())
+
+
+class WebhookTestThrottle(UserRateThrottle):
+    """Each test is an outgoing request made at once: a few a minute are plenty."""
+
+    scope = "webhook_test"
+    rate = "10/minute"
+
+
+class MeWebhookTestView(generics.GenericAPIView):
+    """Send a test message to your webhook now, through the same checks as every notice."""
+
+    serializer_class = serializers.WebhookTestSerializer
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, WebhookTestThrottle]
+
+    @extend_schema(request=None, responses={200: serializers.WebhookTestSerializer})
+    def post(self, request):
+        """Whether the test message was delivered, refused (not sent) or failed, and why; creates no notification."""
+        outcome = webhook_test_send(user=request.user)
+        return Response(serializers.WebhookTestSerializer(outcome).data)

@@ -8,11 +8,12 @@
 - reminders: who is reminded, nudged or told, and when.
 - messages: the wording of every notice and email.
 - notifications: storing notices; deliveries: sending them (digest email, webhook POST).
+- webhook_targets: where a webhook may go (public addresses or the allow-list) and the guarded POST.
 - action_links: the one-click links in digest emails; batches: the sweep's locked batches.
 """
 
 from forecasts.exceptions import WebhookDeliveryFailed
-from forecasts.services.accounts import api_token_issue, api_token_revoke, profile_update
+from forecasts.services.accounts import api_token_issue, api_token_revoke, profile_update, webhook_url_validate
 from forecasts.services.action_links import (
     ACTIONS,
     SALT,
@@ -30,7 +31,9 @@ from forecasts.services.batches import in_locked_batches
 from forecasts.services.crowd import crowd_rebuild, question_crowd_refresh
 from forecasts.services.deliveries import (
     NOT_VISIBLE_ERROR,
+    WEBHOOK_TEST_TEXT,
     DeliveryTally,
+    WebhookTestOutcome,
     digest_deliver,
     digests_deliver_inline,
     digests_prepare,
@@ -39,6 +42,7 @@ from forecasts.services.deliveries import (
     tasks_queue,
     webhook_deliver,
     webhook_deliveries_due,
+    webhook_test_send,
     webhooks_deliver_inline,
     webhooks_queue,
 )
@@ -105,14 +109,24 @@ from forecasts.services.scores import (
     stale_scores_recompute,
 )
 from forecasts.services.sources import source_create
+from forecasts.services.webhook_targets import (
+    RESPONSE_LIMIT_BYTES,
+    WebhookAnswer,
+    WebhookTarget,
+    WebhookTargetRefused,
+    webhook_post,
+    webhook_target_check,
+)
 
 __all__ = [
     "ACTIONS",
     "EDITABLE_FIELDS",
     "NOT_VISIBLE_ERROR",
     "RECOMPUTE_BATCH_SIZE",
+    "RESPONSE_LIMIT_BYTES",
     "SALT",
     "TRANSITIONS",
+    "WEBHOOK_TEST_TEXT",
     "ActionLinkConflict",
     "ActionLinkError",
     "ActionLinkExpired",
@@ -124,7 +138,11 @@ __all__ = [
     "LoginRefusal",
     "ResolutionDetails",
     "SweepReport",
+    "WebhookAnswer",
     "WebhookDeliveryFailed",
+    "WebhookTarget",
+    "WebhookTargetRefused",
+    "WebhookTestOutcome",
     "action_link_read",
     "action_link_url",
     "action_link_use",
@@ -192,7 +210,11 @@ __all__ = [
     "tasks_queue",
     "webhook_deliver",
     "webhook_deliveries_due",
+    "webhook_post",
+    "webhook_target_check",
+    "webhook_test_send",
     "webhook_text",
+    "webhook_url_validate",
     "webhooks_deliver_inline",
     "webhooks_queue",
 ]

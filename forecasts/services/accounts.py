@@ -6,7 +6,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from forecasts.exceptions import WebhookDeliveryFailed
 from forecasts.models import Profile
+from forecasts.services.webhook_targets import WebhookTargetRefused, webhook_target_check
 
 PROFILE_FIELDS = {"digest_period", "closing_soon_opt_in", "webhook_url"}
 DIGEST_PERIOD_MIN = timedelta(minutes=1)
@@ -22,6 +24,8 @@ def profile_update(*, user, **changes) -> Profile:
     period = changes.get("digest_period")
     if period is not None and not DIGEST_PERIOD_MIN <= period <= DIGEST_PERIOD_MAX:
         raise ValidationError({"digest_period": "Must be between one minute and 31 days."})
+    if changes.get("webhook_url"):
+        webhook_url_validate(changes["webhook_url"])
     profile = Profile.objects.for_user(user)
     profile = Profile.objects.select_for_update().get(pk=profile.pk)
     for name, value in changes.items():
@@ -30,6 +34,14 @@ def profile_update(*, user, **changes) -> Profile:
         profile.full_clean()
         profile.save(update_fields=sorted(changes))
     return profile
+
+
+def webhook_url_validate(url: str) -> None:
+    """Refuse a webhook URL Forewarn would not send to (the send-time checks, run at save time)."""
+    try:
+        webhook_target_check(url)
+    except (WebhookTargetRefused, WebhookDeliveryFailed) as error:
+        raise ValidationError({"webhook_url": str(error)}) from error
 
 
 @transaction.atomic

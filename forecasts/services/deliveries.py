@@ -17,7 +17,10 @@ prevent.
 Webhooks. One WebhookDelivery per notification of a user with a webhook URL, one task per
 delivery (a slow or dead endpoint holds up nobody else), the same lease, retries with
 exponential backoff by the task, every attempt recorded (attempts, last_error), and a
-permanent failure (4xx, or WEBHOOK_MAX_ATTEMPTS used up) marked failed.
+permanent failure (4xx, a redirect, a refused target, or WEBHOOK_MAX_ATTEMPTS used up) marked
+failed. Every POST goes through `webhook_targets.webhook_post`: public addresses only (or the
+operator's allow-list), the checked address pinned, no redirects, small timeouts, a capped read.
+`webhook_test_send` is the user's "send test": the same path, at once, with no notification.
 
 Both re-check the recipient when they send: a digest lists only the notifications the user may
 still see (`access.notifications_visible_to`), and a webhook whose recipient may no longer see
@@ -30,11 +33,8 @@ delivery (beat). Either way a failure of one delivery never stops the others.
 The wording of every message is in `messages.py`; this module only sends.
 """
 
-import json
 import logging
 import smtplib
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -48,6 +48,7 @@ from forecasts.access import notifications_visible_to, webhook_deliveries_still_
 from forecasts.exceptions import WebhookDeliveryFailed
 from forecasts.models import DigestDelivery, Notification, Profile, WebhookDelivery
 from forecasts.services.messages import digest_email_build, webhook_text
+from forecasts.services.webhook_targets import WebhookTargetRefused, webhook_post
 from forecasts.tasks import digest_send_task, digests_dispatch_task, webhook_send_task
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 DUE_CLAIM_LIMIT = 1000
 NOT_VISIBLE_ERROR = "Not sent: the recipient may no longer see this question."
+WEBHOOK_TEST_TEXT = "Forewarn test message: this webhook will receive your reminders and notices."
 
 
 @dataclass
@@ -194,25 +196,6 @@ def webhook_deliveries_due(*, now: datetime | None = None) -> list[int]:
     return deliveries_claim_due(WebhookDelivery, now=now or timezone.now())
 
 
-def webhook_post(url: str, payload: dict) -> None:
-    """POST JSON; raises WebhookDeliveryFailed (retry) or ValueError (permanent) on failure."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", "User-Agent": "Forewarn"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=settings.FOREWARN["WEBHOOK_TIMEOUT_SECONDS"]) as response:
-            response.read(1024)
-    except urllib.error.HTTPError as error:
-        if 400 <= error.code < 500 and error.code not in (408, 429):
-            raise ValueError(f"HTTP {error.code} {error.reason}") from error
-        raise WebhookDeliveryFailed(f"HTTP {error.code} {error.reason}") from error
-    except (urllib.error.URLError, OSError) as error:
-        raise WebhookDeliveryFailed(f"{type(error).__name__}: {getattr(error, 'reason', error)}") from error
-
-
 def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> bool:
     """POST one notification to its webhook (Slack-compatible {"text": ...}); records every attempt.
 
@@ -230,7 +213,7 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> bool:
         return False
     delivery = WebhookDelivery.objects.select_related("notification").get(pk=delivery_id)
     try:
-        webhook_post(delivery.url, {"text": webhook_text(delivery.notification)})
+        webhook_post(url=delivery.url, payload={"text": webhook_text(delivery.notification)})
     except (WebhookDeliveryFailed, ValueError) as error:
         permanent = isinstance(error, ValueError) or delivery.attempts >= settings.FOREWARN["WEBHOOK_MAX_ATTEMPTS"]
         WebhookDelivery.objects.filter(pk=delivery_id).update(
@@ -251,6 +234,28 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> bool:
         last_error="",
     )
     return True
+
+
+@dataclass
+class WebhookTestOutcome:
+    """What a test message to the user's webhook did: delivered, refused (not sent) or failed."""
+
+    outcome: str
+    detail: str
+
+
+def webhook_test_send(*, user) -> WebhookTestOutcome:
+    """Send a test message to the user's webhook now, through the same checks; creates nothing."""
+    url = Profile.objects.for_user(user).webhook_url
+    if not url:
+        return WebhookTestOutcome(outcome="refused", detail="No webhook URL is set.")
+    try:
+        answer = webhook_post(url=url, payload={"text": WEBHOOK_TEST_TEXT})
+    except WebhookTargetRefused as error:
+        return WebhookTestOutcome(outcome="refused", detail=str(error))
+    except (WebhookDeliveryFailed, ValueError) as error:
+        return WebhookTestOutcome(outcome="failed", detail=str(error))
+    return WebhookTestOutcome(outcome="delivered", detail=f"HTTP {answer.status} {answer.reason}")
 
 
 # The two ways of sending -------------------------------------------------------------------------

@@ -85,9 +85,16 @@ class Endpoint(BaseHTTPRequestHandler):
         pass
 
 
+def webhook_loopback_allowed(settings) -> None:
+    """Let webhooks reach this machine's test receivers, as an operator allows an internal server."""
+    settings.FOREWARN = {**settings.FOREWARN, "WEBHOOK_ALLOWED_HOSTS": ["127.0.0.1"]}
+
+
 @pytest.fixture
-def endpoint():
-    """A webhook receiver on a free local port; yields its base URL, records what it received."""
+def endpoint(settings):
+    """A webhook receiver on a free local port (allowed as a webhook target); yields its base URL,
+    records what it received."""
+    webhook_loopback_allowed(settings)
     Endpoint.statuses, Endpoint.received = {}, []
     server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
