@@ -105,12 +105,14 @@ def time_averaged_brier(
 ) -> TimeAveraged | None:
     """Brier of each forecast weighted by how long it stood, from the first forecast to close.
 
+    Only the open span counts: a forecast made before ``opened_at`` is held from ``opened_at``.
     Forecasts made at or after the close are ignored, so the span is never empty; None when
     nothing was forecast before the close. Coverage is the span over the question's open span
-    ``[opened_at, closed_at]``, clamped to [0, 1]; None without ``opened_at`` or an open span.
+    ``[opened_at, closed_at]``, in [0, 1]; None without ``opened_at`` or an open span (then each
+    forecast counts from its own date).
     """
     _check_outcome(outcome)
-    standing = forecasts_before(forecasts, closed_at)
+    standing = held_from_opening(forecasts_before(forecasts, closed_at), opened_at, closed_at)
     if not standing:
         return None
     start = standing[0][0]
@@ -167,15 +169,19 @@ def crowd_relative_brier(
     forecasts_by_forecaster: Mapping[ForecasterKey, Iterable[TimedForecast]],
     outcome: int,
     closed_at: datetime,
+    opened_at: datetime | None = None,
 ) -> dict[ForecasterKey, float | None]:
     """Each forecaster's time-averaged Brier minus the crowd median's over the same span.
 
     Negative is better than the crowd. None for a forecaster with nothing before the close, and
-    for everyone when fewer than two forecasters forecast before the close.
+    for everyone when fewer than two forecasters forecast before the close. Forecasts made before
+    ``opened_at`` are held from it, for the forecaster and the crowd alike: before the opening an
+    early speaker would otherwise be compared with a crowd of itself.
     """
     _check_outcome(outcome)
     standing_by_forecaster = {
-        key: forecasts_before(forecasts, closed_at) for key, forecasts in forecasts_by_forecaster.items()
+        key: held_from_opening(forecasts_before(forecasts, closed_at), opened_at, closed_at)
+        for key, forecasts in forecasts_by_forecaster.items()
     }
     if sum(1 for standing in standing_by_forecaster.values() if standing) < 2:
         return dict.fromkeys(standing_by_forecaster)
@@ -223,6 +229,19 @@ def _check_outcome(outcome: int) -> None:
 def check_bin_count(bins: int) -> None:
     if int(bins) != bins or bins < 1:
         raise ValueError(f"bins must be a positive integer, got {bins!r}")
+
+
+def held_from_opening(
+    standing: list[TimedForecast], opened_at: datetime | None, closed_at: datetime
+) -> list[TimedForecast]:
+    """Sorted forecasts with every one made before ``opened_at`` moved to it; the order is kept.
+
+    Several moved forecasts then share the opening and only the latest of them stands. Without an
+    opening before the close there is no open span to hold them in: they keep their own dates.
+    """
+    if opened_at is None or opened_at >= closed_at:
+        return standing
+    return [(max(made_at, opened_at), probability) for made_at, probability in standing]
 
 
 def forecasts_before(

@@ -42,6 +42,8 @@ def test_owner_resolves_and_reads_the_history(closed_question, owner):
 
 
 def test_early_yes_inside_the_window(question, owner):
+    question.opened_at = ago(1)
+    question.save(update_fields=["opened_at"])
     response = resolve(client_for(owner), question, outcome="yes", occurred_at=ago(0.5).isoformat())
     assert response.status_code == 200, response.json()
     assert response.json()["outcome"] == "yes" and response.json()["occurred_at"]

@@ -38,6 +38,7 @@ CALIBRATION_KEYS = {
     "log_loss",
     "mean_time_averaged_brier",
     "mean_relative_brier",
+    "mean_coverage",
     "murphy",
     "bins",
 }
@@ -174,8 +175,11 @@ def test_calibration_equals_scikit_learn_on_thousands_of_forecasts(db):
     for question in world.questions:
         timed = world.timed.get(question.pk, {})
         outcome, cutoff = (1 if question.outcome == "yes" else 0), scoring_cutoff(question)
-        time_averaged += [scoring.time_averaged_brier(path, outcome, cutoff).score for path in timed.values()]
-        relative_by_author = scoring.crowd_relative_brier(timed, outcome, cutoff)
+        opened_at = question.opened_at
+        time_averaged += [
+            scoring.time_averaged_brier(path, outcome, cutoff, opened_at).score for path in timed.values()
+        ]
+        relative_by_author = scoring.crowd_relative_brier(timed, outcome, cutoff, opened_at)
         relative += [value for value in relative_by_author.values() if value is not None]
     assert found["mean_time_averaged_brier"] == pytest.approx(np.mean(time_averaged), abs=CLOSE)
     assert found["mean_relative_brier"] == pytest.approx(np.mean(relative), abs=CLOSE)

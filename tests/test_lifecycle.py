@@ -186,7 +186,9 @@ def test_undoing_a_resolution_resumes_the_reminders_without_repeating_a_round(ow
 
 
 def test_moving_the_window_end_re_arms_nudge_and_close(owner, forecaster):
-    question = factories.QuestionFactory(owner=owner, window_end=T0 + timedelta(hours=12))
+    question = factories.QuestionFactory(
+        owner=owner, window_end=T0 + timedelta(hours=12), opened_at=T0 - timedelta(days=5)
+    )
     standing_forecast(question, forecaster)
     assert [n.kind for n in sweep(T0).notifications] == ["closing_soon"]
     with at(T0 + timedelta(hours=1)):

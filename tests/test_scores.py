@@ -120,14 +120,17 @@ def test_forecasts_after_the_close_never_count(owner, forecaster, opened):
     assert (score.forecast_id, score.probability, score.forecast_count) == (counted.pk, 0.7, 1)
 
 
-def test_early_yes_counts_forecasts_made_before_the_event_only(owner, forecaster, opened):
-    """Closed at resolution, but a forecast made after the event happened is hindsight."""
+def test_early_yes_counts_forecasts_made_before_the_event_only(owner, forecaster, editor, opened):
+    """Closed at resolution, but a forecast made after the event happened is hindsight.
+
+    Dating the event before a forecast cuts that forecast off, so only a moderator may.
+    """
     question = factories.QuestionFactory(owner=owner, opened_at=opened, window_end=timezone.now() + timedelta(days=20))
     occurred = opened + timedelta(days=10)
     before = forecast(question, forecaster, opened + timedelta(days=2), 0.4)
     forecast(question, forecaster, occurred + timedelta(hours=1), 0.99)
 
-    question = resolve(question, owner, occurred_at=occurred)
+    question = resolve(question, editor, occurred_at=occurred)
 
     score = Score.objects.get(question=question)
     assert question.closed_at > occurred

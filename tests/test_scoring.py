@@ -486,3 +486,35 @@ def test_identical_forecasters_match_the_crowd(path, forecasters, outcome):
     relative = crowd_relative_brier(crowd, outcome=outcome, closed_at=day(31))
 
     assert relative == {number: pytest.approx(0.0, abs=EXACT) for number in range(forecasters)}
+
+
+# Only the open span counts --------------------------------------------------------------------
+
+
+def test_forecasts_made_before_the_opening_are_held_from_it():
+    forecasts = [(day(-5), 0.9), (day(-3), 0.2), (day(5), 0.8)]
+
+    result = time_averaged_brier(forecasts, outcome=1, closed_at=day(10), opened_at=day(0))
+
+    # 0.2 (the later of the two early statements) over [0, 5], then 0.8 over [5, 10].
+    assert result.score == pytest.approx((0.64 * 5 + 0.04 * 5) / 10, abs=EXACT)
+    assert result.start == day(0)
+    assert result.coverage == pytest.approx(1.0, abs=EXACT)
+
+
+def test_an_early_speaker_is_compared_with_the_crowd_over_the_open_span_only():
+    crowd = {"source": [(day(-20), 0.9)], "a": [(day(0), 0.5)], "b": [(day(0), 0.6)]}
+
+    relative = crowd_relative_brier(crowd, outcome=0, closed_at=day(10), opened_at=day(0))
+    from_own_dates = crowd_relative_brier(crowd, outcome=0, closed_at=day(10))
+
+    # Crowd median 0.6 on [0, 10]: the source's 0.81 against 0.36.
+    assert relative["source"] == pytest.approx(0.45, abs=EXACT)
+    # Counted from its own date, 20 of 30 days compare the source with a crowd of itself.
+    assert from_own_dates["source"] == pytest.approx((0.81 * 30 - (0.81 * 20 + 0.36 * 10)) / 30, abs=EXACT)
+
+
+def test_without_an_open_span_forecasts_keep_their_own_dates():
+    forecasts = [(day(0), 0.5)]
+
+    assert time_averaged_brier(forecasts, outcome=0, closed_at=day(10), opened_at=day(12)).start == day(0)

@@ -253,7 +253,7 @@ def test_resolving_twice_is_refused_until_undone(owner):
 
 
 def test_early_resolution_only_for_yes(owner):
-    question = factories.QuestionFactory(owner=owner)
+    question = factories.QuestionFactory(owner=owner, opened_at=timezone.now() - timedelta(days=1))
     with pytest.raises(ValidationError) as excinfo:
         services.question_resolve(question=question, actor=owner, outcome="no")
     assert "outcome" in error_fields(excinfo)

@@ -30,7 +30,7 @@ from forecasts.access import (
 )
 from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
 from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime
-from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent
+from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent, WindowChange
 from forecasts.selectors import standing_probability_for
 from forecasts.services import forecast_submit, question_delete, question_resolve, question_unresolve
 
@@ -115,6 +115,25 @@ class ResolutionHistoryInline(ReadOnlyInline):
         return format_html('<a href="{0}" rel="noopener">{0}</a>', event.evidence_url) if event.evidence_url else ""
 
 
+class WindowChangeInline(ReadOnlyInline):
+    model = WindowChange
+    verbose_name = "window change"
+    verbose_name_plural = "Window changes"
+    fields = [
+        "created_at",
+        "actor",
+        "previous_window_start",
+        "previous_window_end",
+        "window_start",
+        "window_end",
+        "forecasts_cut_off",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
 class QuestionAdmin(admin.ModelAdmin):
     form = QuestionAdminForm
     formfield_overrides = URL_INPUT
@@ -143,7 +162,7 @@ class QuestionAdmin(admin.ModelAdmin):
     search_fields = ["title", "details", "source__name", "source_quote"]
     date_hierarchy = "window_end"
     list_per_page = 50
-    inlines = [ForecastHistoryInline, ResolutionHistoryInline]
+    inlines = [ForecastHistoryInline, ResolutionHistoryInline, WindowChangeInline]
     status_fields = [
         "status",
         "outcome",

@@ -123,6 +123,10 @@ class CalibrationSerializer(serializers.Serializer):
     log_loss = serializers.FloatField(allow_null=True)
     mean_time_averaged_brier = serializers.FloatField(allow_null=True)
     mean_relative_brier = serializers.FloatField(allow_null=True, help_text="Negative is better than the crowd.")
+    mean_coverage = serializers.FloatField(
+        allow_null=True,
+        help_text="Mean share of each question's open span the author's forecasts covered (see docs/scoring.md).",
+    )
     murphy = MurphySerializer(
         help_text="Brier = reliability - resolution + uncertainty + within_bin_variance - within_bin_covariance."
     )
@@ -140,6 +144,9 @@ class LeaderboardEntrySerializer(serializers.Serializer):
     mean_time_averaged_brier = serializers.FloatField()
     mean_relative_brier = serializers.FloatField(allow_null=True)
     relative_n = serializers.IntegerField(help_text="Questions with a relative Brier (two or more authors).")
+    mean_coverage = serializers.FloatField(
+        allow_null=True, help_text="Mean share of each question's open span the author's forecasts covered."
+    )
 
 
 class PhraseCalibrationSerializer(serializers.Serializer):

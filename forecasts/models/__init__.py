@@ -11,7 +11,7 @@ from forecasts.models.notifications import (
     WebhookDelivery,
 )
 from forecasts.models.questions import Question, QuestionKind, QuestionStatus, Source, Tag
-from forecasts.models.resolutions import ResolutionEvent
+from forecasts.models.resolutions import ResolutionEvent, WindowChange
 from forecasts.models.scores import CalibrationReport, Score
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Team",
     "TeamMembership",
     "WebhookDelivery",
+    "WindowChange",
     "default_digest_period",
     "new_calendar_token",
 ]

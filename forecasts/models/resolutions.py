@@ -50,3 +50,29 @@ class ResolutionEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} {self.question_id} by {self.actor}"
+
+
+class WindowChange(models.Model):
+    """One move of an open question's window: who moved it, from what to what, whom it cut off.
+
+    Kept apart from the resolution history: a window move is not a resolution, tells nobody and
+    queues no rescoring, and it must not become a question's current resolution.
+    """
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="window_changes")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    previous_window_start = models.DateTimeField(null=True, blank=True)
+    previous_window_end = models.DateTimeField()
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField()
+    forecasts_cut_off = models.PositiveIntegerField(
+        default=0, help_text="Forecasts made at or after the new window end (only a moderator may cut any off)."
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["question", "created_at"], name="window_change_question_idx")]
+
+    def __str__(self):
+        return f"Window of {self.question_id} moved by {self.actor}"

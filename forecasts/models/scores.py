@@ -89,6 +89,7 @@ class Score(models.Model):
                     "log_loss",
                     "time_averaged_brier",
                     "relative_brier",
+                    "coverage",
                 ],
                 name="score_forecaster_covering_idx",
             ),

@@ -138,6 +138,8 @@ def bin_sums(scores: QuerySet[Score], bin_expression) -> list[dict]:
             sum_time_averaged_brier=Sum("time_averaged_brier"),
             sum_relative_brier=Sum("relative_brier"),
             relative_count=Count("relative_brier"),
+            sum_coverage=Sum("coverage"),
+            coverage_count=Count("coverage"),
         )
         .order_by("bin")
     )
@@ -153,6 +155,7 @@ def empty_calibration() -> dict:
         "log_loss": None,
         "mean_time_averaged_brier": None,
         "mean_relative_brier": None,
+        "mean_coverage": None,
         "murphy": {
             "reliability": None,
             "resolution": None,
@@ -171,6 +174,7 @@ def calibration_from_bin_sums(rows: list[dict], edges: list[float], *, questions
         return empty_calibration()
     base_rate = sum(row["sum_outcome"] for row in rows) / total
     relative_count = sum(row["relative_count"] for row in rows)
+    coverage_count = sum(row["coverage_count"] for row in rows)
     reliability = resolution = within_variance = within_covariance = 0.0
     bins = []
     for row in rows:
@@ -203,6 +207,7 @@ def calibration_from_bin_sums(rows: list[dict], edges: list[float], *, questions
         "mean_relative_brier": (
             sum(row["sum_relative_brier"] or 0.0 for row in rows) / relative_count if relative_count else None
         ),
+        "mean_coverage": (sum(row["sum_coverage"] or 0.0 for row in rows) / coverage_count if coverage_count else None),
         "murphy": {
             "reliability": reliability / total,
             "resolution": resolution / total,
@@ -278,6 +283,7 @@ def leaderboard_for(
             mean_time_averaged_brier=Avg("time_averaged_brier"),
             mean_relative_brier=Avg("relative_brier"),
             relative_n=Count("relative_brier"),
+            mean_coverage=Avg("coverage"),
         )
         .filter(n__gte=min_n)
         .annotate(forecaster_name=Subquery(forecaster_name[:1]), source_name=Subquery(source_name[:1]))
@@ -305,6 +311,7 @@ def leaderboard_entry(row: dict, *, rank: int) -> dict:
         "mean_time_averaged_brier": row["mean_time_averaged_brier"],
         "mean_relative_brier": row["mean_relative_brier"],
         "relative_n": row["relative_n"],
+        "mean_coverage": row["mean_coverage"],
     }
 
 

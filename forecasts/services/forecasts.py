@@ -73,7 +73,10 @@ def forecast_submit(
     now = timezone.now()
     if question.status == Question.Status.DRAFT:
         raise ValidationError({"question": "This question is a draft: it takes forecasts once it is opened."})
-    if question.status != Question.Status.OPEN:
+    # A question awaiting resolution (a historical record, or one just closed) still takes a
+    # source's statement dated before its window end: the record of what was said in time.
+    takes_statements = question.status == Question.Status.AWAITING_RESOLUTION and source is not None
+    if question.status != Question.Status.OPEN and not takes_statements:
         raise ValidationError(
             {"question": f"This question is {question.get_status_display().lower()}: it no longer takes forecasts."}
         )

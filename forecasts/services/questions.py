@@ -5,10 +5,17 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
-from forecasts.access import user_can_edit_question, user_can_resolve_question, user_may_file_in_team
-from forecasts.models import Question, Source, Tag, Team
+from forecasts.access import (
+    user_can_edit_question,
+    user_can_resolve_question,
+    user_is_moderator,
+    user_may_file_in_team,
+)
+from forecasts.models import Forecast, Question, Source, Tag, Team, WindowChange
+from forecasts.services.reminders import reminder_offset
 
 EDITABLE_FIELDS = {
     "title",
@@ -25,6 +32,18 @@ EDITABLE_FIELDS = {
     "resolve_by",
 }
 SCHEDULE_FIELDS = {"window_end", "resolve_by"}
+WINDOW_FIELDS = ("window_start", "window_end")
+
+TEAM_CHANGE_NEEDS_MODERATOR = (
+    "Only a moderator can make a team question public or move it to another team:"
+    " its forecasts and rationales would reach people outside the team."
+)
+WINDOW_CUTS_OFF_FORECASTS = (
+    "The window cannot end at or before the latest forecast ({made_at}): that would leave existing"
+    " forecasts unscored. Ask a moderator if it must."
+)
+WINDOW_ENDS_BEFORE_OPENING = "The window cannot end before the question opened ({opened_at})."
+HISTORICAL_OPENED_TOO_LATE = "A question filed after its window ended must have opened before that end."
 
 
 def default_resolve_by(window_end: datetime) -> datetime:
@@ -43,6 +62,52 @@ def tags_from_names(names) -> list[Tag]:
 def check_team(user, team: Team | None) -> None:
     if team is not None and not user_may_file_in_team(user, team):
         raise ValidationError({"team": "You can only file questions for a team you belong to."})
+
+
+def check_team_change(question: Question, *, actor, team: Team | None) -> None:
+    """A team question keeps its team unless a moderator moves it: moving it exposes its forecasts."""
+    if question.team_id is not None and not user_is_moderator(actor):
+        raise ValidationError({"team": TEAM_CHANGE_NEEDS_MODERATOR})
+    check_team(actor, team)
+
+
+def check_window_end(question: Question, *, actor, window_end: datetime) -> int:
+    """Refuse, except for moderators, a window end that cuts off forecasts or precedes the opening.
+
+    Returns how many existing forecasts the new end cuts off (non-zero only for a moderator).
+    """
+    forecasts = Forecast.objects.filter(question_id=question.pk)
+    cut_off = forecasts.filter(made_at__gte=window_end).count()
+    if user_is_moderator(actor):
+        return cut_off
+    if cut_off:
+        latest = forecasts.aggregate(latest=Max("made_at"))["latest"]
+        raise ValidationError({"window_end": WINDOW_CUTS_OFF_FORECASTS.format(made_at=latest.isoformat())})
+    if question.opened_at is not None and window_end < question.opened_at:
+        raise ValidationError(
+            {"window_end": WINDOW_ENDS_BEFORE_OPENING.format(opened_at=question.opened_at.isoformat())}
+        )
+    return 0
+
+
+def close_at_window_end(question: Question) -> None:
+    """Assign the fields of a question closed at its window end, its first reminder due (unsaved)."""
+    question.status = Question.Status.AWAITING_RESOLUTION
+    question.closed_at = question.window_end
+    question.next_reminder_at = question.window_end + reminder_offset(0)
+    question.reminder_round = 0
+    question.next_escalation_at = question.resolve_by
+
+
+def historical_opening(*, window_start: datetime | None, window_end: datetime, opened_at: datetime | None):
+    """When a question filed after its window ended opened: as given, else at the window start.
+
+    With neither there is no open span, and its statements count from their own dates.
+    """
+    opened_at = opened_at or window_start
+    if opened_at is not None and opened_at > window_end:
+        raise ValidationError({"window_end": HISTORICAL_OPENED_TOO_LATE})
+    return opened_at
 
 
 @transaction.atomic
@@ -69,9 +134,14 @@ def question_create(
     """File a new question, open for forecasts unless saved as a draft.
 
     `opened_at` defaults to now; a question logged after the fact may start at its statement date.
+    A question filed after its window ended is a historical record: it is closed at once at its
+    window end, ready to resolve, and takes only source statements dated before that end.
     """
     check_team(owner, team)
     now = timezone.now()
+    historical = not draft and window_end is not None and window_end <= now
+    if historical:
+        opened_at = historical_opening(window_start=window_start, window_end=window_end, opened_at=opened_at)
     question = Question(
         owner=owner,
         title=title,
@@ -87,10 +157,13 @@ def question_create(
         window_end=window_end,
         resolve_by=resolve_by or (default_resolve_by(window_end) if window_end else None),
         status=Question.Status.DRAFT if draft else Question.Status.OPEN,
-        opened_at=None if draft else opened_at or now,
+        opened_at=None if draft or historical else opened_at or now,
         created_at=now,
         external_key=external_key,
     )
+    if historical:
+        question.opened_at = opened_at
+        close_at_window_end(question)
     question.full_clean()
     question.save()
     question.tags.set(tags_from_names(tags))
@@ -103,6 +176,9 @@ def question_update(*, question: Question, actor, tags=None, **changes) -> Quest
 
     Once the window has closed, the owner or a moderator may still move resolve-by (an
     investigation takes longer than planned): that re-arms the escalation to moderators only.
+    Only a moderator may end an open question's window at or before an existing forecast or
+    before its opening, or move a team question out of its team; every window move of an open
+    question is kept in its history (`WindowChange`). A window moved into the past closes it.
     """
     question = Question.objects.select_for_update().get(pk=question.pk)
     if question.status == Question.Status.AWAITING_RESOLUTION and set(changes) == {"resolve_by"} and tags is None:
@@ -117,9 +193,17 @@ def question_update(*, question: Question, actor, tags=None, **changes) -> Quest
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed here."))
     if "team" in changes and changes["team"] != question.team:
-        check_team(actor, changes["team"])
+        check_team_change(question, actor=actor, team=changes["team"])
+    is_open = question.status == Question.Status.OPEN
+    window_moved = is_open and any(
+        name in changes and changes[name] != getattr(question, name) for name in WINDOW_FIELDS
+    )
+    forecasts_cut_off = 0
+    if is_open and "window_end" in changes and changes["window_end"] != question.window_end:
+        forecasts_cut_off = check_window_end(question, actor=actor, window_end=changes["window_end"])
     if "window_end" in changes and "resolve_by" not in changes and changes["window_end"] > question.resolve_by:
         changes["resolve_by"] = default_resolve_by(changes["window_end"])
+    previous_window = {name: getattr(question, name) for name in WINDOW_FIELDS}
     for name, value in changes.items():
         setattr(question, name, value)
     question.full_clean()
@@ -127,7 +211,19 @@ def question_update(*, question: Question, actor, tags=None, **changes) -> Quest
         question.next_reminder_at = None
         question.reminder_round = 0
         question.next_escalation_at = None
+    if is_open and question.window_end <= timezone.now():
+        close_at_window_end(question)
     question.save()
+    if window_moved:
+        WindowChange.objects.create(
+            question=question,
+            actor=actor,
+            previous_window_start=previous_window["window_start"],
+            previous_window_end=previous_window["window_end"],
+            window_start=question.window_start,
+            window_end=question.window_end,
+            forecasts_cut_off=forecasts_cut_off,
+        )
     if tags is not None:
         question.tags.set(tags_from_names(tags))
     return question
@@ -146,13 +242,20 @@ def resolve_by_extend(*, question: Question, actor, resolve_by: datetime) -> Que
 
 @transaction.atomic
 def question_open(*, question: Question, actor) -> Question:
-    """Publish a draft: it starts accepting forecasts now."""
+    """Publish a draft: it starts accepting forecasts now, or is a historical record if its window has ended."""
     question = Question.objects.select_for_update().get(pk=question.pk)
     if not user_can_edit_question(actor, question):
         raise PermissionDenied("Only the owner can open this question.")
     if question.status != Question.Status.DRAFT:
         raise ValidationError({"status": "Only a draft can be opened."})
-    question.status = Question.Status.OPEN
-    question.opened_at = timezone.now()
-    question.save(update_fields=["status", "opened_at", "updated_at"])
+    now = timezone.now()
+    if question.window_end <= now:
+        question.opened_at = historical_opening(
+            window_start=question.window_start, window_end=question.window_end, opened_at=None
+        )
+        close_at_window_end(question)
+    else:
+        question.status = Question.Status.OPEN
+        question.opened_at = now
+    question.save()
     return question

@@ -15,8 +15,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from forecasts.access import user_can_resolve_question
-from forecasts.models import Question, ResolutionEvent
+from forecasts.access import user_can_resolve_question, user_is_moderator
+from forecasts.models import Forecast, Question, ResolutionEvent
 from forecasts.tasks import question_scores_recompute_task, resolution_notify_task
 
 Action = ResolutionEvent.Action
@@ -24,6 +24,11 @@ Status = Question.Status
 
 NOT_ALLOWED_TO_RESOLVE = "Only the question's owner or a moderator can change its resolution."
 UNKNOWN_OUTCOME = "Choose yes, no or annulled."
+OCCURRED_CUTS_OFF_FORECASTS = (
+    "The event cannot be dated at or before the latest forecast ({made_at}): that would leave existing"
+    " forecasts unscored. Ask a moderator if it must."
+)
+OCCURRED_BEFORE_OPENING = "The event cannot be dated before the question opened ({opened_at})."
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,30 @@ def resolved(question: Question, details: ResolutionDetails, *, actor, now: date
             raise ValidationError({"occurred_at": "The event cannot have happened in the future."})
         if occurred_at > question.window_end or (question.window_start and occurred_at < question.window_start):
             raise ValidationError({"occurred_at": "For YES the event must have happened inside the window."})
+        if not user_is_moderator(actor):
+            check_occurred_at(question, occurred_at)
     question.status = Status.RESOLVED
     question.outcome = details.outcome
     question.occurred_at = occurred_at
     mark_final(question, actor=actor, now=now)
+
+
+def check_occurred_at(question: Question, occurred_at: datetime) -> None:
+    """The event's date may not cut off existing forecasts nor precede the opening (moderators excepted).
+
+    Forecasts made from the event on are hindsight and never count; an owner who could date the
+    event early could choose whose forecasts count, so only a moderator may cut any off.
+    """
+    latest = (
+        Forecast.objects.filter(question_id=question.pk, made_at__gte=occurred_at)
+        .order_by("-made_at")
+        .values_list("made_at", flat=True)
+        .first()
+    )
+    if latest is not None:
+        raise ValidationError({"occurred_at": OCCURRED_CUTS_OFF_FORECASTS.format(made_at=latest.isoformat())})
+    if question.opened_at is not None and occurred_at < question.opened_at:
+        raise ValidationError({"occurred_at": OCCURRED_BEFORE_OPENING.format(opened_at=question.opened_at.isoformat())})
 
 
 def annulled(question: Question, details: ResolutionDetails, *, actor, now: datetime) -> None:

@@ -6,8 +6,10 @@ close (``closed_at``, never later than ``window_end``), or the moment the event 
 somebody got round to resolving the question is hindsight, not a forecast. Forecasts made at or
 after the cutoff count nowhere (not in the final forecast, not in the time-averaged Brier).
 
-The crowd for the relative Brier is every author on the question, users and sources alike (the
-same crowd as the question's median). Scores are rebuilt from scratch on every change of the
+Only the open span counts: a forecast made before the question opened (a source's earlier
+statement) is held from ``opened_at``, in the author's time-averaged Brier and in the crowd alike
+(docs/scoring.md). The crowd for the relative Brier is every author on the question, users and
+sources alike (the same crowd as the question's median). Scores are rebuilt from scratch on every change of the
 resolution, so recomputing is idempotent; the statistics filter out questions whose window has
 not ended yet at query time (see forecasts/selectors/calibration.py).
 """
@@ -66,7 +68,7 @@ def scores_from_forecasts(question: Question, forecasts: Iterable[dict], *, comp
     timed = {
         key: [(forecast["made_at"], forecast["probability"]) for forecast in rows] for key, rows in by_author.items()
     }
-    relative = scoring.crowd_relative_brier(timed, outcome, cutoff)
+    relative = scoring.crowd_relative_brier(timed, outcome, cutoff, question.opened_at)
     scores = []
     for key, rows in by_author.items():
         final = rows[-1]
