@@ -91,18 +91,19 @@ def test_no_before_the_window_closes_is_a_400(question, owner):
     assert response.status_code == 400 and error_fields(response) == {"outcome"}
 
 
-def test_resolving_a_resolved_question_is_a_400(closed_question, owner):
+def test_resolving_a_resolved_question_is_a_409_conflict(closed_question, owner):
     client = client_for(owner)
     assert resolve(client, closed_question, outcome="yes").status_code == 200
     response = resolve(client, closed_question, outcome="no")
-    assert response.status_code == 400 and error_fields(response) == {"outcome"}
+    assert response.status_code == 409 and error_fields(response) == {"outcome"}
+    assert response.json()["codes"] == {"outcome": ["status_conflict"]}
     closed_question.refresh_from_db()
     assert closed_question.outcome == "yes"
 
 
-def test_unresolving_an_open_question_is_a_400(question, owner):
+def test_unresolving_an_open_question_is_a_409_conflict(question, owner):
     response = client_for(owner).post(f"/api/questions/{question.pk}/unresolve/", {}, format="json")
-    assert response.status_code == 400 and error_fields(response) == {"status"}
+    assert response.status_code == 409 and error_fields(response) == {"status"}
 
 
 def test_only_the_owner_or_a_moderator_resolves(closed_question, forecaster, editor):
