@@ -1,5 +1,8 @@
 """Resolving, annulling and undoing through the API, and the audit trail it leaves."""
 
+import csv
+import io
+
 import pytest
 
 from forecasts.models import Question, ResolutionEvent
@@ -130,4 +133,5 @@ def test_resolved_outcome_appears_in_the_export(closed_question, owner, forecast
     factories.ForecastFactory(question=closed_question, forecaster=forecaster, made_at=ago(3), probability=0.2)
     resolve(client_for(owner), closed_question, outcome="no")
     body = b"".join(client_for(forecaster).get("/api/forecasts/export.csv").streaming_content).decode()
-    assert body.splitlines()[1].endswith(",no")
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert [row["outcome"] for row in rows] == ["no"]

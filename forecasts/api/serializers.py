@@ -193,6 +193,7 @@ class QuestionSerializer(serializers.ModelSerializer):
             "created_at",
             "opened_at",
             "closed_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
