@@ -58,7 +58,9 @@ def flatten_error_details(errors, prefix: str = "") -> dict[str, list]:
 
 def flatten_errors(errors, prefix: str = "") -> dict[str, list[str]]:
     """DRF's error structure as a flat {name: [messages]}."""
-    return {name: [str(detail) for detail in details] for name, details in flatten_error_details(errors, prefix).items()}
+    return {
+        name: [str(detail) for detail in details] for name, details in flatten_error_details(errors, prefix).items()
+    }
 
 
 def error_body(errors, default_code: str = "invalid") -> dict:

@@ -74,7 +74,8 @@ class ForewarnAutoSchema(AutoSchema):
         ):
             codes.append("403")
         if self.method in UNSAFE_METHODS and (
-            self.path in CONFLICT_PATHS or (self.path.startswith("/api/questions/") and self.path.endswith(CONFLICT_SUFFIXES))
+            self.path in CONFLICT_PATHS
+            or (self.path.startswith("/api/questions/") and self.path.endswith(CONFLICT_SUFFIXES))
         ):
             codes.append("409")
         return sorted(codes)
