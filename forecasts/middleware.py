@@ -21,7 +21,7 @@ def database_unavailable_response(request) -> HttpResponse:
     """A 503 with a retry hint: JSON under /api/ or when JSON is asked for, a short page otherwise."""
     wants_json = request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
     if wants_json:
-        response = JsonResponse({"detail": [MESSAGE]}, status=503)
+        response = JsonResponse({"detail": [MESSAGE], "codes": {"detail": ["database_unavailable"]}}, status=503)
     else:
         response = HttpResponse(
             f"<!doctype html><title>Service unavailable</title><h1>Service unavailable</h1><p>{MESSAGE}</p>",

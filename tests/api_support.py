@@ -33,10 +33,14 @@ def client_for(user=None) -> APIClient:
 
 def error_fields(response) -> set[str]:
     """The field names of an error body, after checking it has the one error shape."""
-    body = response.json()
+    body = dict(response.json())
     assert isinstance(body, dict) and body, body
-    for _name, messages in body.items():
+    codes = body.pop("codes")
+    assert body, body
+    for name, messages in body.items():
         assert isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages), body
+        assert len(codes[name]) == len(messages) and all(isinstance(c, str) and c for c in codes[name]), codes
+    assert list(codes) == list(body), codes
     return set(body)
 
 

@@ -102,9 +102,10 @@ def test_me_needs_credentials():
     assert client_for().patch("/api/me/", {"settings": {"digest_period": 5}}, format="json").status_code == 401
 
 
-def test_me_ignores_attempts_to_change_the_account(forecaster):
+def test_me_refuses_attempts_to_change_the_account(forecaster):
     response = client_for(forecaster).patch("/api/me/", {"username": "root", "is_moderator": True}, format="json")
-    assert response.status_code == 200 and response.json()["username"] == "forecaster"
+    assert response.status_code == 400 and error_fields(response) == {"username", "is_moderator"}
+    assert response.json()["codes"] == {"username": ["read_only"], "is_moderator": ["read_only"]}
     forecaster.refresh_from_db()
     assert forecaster.username == "forecaster"
 

@@ -116,13 +116,14 @@ def test_source_statement_needs_quote_and_url(question, forecaster):
     assert error_fields(response) == {"quote", "url"}
 
 
-def test_forecast_on_a_closed_question_is_a_400(owner, forecaster):
+def test_forecast_on_a_closed_question_is_a_409_conflict(owner, forecaster):
     closed = factories.QuestionFactory(
         owner=owner, status=Question.Status.AWAITING_RESOLUTION, window_end=ago(1), resolve_by=timezone.now()
     )
     response = client_for(forecaster).post(forecasts_url(closed), {"probability": 0.5}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert error_fields(response) == {"question"}
+    assert response.json()["codes"] == {"question": ["question_not_open"]}
 
 
 def test_malformed_json_is_a_400(question, forecaster):

@@ -195,7 +195,10 @@ def test_list_rejects_malformed_filters(owner, params, field):
 def test_list_needs_credentials():
     response = client_for().get(QUESTIONS)
     assert response.status_code == 401
-    assert response.json() == {"detail": ["Authentication credentials were not provided."]}
+    assert response.json() == {
+        "detail": ["Authentication credentials were not provided."],
+        "codes": {"detail": ["not_authenticated"]},
+    }
 
 
 def test_invalid_token_is_a_401():
@@ -296,10 +299,11 @@ def test_patch_a_resolved_question_is_refused(owner, editor):
         window_end=timezone.now() - timedelta(days=1),
         resolve_by=timezone.now(),
     )
-    assert client_for(owner).patch(f"{QUESTIONS}{resolved.pk}/", {"title": "x"}, format="json").status_code == 403
-    response = client_for(editor).patch(f"{QUESTIONS}{resolved.pk}/", {"title": "x"}, format="json")
-    assert response.status_code == 400
-    assert error_fields(response) == {"status"}
+    for user in (owner, editor):
+        response = client_for(user).patch(f"{QUESTIONS}{resolved.pk}/", {"title": "x"}, format="json")
+        assert response.status_code == 409
+        assert error_fields(response) == {"status"}
+        assert response.json()["codes"] == {"status": ["question_not_editable"]}
 
 
 def test_patch_extends_resolve_by_after_the_window_closed(owner, forecaster):
@@ -317,7 +321,7 @@ def test_patch_extends_resolve_by_after_the_window_closed(owner, forecaster):
         .status_code
         == 403
     )
-    assert client_for(owner).patch(f"{QUESTIONS}{closed.pk}/", {"title": "x"}, format="json").status_code == 403
+    assert client_for(owner).patch(f"{QUESTIONS}{closed.pk}/", {"title": "x"}, format="json").status_code == 409
 
     response = client_for(owner).patch(f"{QUESTIONS}{closed.pk}/", {"resolve_by": later.isoformat()}, format="json")
 
@@ -343,9 +347,9 @@ def test_owner_deletes_a_draft(owner):
     assert not Question.objects.filter(pk=draft.pk).exists()
 
 
-def test_deleting_an_open_question_is_a_400(question, owner):
+def test_deleting_an_open_question_is_a_409_conflict(question, owner):
     response = client_for(owner).delete(f"{QUESTIONS}{question.pk}/")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert error_fields(response) == {"status"}
     assert Question.objects.filter(pk=question.pk).exists()
 
@@ -354,7 +358,7 @@ def test_deleting_someone_elses_draft_is_a_404_like_a_missing_question(owner, fo
     draft = factories.QuestionFactory(owner=owner, status="draft", opened_at=None)
     hidden = client_for(forecaster).delete(f"{QUESTIONS}{draft.pk}/")
     missing = client_for(forecaster).delete(f"{QUESTIONS}{draft.pk + 1000}/")
-    assert (hidden.status_code, hidden.json()) == (404, {"detail": ["No such question."]})
+    assert (hidden.status_code, hidden.json()) == (404, NO_SUCH_QUESTION)
     assert (missing.status_code, missing.json()) == (hidden.status_code, hidden.json())
     assert client_for().delete(f"{QUESTIONS}{draft.pk}/").status_code == 401
     assert Question.objects.filter(pk=draft.pk).exists()
@@ -374,7 +378,7 @@ def test_an_unusual_utc_offset_is_read_as_utc(owner):
 # Roles that may not see the owner's drafts (see the `access_world` fixture); owner and moderators may.
 DRAFT_HIDDEN_FROM = ["no_group", "outsider", "member_a", "removed"]
 DRAFTS = ["public_draft", "team_a_draft"]
-NO_SUCH_QUESTION = {"detail": ["No such question."]}
+NO_SUCH_QUESTION = {"detail": ["No such question."], "codes": {"detail": ["not_found"]}}
 
 
 def missing_question_id() -> int:

@@ -1,5 +1,8 @@
 """Resolving, annulling and undoing through the API, and the audit trail it leaves."""
 
+import csv
+import io
+
 import pytest
 
 from forecasts.models import Question, ResolutionEvent
@@ -93,18 +96,19 @@ def test_no_before_the_window_closes_is_a_400(question, owner):
     assert response.status_code == 400 and error_fields(response) == {"outcome"}
 
 
-def test_resolving_a_resolved_question_is_a_400(closed_question, owner):
+def test_resolving_a_resolved_question_is_a_409_conflict(closed_question, owner):
     client = client_for(owner)
     assert resolve(client, closed_question, outcome="yes").status_code == 200
     response = resolve(client, closed_question, outcome="no")
-    assert response.status_code == 400 and error_fields(response) == {"outcome"}
+    assert response.status_code == 409 and error_fields(response) == {"outcome"}
+    assert response.json()["codes"] == {"outcome": ["status_conflict"]}
     closed_question.refresh_from_db()
     assert closed_question.outcome == "yes"
 
 
-def test_unresolving_an_open_question_is_a_400(question, owner):
+def test_unresolving_an_open_question_is_a_409_conflict(question, owner):
     response = client_for(owner).post(f"/api/questions/{question.pk}/unresolve/", {}, format="json")
-    assert response.status_code == 400 and error_fields(response) == {"status"}
+    assert response.status_code == 409 and error_fields(response) == {"status"}
 
 
 def test_only_the_owner_or_a_moderator_resolves(closed_question, forecaster, editor):
@@ -131,4 +135,5 @@ def test_resolved_outcome_appears_in_the_export(closed_question, owner, forecast
     factories.ForecastFactory(question=closed_question, forecaster=forecaster, made_at=ago(3), probability=0.2)
     resolve(client_for(owner), closed_question, outcome="no")
     body = b"".join(client_for(forecaster).get("/api/forecasts/export.csv").streaming_content).decode()
-    assert body.splitlines()[1].endswith(",no")
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert [row["outcome"] for row in rows] == ["no"]

@@ -15,6 +15,7 @@ from icalendar import Calendar
 from kombu.exceptions import OperationalError as BrokerError
 
 from forecasts import services
+from forecasts.exceptions import StateConflict
 from forecasts.models import (
     ActionTokenUse,
     DigestDelivery,
@@ -238,7 +239,7 @@ def test_resolve_by_of_a_closed_question_can_be_extended_and_re_arms_the_escalat
     assert [n.user_id for n in escalated] == [editor.pk]
     with pytest.raises(PermissionDenied):
         services.question_update(question=question, actor=forecaster, resolve_by=T0 + timedelta(days=10))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(StateConflict):
         services.question_update(question=question, actor=owner, title="Renamed after the close")
     with at(T0 + timedelta(days=1, hours=1)):
         services.question_update(question=question, actor=owner, resolve_by=T0 + timedelta(days=10))

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from forecasts import services
 from forecasts.access import NO_SUCH_QUESTION
+from forecasts.exceptions import StateConflict
 from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent
 from tests import factories
 
@@ -372,7 +373,7 @@ def test_owner_edits_open_question_and_moving_window_end_rearms_schedule(owner, 
 def test_final_question_cannot_be_edited_by_its_owner(owner):
     question = closed_question(owner)
     services.question_resolve(question=question, actor=owner, outcome="no")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(StateConflict):
         services.question_update(question=question, actor=owner, title="Changed after the fact")
 
 

@@ -6,6 +6,7 @@ from django import forms
 from django.db.models import Q
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.filters import OrderingFilter
 
 from forecasts.models import Forecast, Notification, Question, Source
@@ -13,8 +14,8 @@ from forecasts.models import Forecast, Notification, Question, Source
 ID_MAX = 2**63 - 1
 
 
-class IdFilter(filters.NumberFilter):
-    """An integer id; decimals, text and out-of-range numbers are rejected."""
+class IdFilter(filters.Filter):
+    """An integer id; decimals, text and out-of-range numbers are rejected (typed `integer` in the schema)."""
 
     field_class = forms.IntegerField
 
@@ -71,13 +72,37 @@ class StrictBooleanFilter(filters.BooleanFilter):
 
 
 class StableOrderingFilter(OrderingFilter):
-    """`?ordering=-crowd_probability`; ties are broken by id so pages never overlap."""
+    """`?ordering=-crowd_probability`; ties are broken by id so pages never overlap.
+
+    An unknown field is a 400 naming `ordering`, not silently the default order.
+    """
+
+    def choices(self, view) -> list[str]:
+        return [order for name in view.ordering_fields for order in (name, f"-{name}")]
 
     def get_ordering(self, request, queryset, view):
+        given = request.query_params.get(self.ordering_param)
+        if given:
+            allowed = set(self.choices(view))
+            unknown = [term.strip() for term in given.split(",") if term.strip() not in allowed]
+            if unknown:
+                message = f"Unknown ordering {', '.join(unknown)}; use one of: {', '.join(self.choices(view))}."
+                raise ValidationError({self.ordering_param: [ErrorDetail(message, code="invalid_choice")]})
         ordering = super().get_ordering(request, queryset, view)
         if ordering and not any(field.lstrip("-") == "id" for field in ordering):
             ordering = [*ordering, "id"]
         return ordering
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": "Sort by this field; `-` first for descending. Several, comma-separated, also work.",
+                "schema": {"type": "string", "enum": self.choices(view)},
+            }
+        ]
 
 
 class QuestionFilter(filters.FilterSet):
@@ -95,6 +120,9 @@ class QuestionFilter(filters.FilterSet):
     )
     resolve_by_before = MomentFilter(
         field_name="resolve_by", lookup_expr="lt", help_text="Resolve-by deadline strictly before this time."
+    )
+    updated_after = MomentFilter(
+        field_name="updated_at", lookup_expr="gte", help_text="Changed at or after this time (for a poller)."
     )
     search = filters.CharFilter(
         method="filter_search", max_length=200, help_text="Words in the title, details or resolution criteria."
@@ -120,6 +148,11 @@ class ForecastFilter(filters.FilterSet):
     source = IdFilter(field_name="source_id", help_text="Id of the source whose statement was recorded.")
     made_after = MomentFilter(field_name="made_at", lookup_expr="gte", help_text="Made at or after this time.")
     made_before = MomentFilter(field_name="made_at", lookup_expr="lt", help_text="Made strictly before this time.")
+    recorded_after = MomentFilter(
+        field_name="recorded_at",
+        lookup_expr="gte",
+        help_text="Recorded at or after this time, whatever its made_at: a poller's filter (sources' statements are backdated).",
+    )
 
     class Meta:
         model = Forecast

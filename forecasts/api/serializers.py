@@ -1,5 +1,6 @@
 """Shapes in and out of the API. Input serializers check types and sizes; services check the rules."""
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
@@ -8,6 +9,7 @@ from django.utils.dateparse import parse_duration
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import ErrorDetail
 
 from forecasts.access import user_is_moderator
 from forecasts.models import (
@@ -23,6 +25,43 @@ from forecasts.models import (
 
 EARLIEST_DATE = datetime(1900, 1, 1).date()
 LATEST_DATE = datetime(2999, 12, 31).date()
+READ_ONLY_MESSAGE = "This field is read-only."
+UNKNOWN_FIELD_MESSAGE = "Unknown field."
+
+
+class RejectUnknownFieldsMixin:
+    """Input that names a field the serializer does not take is a 400 naming it, never silently dropped.
+
+    `read_only_names`: the resource's fields that a client reads but cannot write (`status`).
+    """
+
+    read_only_names: frozenset[str] = frozenset()
+
+    def refused_fields(self, data) -> dict[str, list[ErrorDetail]]:
+        if not isinstance(data, Mapping):
+            return {}
+        refused = {}
+        for name in data:
+            field = self.fields.get(name)
+            if field is not None and not field.read_only:
+                continue
+            if field is not None or name in self.read_only_names:
+                refused[name] = [ErrorDetail(READ_ONLY_MESSAGE, code="read_only")]
+            else:
+                refused[name] = [ErrorDetail(UNKNOWN_FIELD_MESSAGE, code="unknown_field")]
+        return refused
+
+    def to_internal_value(self, data):
+        refused = self.refused_fields(data)
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if refused and isinstance(error.detail, dict):
+                raise serializers.ValidationError({**refused, **error.detail}) from error
+            raise
+        if refused:
+            raise serializers.ValidationError(refused)
+        return value
 
 
 class BoundedDateTimeField(serializers.DateTimeField):
@@ -105,7 +144,7 @@ class SourceRefSerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
-class StatementSerializer(serializers.Serializer):
+class StatementSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """The source's statement a question was drawn from."""
 
     quote = serializers.CharField(allow_blank=True, required=False)
@@ -154,6 +193,7 @@ class QuestionSerializer(serializers.ModelSerializer):
             "created_at",
             "opened_at",
             "closed_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -172,8 +212,10 @@ class QuestionSerializer(serializers.ModelSerializer):
         return question.outcome or None
 
 
-class QuestionWriteSerializer(serializers.Serializer):
+class QuestionWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """Fields a question is filed or edited with; the service checks windows, teams and status."""
+
+    read_only_names = frozenset(QuestionSerializer.Meta.fields)
 
     title = serializers.CharField(max_length=300)
     details = serializers.CharField(allow_blank=True, required=False)
@@ -235,8 +277,10 @@ class ForecastSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ForecastWriteSerializer(serializers.Serializer):
+class ForecastWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """Exactly one of probability, percent or phrase; a source's statement adds source, made_at, quote, url."""
+
+    read_only_names = frozenset(ForecastSerializer.Meta.fields)
 
     probability = serializers.FloatField(
         min_value=PROBABILITY_MIN, max_value=PROBABILITY_MAX, required=False, allow_null=True
@@ -264,7 +308,7 @@ class ForecastWriteSerializer(serializers.Serializer):
     url = serializers.URLField(required=False, allow_blank=True, max_length=500)
 
 
-class ResolveSerializer(serializers.Serializer):
+class ResolveSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     outcome = serializers.ChoiceField(choices=Question.Outcome.choices)
     evidence_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
     note = serializers.CharField(required=False, allow_blank=True, max_length=10000)
@@ -273,7 +317,7 @@ class ResolveSerializer(serializers.Serializer):
     )
 
 
-class UnresolveSerializer(serializers.Serializer):
+class UnresolveSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=10000)
 
 
@@ -303,7 +347,7 @@ class ResolutionEventSerializer(serializers.ModelSerializer):
         return event.outcome or None
 
 
-class SourceSerializer(serializers.ModelSerializer):
+class SourceSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = Source
         fields = ["id", "name", "kind", "url", "description", "created_at"]
@@ -328,7 +372,7 @@ class ReadAllResultSerializer(serializers.Serializer):
     marked = serializers.IntegerField(help_text="How many notifications were unread and are now read.")
 
 
-class SettingsSerializer(serializers.Serializer):
+class SettingsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     digest_period = DigestPeriodField(
         required=False,
         help_text="At most one reminder email per period: whole minutes (120) or ISO 8601 (PT2H); shown as ISO 8601.",
@@ -355,7 +399,7 @@ class WebhookTestSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-class MeSerializer(serializers.ModelSerializer):
+class MeSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     is_moderator = serializers.SerializerMethodField()
     teams = TeamRefSerializer(many=True, read_only=True)
     settings = SettingsSerializer(source="forewarn_profile", required=False)
@@ -369,7 +413,7 @@ class MeSerializer(serializers.ModelSerializer):
         return user_is_moderator(user)
 
 
-class TokenRequestSerializer(AuthTokenSerializer):
+class TokenRequestSerializer(RejectUnknownFieldsMixin, AuthTokenSerializer):
     """A username and password, checked against Django's authentication backends."""
 
     username = serializers.CharField(max_length=150, write_only=True)

@@ -7,7 +7,7 @@ answers exactly as an id that does not exist.
 """
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +18,11 @@ from forecasts.charts import svg_response
 from forecasts.models import QuestionKind, Score
 
 DATE_INPUT_FORMATS = ["iso-8601", "%Y-%m-%d"]
+SVG_RESPONSE = OpenApiResponse(
+    OpenApiTypes.BINARY,
+    description="An SVG image (`image/svg+xml`, UTF-8 text); errors are the API's JSON. A client generator "
+    "that knows only JSON and binary bodies can read it as `application/octet-stream`.",
+)
 STATS_TAGS = ["stats"]
 
 
@@ -238,7 +243,7 @@ class CalibrationChartApi(SvgApiView):
     @extend_schema(
         operation_id="stats_calibration_chart",
         parameters=[CalibrationQuerySerializer],
-        responses={(200, "image/svg+xml"): OpenApiTypes.BINARY},
+        responses={(200, "image/svg+xml"): SVG_RESPONSE},
         tags=STATS_TAGS,
     )
     def get(self, request):
@@ -261,7 +266,7 @@ class BrierOverTimeChartApi(SvgApiView):
     @extend_schema(
         operation_id="stats_brier_over_time_chart",
         parameters=[StatsQuerySerializer],
-        responses={(200, "image/svg+xml"): OpenApiTypes.BINARY},
+        responses={(200, "image/svg+xml"): SVG_RESPONSE},
         tags=STATS_TAGS,
     )
     def get(self, request):

@@ -2,13 +2,14 @@
 
 import csv
 import json
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -53,6 +54,7 @@ from forecasts.services import (
 
 EXPORT_CHUNK_SIZE = 2000
 CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+CSV_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def question_response(user, question_id: int, code=status.HTTP_200_OK) -> Response:
@@ -106,7 +108,9 @@ class QuestionListView(generics.ListAPIView):
     pagination_class = PagePagination
     filter_backends = [DjangoFilterBackend, StableOrderingFilter]
     filterset_class = QuestionFilter
-    ordering_fields = ["window_end", "resolve_by", "created_at", "crowd_probability", "forecast_count", "title", "id"]
+    ordering_fields = [
+        "window_end", "resolve_by", "created_at", "updated_at", "crowd_probability", "forecast_count", "title", "id"
+    ]  # fmt: skip
     ordering = ["window_end", "id"]
     permission_classes = [IsAuthenticated, CreateNeedsModelPermission]
     create_permission = "forecasts.add_question"
@@ -266,8 +270,9 @@ def spreadsheet_safe(value):
 def csv_cell(value):
     if value is None:
         return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat().replace("+00:00", "Z")  # as the JSON endpoints write it
+    if isinstance(value, datetime):
+        # One precision for every timestamp (microseconds, UTC), so a parser infers one format.
+        return value.astimezone(UTC).strftime(CSV_TIMESTAMP_FORMAT)
     return spreadsheet_safe(value)
 
 
@@ -287,6 +292,12 @@ class ForecastExportView(generics.GenericAPIView):
         "made_at",
         "recorded_at",
         "outcome",
+        "forecast_id",
+        "forecaster_id",
+        "source_id",
+        "window_start",
+        "window_end",
+        "occurred_at",
     ]
 
     def get_queryset(self):
@@ -303,6 +314,9 @@ class ForecastExportView(generics.GenericAPIView):
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row per forecast.")},
         tags=["forecasts"],
         operation_id="forecasts_export_csv",
+        filters=True,
+        # The body is CSV whatever `?format=` says: the parameter would only mislead.
+        parameters=[OpenApiParameter("format", exclude=True)],
     )
     def get(self, request):
         """Download every forecast you may see as CSV (question, forecaster or source, probability, made_at, outcome)."""

@@ -40,7 +40,7 @@ QUESTION_LIST_COLUMNS = (
     "id", "title", "details", "resolution_criteria", "kind", "status", "window_start", "window_end",
     "resolve_by", "outcome", "occurred_at", "resolved_at", "source_quote", "source_statement_date",
     "source_url", "forecast_count", "forecaster_count", "crowd_probability", "created_at", "opened_at",
-    "closed_at", "owner__id", "owner__username", "team__id", "team__name", "source__id", "source__name",
+    "closed_at", "updated_at", "owner__id", "owner__username", "team__id", "team__name", "source__id", "source__name",
     "source__url",
 )  # fmt: skip
 
@@ -76,6 +76,12 @@ def forecast_export_rows(forecasts: QuerySet[Forecast]) -> QuerySet:
         "made_at",
         "recorded_at",
         "question__outcome",
+        "id",
+        "forecaster_id",
+        "source_id",
+        "question__window_start",
+        "question__window_end",
+        "question__occurred_at",
     )
 
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from forecasts.access import question_or_404
 from forecasts.estimative import UnknownPhrase, phrase_lookup
+from forecasts.exceptions import StateConflict
 from forecasts.models import PROBABILITY_MAX, PROBABILITY_MIN, Forecast, Question, Source
 from forecasts.services.crowd import question_crowd_refresh
 
@@ -72,14 +73,14 @@ def forecast_submit(
     )
     now = timezone.now()
     if question.status == Question.Status.DRAFT:
-        raise ValidationError({"question": "This question is a draft: it takes forecasts once it is opened."})
+        message = "This question is a draft: it takes forecasts once it is opened."
+        raise StateConflict("question", message, code="question_not_open")
     # A question awaiting resolution (a historical record, or one just closed) still takes a
     # source's statement dated before its window end: the record of what was said in time.
     takes_statements = question.status == Question.Status.AWAITING_RESOLUTION and source is not None
     if question.status != Question.Status.OPEN and not takes_statements:
-        raise ValidationError(
-            {"question": f"This question is {question.get_status_display().lower()}: it no longer takes forecasts."}
-        )
+        message = f"This question is {question.get_status_display().lower()}: it no longer takes forecasts."
+        raise StateConflict("question", message, code="question_not_open")
     if source is None:
         if made_at is not None:
             raise ValidationError(
@@ -88,7 +89,8 @@ def forecast_submit(
                 }
             )
         if question.window_end <= now:
-            raise ValidationError({"question": "The window of this question has closed: it no longer takes forecasts."})
+            message = "The window of this question has closed: it no longer takes forecasts."
+            raise StateConflict("question", message, code="question_not_open")
         made_at = now
     else:
         errors = {}

@@ -14,6 +14,7 @@ from forecasts.access import (
     user_is_moderator,
     user_may_file_in_team,
 )
+from forecasts.exceptions import StateConflict
 from forecasts.models import Forecast, Question, Source, Tag, Team, WindowChange
 from forecasts.services.reminders import reminder_offset
 
@@ -183,12 +184,12 @@ def question_update(*, question: Question, actor, tags=None, **changes) -> Quest
     question = Question.objects.select_for_update().get(pk=question.pk)
     if question.status == Question.Status.AWAITING_RESOLUTION and set(changes) == {"resolve_by"} and tags is None:
         return resolve_by_extend(question=question, actor=actor, resolve_by=changes["resolve_by"])
+    # Owner and moderator alike learn that the state is the obstacle, not who they are.
+    if question.status not in Question.EDITABLE_STATUSES and user_can_resolve_question(actor, question):
+        message = f"A question that is {question.get_status_display().lower()} cannot be edited."
+        raise StateConflict("status", message, code="question_not_editable")
     if not user_can_edit_question(actor, question):
         raise PermissionDenied("Only the owner can edit this question, and only while it is open.")
-    if question.status not in Question.EDITABLE_STATUSES:
-        raise ValidationError(
-            {"status": f"A question that is {question.get_status_display().lower()} cannot be edited."}
-        )
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed here."))
@@ -247,7 +248,7 @@ def question_open(*, question: Question, actor) -> Question:
     if not user_can_edit_question(actor, question):
         raise PermissionDenied("Only the owner can open this question.")
     if question.status != Question.Status.DRAFT:
-        raise ValidationError({"status": "Only a draft can be opened."})
+        raise StateConflict("status", "Only a draft can be opened.", code="question_not_draft")
     now = timezone.now()
     if question.window_end <= now:
         question.opened_at = historical_opening(

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from forecasts.access import user_can_resolve_question, user_is_moderator
+from forecasts.exceptions import StateConflict
 from forecasts.models import Forecast, Question, ResolutionEvent
 from forecasts.tasks import question_scores_recompute_task, resolution_notify_task
 
@@ -160,7 +161,7 @@ def resolution_change(*, question: Question, actor, action: str | None, details:
     apply = TRANSITIONS.get((question.status, action))
     if apply is None:
         field, message = REFUSALS[action]
-        raise ValidationError({field: message.format(status=question.get_status_display().lower())})
+        raise StateConflict(field, message.format(status=question.get_status_display().lower()), code="status_conflict")
     previous_status, previous_outcome = question.status, question.outcome
     now = timezone.now()
     apply(question, details, actor=actor, now=now)
