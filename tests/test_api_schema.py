@@ -24,6 +24,7 @@ CONTRACT_PATHS = {
     "/api/notifications/{id}/read/",
     "/api/notifications/read-all/",
     "/api/me/",
+    "/api/me/calendar-token/",
     "/api/health/",
 }
 

@@ -8,8 +8,9 @@ from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, status
+from rest_framework import serializers as fields
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -33,6 +34,8 @@ from forecasts.models import Forecast, Notification, Profile, Question, Resoluti
 from forecasts.services import (
     api_token_issue,
     api_token_revoke,
+    calendar_feed_url,
+    calendar_token_rotate,
     forecast_submit,
     notifications_mark_read,
     profile_update,
@@ -70,7 +73,7 @@ class TokenView(generics.GenericAPIView):
         request=serializers.TokenRequestSerializer, responses={200: serializers.TokenSerializer}, tags=["auth"]
     )
     def post(self, request):
-        """Get your API token; send it as `Authorization: Token <key>`. The same key until revoked."""
+        """Get your API token; send it as `Authorization: Token <key>`. The same key until revoked or expired."""
         credentials = serializers.TokenRequestSerializer(data=request.data, context={"request": request})
         credentials.is_valid(raise_exception=True)
         token = api_token_issue(user=credentials.validated_data["user"])
@@ -78,7 +81,7 @@ class TokenView(generics.GenericAPIView):
 
     @extend_schema(request=None, responses={204: None}, tags=["auth"])
     def delete(self, request):
-        """Revoke your API token; the next POST issues a new one."""
+        """Revoke your API token; the next POST issues a new one (so DELETE then POST rotates it)."""
         api_token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -401,3 +404,18 @@ class MeView(generics.GenericAPIView):
         except DjangoValidationError as error:
             raise ValidationError({"settings": as_serializer_error(error)}) from error
         return Response(self.me())
+
+
+CalendarFeedSerializer = inline_serializer("CalendarFeed", fields={"calendar_url": fields.URLField()})
+
+
+class CalendarTokenView(generics.GenericAPIView):
+    """Your calendar feed's secret address: POST moves it to a new one, and the old one stops working."""
+
+    serializer_class = CalendarFeedSerializer
+
+    @extend_schema(request=None, responses={200: CalendarFeedSerializer})
+    def post(self, request):
+        """Rotate your calendar token; returns the feed's new address (subscribe to it again)."""
+        profile = calendar_token_rotate(user=request.user)
+        return Response({"calendar_url": calendar_feed_url(profile=profile)})

@@ -12,7 +12,17 @@
 """
 
 from forecasts.exceptions import WebhookDeliveryFailed
-from forecasts.services.accounts import api_token_issue, api_token_revoke, profile_update
+from forecasts.services.accounts import (
+    api_token_expired,
+    api_token_issue,
+    api_token_max_age,
+    api_token_revoke,
+    api_token_rotate,
+    calendar_feed_url,
+    calendar_token_rotate,
+    profile_update,
+    user_secrets_rotate,
+)
 from forecasts.services.action_links import (
     ACTIONS,
     SALT,
@@ -120,8 +130,13 @@ __all__ = [
     "action_link_read",
     "action_link_url",
     "action_link_use",
+    "api_token_expired",
     "api_token_issue",
+    "api_token_max_age",
     "api_token_revoke",
+    "api_token_rotate",
+    "calendar_feed_url",
+    "calendar_token_rotate",
     "closing_soon_message",
     "closing_soon_notify",
     "crowd_rebuild",
@@ -178,6 +193,7 @@ __all__ = [
     "source_create",
     "stale_scores_recompute",
     "tasks_queue",
+    "user_secrets_rotate",
     "webhook_deliver",
     "webhook_deliveries_due",
     "webhook_text",
