@@ -6,8 +6,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.signals import post_save
-from django.dispatch import receiver
 from django.utils import timezone
 
 
@@ -77,15 +75,3 @@ class Profile(models.Model):
 
     def __str__(self):
         return f"settings of {self.user}"
-
-
-@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="forewarn-rotate-secrets-on-password-change")
-def secrets_rotate_on_password_change(sender, instance, created, **kwargs):
-    """A new password revokes the API token and moves the calendar feed, whoever changed it and how."""
-    # `set_password` keeps the new raw password in `_password` until the save that stores its hash;
-    # a hash upgrade at login clears it first, so only a real change of password rotates the secrets.
-    if created or getattr(instance, "_password", None) is None:
-        return
-    from forecasts.services import user_secrets_rotate
-
-    user_secrets_rotate(user=instance)

@@ -1,9 +1,9 @@
 """A user's own settings and secrets: the API token and the calendar feed's token.
 
-Both secrets can be rotated by their user, and both are rotated whenever the password changes
-(`user_secrets_rotate`, called on the user model's post_save when `set_password` was used: the
-admin's password forms, `manage.py changepassword`, and any other caller). An API token also
-expires FOREWARN_API_TOKEN_MAX_AGE_DAYS after it was issued.
+Both secrets can be rotated by their user, and both are rotated whenever the password changes:
+`user_secrets_rotate` runs on the user model's post_save after `set_password` (the admin's
+password forms, `manage.py changepassword`, any other caller); the app's `ready()` connects it.
+An API token also expires FOREWARN_API_TOKEN_MAX_AGE_DAYS after it was issued.
 """
 
 from datetime import timedelta
@@ -11,6 +11,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -94,3 +96,12 @@ def user_secrets_rotate(*, user) -> None:
     """After a password change: revoke the API token (a new one needs the new password) and move the calendar feed."""
     api_token_revoke(user=user)
     calendar_token_rotate(user=user)
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="forewarn-rotate-secrets-on-password-change")
+def secrets_rotate_on_password_change(sender, instance, created, **kwargs):
+    """A new password revokes the API token and moves the calendar feed, whoever changed it and how."""
+    # `set_password` keeps the new raw password in `_password` until the save that stores its hash;
+    # a hash upgrade at login clears it first, so only a real change of password rotates the secrets.
+    if not created and getattr(instance, "_password", None) is not None:
+        user_secrets_rotate(user=instance)

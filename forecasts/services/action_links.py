@@ -141,14 +141,14 @@ def action_link_read(*, token: str) -> ActionLink:
         raise ActionLinkForbidden("The question or the account this link was made for no longer exists.")
     if not user_can_resolve_question(user, question):
         raise ActionLinkForbidden("Only the question's owner or a moderator can resolve it.")
-    if payload.get("r") != resolution_state(question.pk):
-        raise state_changed_error(question)
     if question.is_final:
         raise ActionLinkConflict(
             f"“{question.title}” is already {question.get_status_display().lower()}"
             f"{'' if question.status == Question.Status.ANNULLED else ' ' + question.get_outcome_display().upper()}. "
             "To change that, undo the resolution from the question's page in the admin."
         )
+    if payload.get("r") != resolution_state(question.pk):
+        raise state_changed_error(question)
     return ActionLink(
         user=user, question=question, action=payload["a"], token_hash=hashed, resolution_state=payload["r"]
     )
