@@ -2,7 +2,8 @@
 per request, none for static files, so the run log stays readable."""
 
 from django.conf import settings
-from gunicorn.glogging import Logger
+
+from forecasts.log_masking import GunicornLogger
 
 # Time, request line, status, bytes, milliseconds: the user agent and referrer only widen the log.
 access_log_format = '%(t)s "%(r)s" %(s)s %(b)s %(M)sms'
@@ -13,8 +14,8 @@ graceful_timeout = 10
 control_socket_disable = True
 
 
-class AccessLogWithoutStaticFiles(Logger):
-    """gunicorn's logger, minus the access lines of static files (a page pulls dozens)."""
+class AccessLogWithoutStaticFiles(GunicornLogger):
+    """gunicorn's logger with secret tokens masked, minus the access lines of static files (a page pulls dozens)."""
 
     def access(self, resp, req, environ, request_time):
         if not environ.get("PATH_INFO", "").startswith("/" + settings.STATIC_URL.lstrip("/")):

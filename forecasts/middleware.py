@@ -1,4 +1,6 @@
-"""A lost database connection is the server's problem for a moment, not the client's fault.
+"""Request and response wrapping: a lost database connection answers 503; signed-in API answers are never cached.
+
+A lost database connection is the server's problem for a moment, not the client's fault.
 
 When PostgreSQL restarts, fails over or a proxy drops the connection, a request fails with
 OperationalError or InterfaceError. The client gets a 503 with Retry-After (and the one error
@@ -46,3 +48,20 @@ class DatabaseUnavailableMiddleware:
             logger.warning("Database unavailable during %s %s: %s", request.method, request.path, exception)
             return database_unavailable_response(request)
         return None
+
+
+class NoStoreForAuthenticatedApiMiddleware:
+    """`Cache-Control: no-store` on every API answer to a signed-in caller or one that sent credentials."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/api/"):
+            # DRF writes the user its authentication found back onto the Django request.
+            user = getattr(request, "user", None)
+            signed_in = user is not None and user.is_authenticated
+            if signed_in or "Authorization" in request.headers or request.path.startswith("/api/auth/"):
+                response["Cache-Control"] = "no-store"
+        return response

@@ -530,7 +530,9 @@ def test_a_refused_action_leaves_the_link_unused(client, owner, editor):
     assert conflict.status_code == 409 and "is already resolved YES" in conflict.content.decode()
     assert not ActionTokenUse.objects.exists()
     services.question_unresolve(question=question, actor=editor)
-    assert client.post(path).status_code == 200
+    # The resolution state moved since the link was sent: it stays refused, a newer link works.
+    assert client.post(path).status_code == 410
+    assert client.post("/" + action_path(owner, question, "no")).status_code == 200
 
 
 # --- webhooks --------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def test_the_stock_console_backend_buries_the_links_in_mime(owner, mailoutbox):
 def test_the_access_log_of_make_run_skips_static_files(path, logged, monkeypatch):
     logger = gunicorn_serve.AccessLogWithoutStaticFiles(Config())
     written = []
-    monkeypatch.setattr(gunicorn_serve.Logger, "access", lambda self, *arguments: written.append(arguments))
+    monkeypatch.setattr(gunicorn_serve.GunicornLogger, "access", lambda self, *arguments: written.append(arguments))
     logger.access(None, None, {"PATH_INFO": path}, None)
     assert bool(written) is logged
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -35,6 +36,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A Content-Security-Policy on every page (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -44,6 +47,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A dropped database connection answers 503 + Retry-After rather than 500 (forecasts/middleware.py).
     "forecasts.middleware.DatabaseUnavailableMiddleware",
+    # What an API answers a signed-in caller is never stored by a browser or a proxy.
+    "forecasts.middleware.NoStoreForAuthenticatedApiMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -178,7 +183,8 @@ CACHES = {
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header is what turns "no credentials" into a 401 (not a 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's token, refused once older than FOREWARN_API_TOKEN_MAX_AGE_DAYS.
+        "forecasts.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -203,6 +209,24 @@ REST_FRAMEWORK = {
 }
 # A bigger request body gets a 413 from the API (and a 400 from the admin).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("FOREWARN_MAX_REQUEST_BYTES", default=1024 * 1024)
+
+# Content-Security-Policy (django-csp, https://django-csp.readthedocs.io/): scripts only from our own
+# files, so an injected <script> or event handler cannot run on the admin, the API docs or the link
+# pages. Inline styles stay allowed: the admin's and Swagger UI's style attributes need them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Forewarn API",
@@ -246,6 +270,8 @@ FOREWARN.update(
         # Default digest period of a user who has not chosen one (Profile.digest_period).
         "DIGEST_PERIOD_MINUTES": env.int("FOREWARN_DIGEST_PERIOD_MINUTES", default=60),
         "ACTION_LINK_MAX_AGE_DAYS": env.int("FOREWARN_ACTION_LINK_MAX_AGE_DAYS", default=7),
+        # An API token stops working this long after it was issued (a new password revokes it at once).
+        "API_TOKEN_MAX_AGE_DAYS": env.int("FOREWARN_API_TOKEN_MAX_AGE_DAYS", default=90),
         "WEBHOOK_TIMEOUT_SECONDS": env.float("FOREWARN_WEBHOOK_TIMEOUT_SECONDS", default=5),
         "WEBHOOK_MAX_ATTEMPTS": env.int("FOREWARN_WEBHOOK_MAX_ATTEMPTS", default=6),
         # Webhooks go to public addresses only; these host names or CIDRs (an internal chat server) are
@@ -269,9 +295,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Calendar and one-click link tokens in a logged path become <hidden> (forecasts/log_masking.py).
+    "filters": {"secret_paths": {"()": "forecasts.log_masking.SecretPathFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secret_paths"]}},
+    "loggers": {
+        # runserver's request lines and the "Not Found: <path>" warnings, masked where they are logged.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False, "filters": ["secret_paths"]},
+        # gunicorn's access log already has a line for each 4xx; Django would add a second one (a 403
+        # from the admin with a traceback). Errors (5xx) keep their traceback.
+        "django.request": {"level": "ERROR", "filters": ["secret_paths"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    # gunicorn's access log already has a line for each 4xx; Django would add a second one (a 403
-    # from the admin with a traceback). Errors (5xx) keep their traceback.
-    "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -9,8 +9,9 @@ from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, status
+from rest_framework import serializers as fields
 from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -36,6 +37,8 @@ from forecasts.models import Forecast, Notification, Profile, Question, Resoluti
 from forecasts.services import (
     api_token_issue,
     api_token_revoke,
+    calendar_feed_url,
+    calendar_token_rotate,
     client_address,
     forecast_submit,
     login_failure_record,
@@ -83,7 +86,7 @@ class TokenView(generics.GenericAPIView):
         request=serializers.TokenRequestSerializer, responses={200: serializers.TokenSerializer}, tags=["auth"]
     )
     def post(self, request):
-        """Get your API token; send it as `Authorization: Token <key>`. The same key until revoked."""
+        """Get your API token; send it as `Authorization: Token <key>`. The same key until revoked or expired."""
         credentials = serializers.TokenRequestSerializer(data=request.data, context={"request": request})
         if not credentials.is_valid():
             if set(credentials.errors) == {"non_field_errors"}:  # both fields given, the pair is wrong
@@ -96,7 +99,7 @@ class TokenView(generics.GenericAPIView):
 
     @extend_schema(request=None, responses={204: None}, tags=["auth"])
     def delete(self, request):
-        """Revoke your API token; the next POST issues a new one."""
+        """Revoke your API token; the next POST issues a new one (so DELETE then POST rotates it)."""
         api_token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -451,3 +454,18 @@ class MeWebhookTestView(generics.GenericAPIView):
         """Whether the test message was delivered, refused (not sent) or failed, and why; creates no notification."""
         outcome = webhook_test_send(user=request.user)
         return Response(serializers.WebhookTestSerializer(outcome).data)
+
+
+CalendarFeedSerializer = inline_serializer("CalendarFeed", fields={"calendar_url": fields.URLField()})
+
+
+class CalendarTokenView(generics.GenericAPIView):
+    """Your calendar feed's secret address: POST moves it to a new one, and the old one stops working."""
+
+    serializer_class = CalendarFeedSerializer
+
+    @extend_schema(request=None, responses={200: CalendarFeedSerializer})
+    def post(self, request):
+        """Rotate your calendar token; returns the feed's new address (subscribe to it again)."""
+        profile = calendar_token_rotate(user=request.user)
+        return Response({"calendar_url": calendar_feed_url(profile=profile)})

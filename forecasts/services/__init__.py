@@ -13,7 +13,18 @@
 """
 
 from forecasts.exceptions import WebhookDeliveryFailed
-from forecasts.services.accounts import api_token_issue, api_token_revoke, profile_update, webhook_url_validate
+from forecasts.services.accounts import (
+    api_token_expired,
+    api_token_issue,
+    api_token_max_age,
+    api_token_revoke,
+    api_token_rotate,
+    calendar_feed_url,
+    calendar_token_rotate,
+    profile_update,
+    user_secrets_rotate,
+    webhook_url_validate,
+)
 from forecasts.services.action_links import (
     ACTIONS,
     SALT,
@@ -146,8 +157,13 @@ __all__ = [
     "action_link_read",
     "action_link_url",
     "action_link_use",
+    "api_token_expired",
     "api_token_issue",
+    "api_token_max_age",
     "api_token_revoke",
+    "api_token_rotate",
+    "calendar_feed_url",
+    "calendar_token_rotate",
     "client_address",
     "closing_soon_message",
     "closing_soon_notify",
@@ -208,6 +224,7 @@ __all__ = [
     "source_create",
     "stale_scores_recompute",
     "tasks_queue",
+    "user_secrets_rotate",
     "webhook_deliver",
     "webhook_deliveries_due",
     "webhook_post",

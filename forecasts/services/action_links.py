@@ -1,7 +1,8 @@
 """One-click Yes / No / Annul links in digest emails: signed, expiring and single-use.
 
-The link carries a TimestampSigner token naming the user, the question and the action; the
-server keeps nothing until it is used, when the token's hash goes into ActionTokenUse (unique),
+The link carries a TimestampSigner token naming the user, the question, the action and the
+question's resolution state when it was issued (its latest resolve, annul or undo event): any
+change of that state afterwards retires the link. The server keeps nothing until it is used, when the token's hash goes into ActionTokenUse (unique),
 in the same transaction as the resolution. The user is re-checked at that moment: a link is
 no stronger than the user who received it.
 """
@@ -19,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from forecasts.access import questions_visible_to, user_can_resolve_question
-from forecasts.models import ActionTokenUse, Question
+from forecasts.models import ActionTokenUse, Question, ResolutionEvent
 from forecasts.services.resolutions import question_resolve
 
 SALT = "forewarn.question-action"
@@ -68,6 +69,7 @@ class ActionLink:
     question: Question
     action: str
     token_hash: str
+    resolution_state: int
 
     @property
     def label(self) -> str:
@@ -78,11 +80,23 @@ def max_age() -> timedelta:
     return timedelta(days=settings.FOREWARN["ACTION_LINK_MAX_AGE_DAYS"])
 
 
+def resolution_state(question_id: int) -> int:
+    """The id of the question's latest resolve, annul or undo event (0 if none): it changes with every one."""
+    latest = ResolutionEvent.objects.filter(question_id=question_id).order_by("-pk").values_list("pk", flat=True)
+    return latest.first() or 0
+
+
 def action_token_make(*, user_id: int, question_id: int, action: str) -> str:
     """A fresh signed token for one action; the nonce makes every email's links distinct."""
     if action not in ACTIONS:
         raise ValueError(f"Unknown action {action!r}")
-    payload = {"u": user_id, "q": question_id, "a": action, "n": secrets.token_urlsafe(6)}
+    payload = {
+        "u": user_id,
+        "q": question_id,
+        "a": action,
+        "r": resolution_state(question_id),
+        "n": secrets.token_urlsafe(6),
+    }
     return signing.TimestampSigner(salt=SALT).sign_object(payload)
 
 
@@ -93,6 +107,13 @@ def action_link_url(*, user_id: int, question_id: int, action: str) -> str:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def state_changed_error(question: Question) -> ActionLinkExpired:
+    return ActionLinkExpired(
+        f"“{question.title}” has been resolved, annulled or reopened since this link was sent. "
+        "Use the links in a newer email, or resolve the question from its page in the admin."
+    )
 
 
 def action_link_read(*, token: str) -> ActionLink:
@@ -126,13 +147,21 @@ def action_link_read(*, token: str) -> ActionLink:
             f"{'' if question.status == Question.Status.ANNULLED else ' ' + question.get_outcome_display().upper()}. "
             "To change that, undo the resolution from the question's page in the admin."
         )
-    return ActionLink(user=user, question=question, action=payload["a"], token_hash=hashed)
+    if payload.get("r") != resolution_state(question.pk):
+        raise state_changed_error(question)
+    return ActionLink(
+        user=user, question=question, action=payload["a"], token_hash=hashed, resolution_state=payload["r"]
+    )
 
 
 @transaction.atomic
 def action_link_use(*, token: str) -> Question:
     """Resolve or annul the link's question as the link's user, once; a refused action leaves the link unused."""
     link = action_link_read(token=token)
+    # Checked again under the question's lock: an undo committed since the read retires the link too.
+    Question.objects.select_for_update().filter(pk=link.question.pk).first()
+    if resolution_state(link.question.pk) != link.resolution_state:
+        raise state_changed_error(link.question)
     try:
         with transaction.atomic():
             ActionTokenUse.objects.create(

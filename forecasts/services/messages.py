@@ -11,10 +11,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.urls import reverse
 
 from forecasts.access import user_can_resolve_question
-from forecasts.models import DigestDelivery, Notification, Profile, Question, ResolutionEvent, Score
+from forecasts.models import DigestDelivery, Notification, Question, ResolutionEvent, Score
 from forecasts.services.action_links import ACTIONS, action_link_url
 
 RESOLVER_KINDS = (Notification.Kind.READY_TO_RESOLVE, Notification.Kind.REMINDER, Notification.Kind.ESCALATION)
@@ -152,14 +151,12 @@ def digest_email_build(
     subject = f"Forewarn: {len(items)} notification{'s' if len(items) != 1 else ''}"
     if to_resolve:
         subject += f", {to_resolve} question{'s' if to_resolve != 1 else ''} to resolve"
-    calendar_token = Profile.objects.filter(user=user).values_list("calendar_token", flat=True).first()
     context = {
         "user": user,
         "items": items,
         "has_actions": bool(to_resolve),
         "site_url": settings.SITE_URL,
         "notifications_url": f"{settings.SITE_URL}/admin/forecasts/notification/",
-        "calendar_url": settings.SITE_URL + reverse("calendar-feed", args=[calendar_token]) if calendar_token else "",
         "link_days": settings.FOREWARN["ACTION_LINK_MAX_AGE_DAYS"],
         "sent_at": format_moment(now),
     }
