@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from forecasts.access import user_can_edit_question, user_can_resolve_question, user_may_file_in_team
-from forecasts.models import Question, Source, Tag, Team
+from forecasts.models import MAX_TAGS, Question, Source, Tag, Team, within_year_bounds
 
 EDITABLE_FIELDS = {
     "title",
@@ -28,15 +28,20 @@ SCHEDULE_FIELDS = {"window_end", "resolve_by"}
 
 
 def default_resolve_by(window_end: datetime) -> datetime:
+    """The window end plus the grace period; a window end out of bounds is left for validation to refuse."""
+    if not within_year_bounds(window_end):
+        return window_end
     return window_end + timedelta(days=settings.FOREWARN["RESOLVE_GRACE_DAYS"])
 
 
 def tags_from_names(names) -> list[Tag]:
     """Tag rows for the given names, created on first use; names are slugs, lower case."""
+    names = [name for name in dict.fromkeys(str(name).strip().lower() for name in names) if name]
+    if len(names) > MAX_TAGS:
+        raise ValidationError({"tags": f"At most {MAX_TAGS} tags."})
     tags = []
-    for name in dict.fromkeys(str(name).strip().lower() for name in names):
-        if name:
-            tags.append(Tag.objects.get_or_create(name=name)[0])
+    for name in names:
+        tags.append(Tag.objects.get_or_create(name=name)[0])
     return tags
 
 
