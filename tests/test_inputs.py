@@ -61,6 +61,16 @@ def test_the_admin_refuses_dates_outside_the_years_the_api_allows(client, owner)
     assert not Question.objects.exists()
 
 
+def test_the_admin_refuses_an_event_in_year_one(client, owner):
+    question = factories.QuestionFactory(owner=owner)
+    client.force_login(owner)
+    posted = {"outcome": "yes", "note": "Seen.", **split_datetime("occurred_at", YEAR_ONE)}
+    response = client.post(reverse("admin:forecasts_question_resolve", args=[question.pk]), posted)
+    assert form_errors(response)["occurred_at"] == [YEAR_BOUNDS_MESSAGE]
+    question.refresh_from_db()
+    assert question.status == Question.Status.OPEN
+
+
 def test_the_admin_refuses_more_tags_than_the_api(client, owner):
     client.force_login(owner)
     tags = ", ".join(f"tag-{number}" for number in range(MAX_TAGS + 1))
