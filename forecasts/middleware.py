@@ -9,7 +9,7 @@ nothing is half-written, and the next request opens a fresh connection.
 import json
 import logging
 
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import escape
@@ -103,14 +103,16 @@ def null_byte_field(request) -> str | None:
     if field or request.method in ("GET", "HEAD", "OPTIONS"):
         return field
     content_type = request.content_type or ""
-    try:
-        if content_type in FORM_CONTENT_TYPES:
-            return field_with_null_byte(request.POST.lists())
-        if content_type == "application/json" or content_type.endswith("+json"):
+    if content_type in FORM_CONTENT_TYPES:
+        # A form too big or with too many fields raises here, and Django answers it with a 400
+        # (it would mark the form parsed and empty if the error were swallowed).
+        return field_with_null_byte(request.POST.lists())
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
             return json_field_with_null_byte(json.loads(request.body))
-    except (RequestDataTooBig, TooManyFieldsSent, UnicodeDecodeError, ValueError, RecursionError):
-        # Too big, malformed or undecodable: the view's own parsing answers that with a 400.
-        return None
+        except (RequestDataTooBig, UnicodeDecodeError, ValueError, RecursionError):
+            # Too big, malformed or undecodable: the API's parser answers that (413 or 400).
+            return None
     return None
 
 
