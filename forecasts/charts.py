@@ -17,6 +17,8 @@ import matplotlib.dates as mdates
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from forecasts.models import within_year_bounds
+
 POINT_COLOUR = "#1f5f99"
 COUNT_COLOUR = "#9bb7d4"
 DIAGONAL_COLOUR = "#888888"
@@ -118,6 +120,9 @@ def brier_over_time_chart_svg(months: list[dict], *, subject: str = "") -> bytes
         # The line on top of the bars: draw the twin axes above and make its background clear.
         brier.set_zorder(counts.get_zorder() + 1)
         brier.patch.set_visible(False)
+        # A month outside the years the models allow can only be a row written before the bounds
+        # existed: the margins either side of it would overflow the calendar, so it is left out.
+        months = [row for row in months if within_year_bounds(row["month"])]
         if months:
             moments = [row["month"] + MID_MONTH for row in months]
             counts.bar(moments, [row["n"] for row in months], width=24, color=COUNT_COLOUR, label="scored forecasts")

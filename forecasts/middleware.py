@@ -8,10 +8,13 @@ shape under /api/) instead of a 500; the transaction the request was in never co
 nothing is half-written, and the next request opens a fresh connection.
 """
 
+import json
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.utils.html import escape
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,99 @@ class DatabaseUnavailableMiddleware:
             logger.warning("Database unavailable during %s %s: %s", request.method, request.path, exception)
             return database_unavailable_response(request)
         return None
+
+
+NULL_BYTE_MESSAGE = "The request contains a null byte."
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def contains_null_byte(value) -> bool:
+    """Whether a decoded JSON document holds a NUL in any key or string, however deeply nested."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def field_with_null_byte(pairs) -> str | None:
+    """The first name (of a query or form parameter) whose name or values hold a NUL."""
+    for key, values in pairs:
+        if "\x00" in key:
+            return "detail"
+        if any("\x00" in value for value in values):
+            return key
+    return None
+
+
+def json_field_with_null_byte(document) -> str | None:
+    """The top-level key of a JSON document under which a NUL hides, or "detail" for the rest."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if "\x00" in key:
+                return "detail"
+            if contains_null_byte(value):
+                return key
+        return None
+    return "detail" if contains_null_byte(document) else None
+
+
+def null_byte_field(request) -> str | None:
+    """Where the request carries a NUL: a parameter's name, "detail" for the path or a header, else None."""
+    if "\x00" in request.path_info:
+        return "detail"
+    if any("\x00" in str(value) for name, value in request.META.items() if name.startswith("HTTP_")):
+        return "detail"
+    field = field_with_null_byte(request.GET.lists())
+    if field or request.method in ("GET", "HEAD", "OPTIONS"):
+        return field
+    content_type = request.content_type or ""
+    if content_type in FORM_CONTENT_TYPES:
+        # A form too big or with too many fields raises here, and Django answers it with a 400
+        # (it would mark the form parsed and empty if the error were swallowed).
+        return field_with_null_byte(request.POST.lists())
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            return json_field_with_null_byte(json.loads(request.body))
+        except (RequestDataTooBig, UnicodeDecodeError, ValueError, RecursionError):
+            # Too big, malformed or undecodable: the API's parser answers that (413 or 400).
+            return None
+    return None
+
+
+def null_byte_response(request, field: str) -> HttpResponse:
+    """A 400 naming the field: JSON under /api/ or when JSON is asked for, a short page otherwise."""
+    wants_json = request.path_info.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+    if wants_json:
+        return JsonResponse({field: [NULL_BYTE_MESSAGE], "codes": {field: ["null_byte"]}}, status=400)
+    where = "" if field == "detail" else f" (in {escape(field)})"
+    return HttpResponse(
+        f"<!doctype html><title>Bad request</title><h1>Bad request</h1><p>{NULL_BYTE_MESSAGE}{where}</p>",
+        status=400,
+        content_type="text/html; charset=utf-8",
+    )
+
+
+class NullByteMiddleware:
+    """Refuse any request carrying a NUL with a 400: PostgreSQL cannot store one in text, so a NUL
+    that reached a query (a filter, a lookup, an autocomplete term) was a DataError and a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        field = null_byte_field(request)
+        if field is not None:
+            logger.info("Refused a request with a null byte: %s %r", request.method, request.path_info[:200])
+            return null_byte_response(request, field)
+        return self.get_response(request)
 
 
 class NoStoreForAuthenticatedApiMiddleware:

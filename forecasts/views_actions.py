@@ -16,6 +16,8 @@ from forecasts.access import questions_visible_to
 from forecasts.models import LatestForecast, Profile, Question
 from forecasts.services import ActionLinkError, action_link_read, action_link_use, question_admin_url
 
+EVENT_LENGTH = timedelta(minutes=30)
+
 
 def link_page(request, template: str, context: dict, status: int = 200) -> HttpResponse:
     response = render(request, template, context, status=status)
@@ -49,6 +51,14 @@ def question_action(request, token: str):
     )
 
 
+def event_end(moment):
+    """Half an hour after the deadline, or the deadline itself at the calendar's very end."""
+    try:
+        return moment + EVENT_LENGTH
+    except OverflowError:
+        return moment
+
+
 def calendar_for_user(user) -> Calendar:
     """Window ends and resolve-by dates of the questions the user owns or forecasts on and may see."""
     mine = Q(owner=user) | Q(pk__in=LatestForecast.objects.filter(forecaster=user).values("question_id"))
@@ -76,7 +86,7 @@ def calendar_for_user(user) -> Calendar:
             event.add("uid", f"{kind}-{question.pk}@forewarn")
             event.add("dtstamp", stamp)
             event.add("dtstart", moment)
-            event.add("dtend", moment + timedelta(minutes=30))
+            event.add("dtend", event_end(moment))
             event.add("summary", summary)
             event.add("description", f"Question {question.pk} is {status}. {url}")
             event.add("url", url)

@@ -8,7 +8,7 @@ from django.utils.text import slugify
 
 from forecasts.access import sources_visible_to
 from forecasts.estimative import phrase_choices
-from forecasts.models import Forecast, Question, Source
+from forecasts.models import YEAR_BOUNDS_MESSAGE, Forecast, Question, Source, within_year_bounds
 from forecasts.services import EDITABLE_FIELDS, question_create, question_open, question_update
 
 
@@ -200,6 +200,8 @@ class ResolveForm(forms.Form):
             self.add_error("evidence_url", "Give the evidence: a URL, a note, or both.")
         if data.get("occurred_at") and data.get("outcome") != Question.Outcome.YES:
             self.add_error("occurred_at", "Only a YES has a moment when the event happened.")
+        elif data.get("occurred_at") and not within_year_bounds(data["occurred_at"]):
+            self.add_error("occurred_at", YEAR_BOUNDS_MESSAGE)
         return data
 
 

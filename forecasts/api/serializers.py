@@ -1,7 +1,7 @@
 """Shapes in and out of the API. Input serializers check types and sizes; services check the rules."""
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.validators import URLValidator
@@ -13,18 +13,19 @@ from rest_framework.exceptions import ErrorDetail
 
 from forecasts.access import user_is_moderator
 from forecasts.models import (
+    MAX_TAGS,
     PROBABILITY_MAX,
     PROBABILITY_MIN,
+    YEAR_BOUNDS_MESSAGE,
     Forecast,
     Notification,
     Question,
     ResolutionEvent,
     Source,
     Team,
+    within_year_bounds,
 )
 
-EARLIEST_DATE = datetime(1900, 1, 1).date()
-LATEST_DATE = datetime(2999, 12, 31).date()
 READ_ONLY_MESSAGE = "This field is read-only."
 UNKNOWN_FIELD_MESSAGE = "Unknown field."
 
@@ -65,23 +66,47 @@ class RejectUnknownFieldsMixin:
 
 
 class BoundedDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 datetime between 1900 and 2999 (calendar arithmetic on it can never overflow)."""
+    """An ISO 8601 datetime within the years the models allow (calendar arithmetic on it can never overflow)."""
 
     def to_internal_value(self, value):
         parsed = super().to_internal_value(value)
-        if not EARLIEST_DATE <= parsed.date() <= LATEST_DATE:
-            raise serializers.ValidationError("Must be between the years 1900 and 2999.")
+        if not within_year_bounds(parsed):
+            raise serializers.ValidationError(YEAR_BOUNDS_MESSAGE)
         return parsed
 
 
 class BoundedDateField(serializers.DateField):
-    """An ISO 8601 date between 1900 and 2999."""
+    """An ISO 8601 date within the years the models allow."""
 
     def to_internal_value(self, value):
         parsed = super().to_internal_value(value)
-        if not EARLIEST_DATE <= parsed <= LATEST_DATE:
-            raise serializers.ValidationError("Must be between the years 1900 and 2999.")
+        if not within_year_bounds(parsed):
+            raise serializers.ValidationError(YEAR_BOUNDS_MESSAGE)
         return parsed
+
+
+ID_MAX = 2**63 - 1
+
+
+class IntegerPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A row by its id, which must be an integer: 1.9, true or "1e0" is an error, not row 1."""
+
+    default_error_messages = {"not_integer": "Give an integer id."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
+            self.fail("not_integer")
+        if isinstance(data, float):
+            if not data.is_integer():
+                self.fail("not_integer")
+            data = int(data)
+        elif isinstance(data, str):
+            if not data.strip().isdigit():
+                self.fail("not_integer")
+            data = int(data.strip())
+        if not 1 <= data <= ID_MAX:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
 
 
 def iso_duration(period: timedelta) -> str:
@@ -222,10 +247,10 @@ class QuestionWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     resolution_criteria = serializers.CharField()
     kind = serializers.ChoiceField(choices=Question.Kind.choices, required=False)
     tags = serializers.ListField(
-        child=serializers.SlugField(max_length=60), max_length=20, required=False, help_text="Tag names (slugs)."
+        child=serializers.SlugField(max_length=60), max_length=MAX_TAGS, required=False, help_text="Tag names (slugs)."
     )
-    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), allow_null=True, required=False)
-    source = serializers.PrimaryKeyRelatedField(queryset=Source.objects.all(), allow_null=True, required=False)
+    team = IntegerPrimaryKeyRelatedField(queryset=Team.objects.all(), allow_null=True, required=False)
+    source = IntegerPrimaryKeyRelatedField(queryset=Source.objects.all(), allow_null=True, required=False)
     statement = StatementSerializer(required=False, allow_null=True)
     window_start = BoundedDateTimeField(allow_null=True, required=False)
     window_end = BoundedDateTimeField()
@@ -295,7 +320,7 @@ class ForecastWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         max_length=20, required=False, allow_blank=True, help_text="`icd203` (default) or `kent`."
     )
     rationale = serializers.CharField(required=False, allow_blank=True, max_length=10000)
-    source = serializers.PrimaryKeyRelatedField(
+    source = IntegerPrimaryKeyRelatedField(
         queryset=Source.objects.all(),
         required=False,
         allow_null=True,

@@ -10,13 +10,28 @@ from forecasts.models.notifications import (
     Notification,
     WebhookDelivery,
 )
-from forecasts.models.questions import Question, QuestionKind, QuestionStatus, Source, Tag
+from forecasts.models.questions import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    MAX_TAGS,
+    YEAR_BOUNDS_MESSAGE,
+    Question,
+    QuestionKind,
+    QuestionStatus,
+    Source,
+    Tag,
+    within_year_bounds,
+)
 from forecasts.models.resolutions import ResolutionEvent, WindowChange
 from forecasts.models.scores import CalibrationReport, Score
 
 __all__ = [
+    "EARLIEST_YEAR",
+    "LATEST_YEAR",
+    "MAX_TAGS",
     "PROBABILITY_MAX",
     "PROBABILITY_MIN",
+    "YEAR_BOUNDS_MESSAGE",
     "ActionTokenUse",
     "CalibrationReport",
     "Delivery",
@@ -39,4 +54,5 @@ __all__ = [
     "WindowChange",
     "default_digest_period",
     "new_calendar_token",
+    "within_year_bounds",
 ]

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from forecasts.models.questions import Question, Source
+from forecasts.models.questions import Question, Source, year_bounds_errors
 
 PROBABILITY_MIN = 0.001
 PROBABILITY_MAX = 0.999
@@ -87,6 +87,11 @@ class Forecast(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("Forecasts are append-only and cannot be deleted.")
+
+    def clean(self):
+        errors = year_bounds_errors(self, ("made_at",))
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def author_name(self) -> str:

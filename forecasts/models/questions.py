@@ -1,5 +1,7 @@
 """Sources, tags and questions: one predictive statement with its window."""
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -7,6 +9,33 @@ from django.db.models import Q
 from django.utils import timezone
 
 from forecasts.models.accounts import Team
+
+# Every date a question or forecast carries lies in these years, whatever the entry point (API,
+# admin, commands, seeds): calendar arithmetic on them (grace periods, chart margins, feed
+# events) can then never overflow Python's years 1 to 9999.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2999
+YEAR_BOUNDS_MESSAGE = f"Must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}."
+MAX_TAGS = 20
+
+
+def within_year_bounds(value) -> bool:
+    """Whether a date or datetime (read in UTC) falls between EARLIEST_YEAR and LATEST_YEAR."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            return False
+    return EARLIEST_YEAR <= value.year <= LATEST_YEAR
+
+
+def year_bounds_errors(instance, field_names) -> dict:
+    """{field: message} for each named date field of instance outside the years allowed."""
+    return {
+        name: YEAR_BOUNDS_MESSAGE
+        for name in field_names
+        if getattr(instance, name) is not None and not within_year_bounds(getattr(instance, name))
+    }
 
 
 class Source(models.Model):
@@ -57,6 +86,9 @@ class QuestionStatus(models.TextChoices):
     AWAITING_RESOLUTION = "awaiting_resolution", "Awaiting resolution"
     RESOLVED = "resolved", "Resolved"
     ANNULLED = "annulled", "Annulled"
+
+
+QUESTION_DATE_FIELDS = ("window_start", "window_end", "resolve_by", "source_statement_date", "occurred_at")
 
 
 class QuestionQuerySet(models.QuerySet):
@@ -186,7 +218,9 @@ class Question(models.Model):
         return self.title
 
     def clean(self):
-        errors = {}
+        errors = year_bounds_errors(self, QUESTION_DATE_FIELDS)
+        if errors:
+            raise ValidationError(errors)
         if self.window_start and self.window_end and self.window_end < self.window_start:
             errors["window_end"] = "The window cannot end before it starts."
         if self.window_end and self.resolve_by and self.resolve_by < self.window_end:

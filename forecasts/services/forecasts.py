@@ -1,6 +1,7 @@
 """Submitting forecasts: a user's own (stamped now) or a source's past statement."""
 
 from datetime import datetime
+from decimal import Context, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,6 +12,9 @@ from forecasts.estimative import UnknownPhrase, phrase_lookup
 from forecasts.exceptions import StateConflict
 from forecasts.models import PROBABILITY_MAX, PROBABILITY_MIN, Forecast, Question, Source
 from forecasts.services.crowd import question_crowd_refresh
+
+# A float64 round-trips 15 significant decimal digits exactly.
+STORED_PRECISION = Context(prec=15)
 
 
 def probability_from_input(
@@ -39,11 +43,15 @@ def probability_from_input(
         raise ValidationError({"yardstick": "A yardstick goes with a phrase only."})
     field, value = ("percent", percent) if percent is not None else ("probability", probability)
     try:
-        value = float(value)
-    except (TypeError, ValueError) as error:
+        number = Decimal(str(value))
+    except (ArithmeticError, TypeError, ValueError) as error:
         raise ValidationError({field: "Must be a number."}) from error
+    if isinstance(value, bool) or not number.is_finite():
+        raise ValidationError({field: "Must be a number."})
     scale = 100 if field == "percent" else 1
-    value = value / scale
+    # In decimal, rounded to the digits a stored double keeps: 99.9 / 100 is then 0.999, not the
+    # 0.9990000000000001 binary division gives (which fell outside the bounds).
+    value = float(STORED_PRECISION.divide(number, Decimal(scale)))
     if not PROBABILITY_MIN <= value <= PROBABILITY_MAX:
         raise ValidationError({field: f"Must be between {PROBABILITY_MIN * scale:g} and {PROBABILITY_MAX * scale:g}."})
     return value, "", ""

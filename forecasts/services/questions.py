@@ -15,7 +15,7 @@ from forecasts.access import (
     user_may_file_in_team,
 )
 from forecasts.exceptions import StateConflict
-from forecasts.models import Forecast, Question, Source, Tag, Team, WindowChange
+from forecasts.models import MAX_TAGS, Forecast, Question, Source, Tag, Team, WindowChange, within_year_bounds
 from forecasts.services.reminders import reminder_offset
 
 EDITABLE_FIELDS = {
@@ -48,15 +48,20 @@ HISTORICAL_OPENED_TOO_LATE = "A question filed after its window ended must have 
 
 
 def default_resolve_by(window_end: datetime) -> datetime:
+    """The window end plus the grace period; a window end out of bounds is left for validation to refuse."""
+    if not within_year_bounds(window_end):
+        return window_end
     return window_end + timedelta(days=settings.FOREWARN["RESOLVE_GRACE_DAYS"])
 
 
 def tags_from_names(names) -> list[Tag]:
     """Tag rows for the given names, created on first use; names are slugs, lower case."""
+    names = [name for name in dict.fromkeys(str(name).strip().lower() for name in names) if name]
+    if len(names) > MAX_TAGS:
+        raise ValidationError({"tags": f"At most {MAX_TAGS} tags."})
     tags = []
-    for name in dict.fromkeys(str(name).strip().lower() for name in names):
-        if name:
-            tags.append(Tag.objects.get_or_create(name=name)[0])
+    for name in names:
+        tags.append(Tag.objects.get_or_create(name=name)[0])
     return tags
 
 
