@@ -236,3 +236,8 @@ def test_a_link_issued_before_a_resolve_undo_and_resolve_again_is_refused(client
     assert client.post(link).status_code == 410
     question.refresh_from_db()
     assert question.status == Question.Status.AWAITING_RESOLUTION
+
+
+def test_the_calendar_token_endpoint_describes_itself_to_options(owner):
+    response = client_for(owner).options("/api/me/calendar-token/")
+    assert response.status_code == 200

@@ -208,3 +208,10 @@ def test_the_login_cache_is_redis_when_the_broker_is():
     assert config["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert config["OPTIONS"] == {"socket_connect_timeout": 1, "socket_timeout": 1}
     assert login_cache("filecache:///srv/forewarn/var/logins")["BACKEND"].endswith("FileBasedCache")
+
+
+@pytest.mark.parametrize("body", [[], ["target", "wrong"], "target", 7])
+def test_a_token_request_that_is_not_an_object_is_a_400(body):
+    response = APIClient().post(TOKEN_URL, body, format="json")
+    assert response.status_code == 400
+    assert set(error_fields(response)) == {"non_field_errors"}

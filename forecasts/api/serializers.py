@@ -416,6 +416,10 @@ class SettingsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         return int(profile.digest_period.total_seconds() // 60)
 
 
+class CalendarFeedSerializer(serializers.Serializer):
+    calendar_url = serializers.URLField(help_text="The feed's new secret address: subscribe to it again.")
+
+
 class WebhookTestSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(
         choices=["delivered", "refused", "failed"],

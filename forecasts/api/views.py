@@ -2,6 +2,7 @@
 
 import csv
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -9,9 +10,8 @@ from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework import serializers as fields
 from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -89,8 +89,9 @@ class TokenView(generics.GenericAPIView):
         """Get your API token; send it as `Authorization: Token <key>`. The same key until revoked or expired."""
         credentials = serializers.TokenRequestSerializer(data=request.data, context={"request": request})
         if not credentials.is_valid():
-            if set(credentials.errors) == {"non_field_errors"}:  # both fields given, the pair is wrong
-                login_failure_record(username=str(request.data["username"]), address=client_address(request))
+            given = request.data if isinstance(request.data, Mapping) else {}
+            if set(credentials.errors) == {"non_field_errors"} and "username" in given:  # the pair is wrong
+                login_failure_record(username=str(given["username"]), address=client_address(request))
             raise ValidationError(credentials.errors)
         user = credentials.validated_data["user"]
         login_success_record(username=user.get_username())
@@ -456,15 +457,12 @@ class MeWebhookTestView(generics.GenericAPIView):
         return Response(serializers.WebhookTestSerializer(outcome).data)
 
 
-CalendarFeedSerializer = inline_serializer("CalendarFeed", fields={"calendar_url": fields.URLField()})
-
-
 class CalendarTokenView(generics.GenericAPIView):
     """Your calendar feed's secret address: POST moves it to a new one, and the old one stops working."""
 
-    serializer_class = CalendarFeedSerializer
+    serializer_class = serializers.CalendarFeedSerializer
 
-    @extend_schema(request=None, responses={200: CalendarFeedSerializer})
+    @extend_schema(request=None, responses={200: serializers.CalendarFeedSerializer})
     def post(self, request):
         """Rotate your calendar token; returns the feed's new address (subscribe to it again)."""
         profile = calendar_token_rotate(user=request.user)
