@@ -201,7 +201,10 @@ def users_load(rng: np.random.Generator, sizes: Sizes, now_us: int) -> tuple[int
     copy_rows("auth_user_groups", ["user_id", "group_id"], [(user_id, forecasters_group) for user_id in members])
     tokens = {user_id: rng.bytes(20).hex() for user_id in members}
     copy_rows(
-        "authtoken_token", ["key", "user_id", "created"], [(key, user_id, joined) for user_id, key in tokens.items()]
+        # Issued now: an API token stops working FOREWARN_API_TOKEN_MAX_AGE_DAYS after it was issued.
+        "authtoken_token",
+        ["key", "user_id", "created"],
+        [(key, user_id, iso(np.array([now_us]))[0]) for user_id, key in tokens.items()],
     )
     copy_rows("forecasts_team", ["id", "name", "created_at"], [(1, "Crisis cell", joined)])
     copy_rows(
