@@ -199,3 +199,19 @@ def users_in_every_role(prefix: str) -> dict:
         "editor": EditorFactory(username=f"{prefix}editor"),
         "superuser": SuperuserFactory(username=f"{prefix}superuser"),
     }
+
+
+def source_statement(question, source, recorder, made_at, probability, **fields):
+    """A source's public statement on a question, recorded by `recorder` and dated `made_at`."""
+    return ForecastFactory(
+        question=question,
+        forecaster=None,
+        source=source,
+        recorded_by=recorder,
+        made_at=made_at,
+        recorded_at=made_at,
+        probability=probability,
+        quote="Officials said so.",
+        url="https://example.org/statement",
+        **fields,
+    )

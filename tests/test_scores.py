@@ -48,21 +48,6 @@ def forecast(question, author, made_at, probability, **fields):
     )
 
 
-def source_statement(question, source, recorder, made_at, probability, **fields):
-    return factories.ForecastFactory(
-        question=question,
-        forecaster=None,
-        source=source,
-        recorded_by=recorder,
-        made_at=made_at,
-        recorded_at=made_at,
-        probability=probability,
-        quote="Officials said so.",
-        url="https://example.org/statement",
-        **fields,
-    )
-
-
 def resolve(question, actor, outcome="yes", **details) -> Question:
     """Resolve and recompute, as the on-commit task will once it is wired into the service."""
     question = question_resolve(question=question, actor=actor, outcome=outcome, **details)
@@ -145,7 +130,7 @@ def test_sources_are_scored_and_copy_the_phrase_and_filters(owner, forecaster, o
     factories.TeamMembershipFactory(team=team, user=owner)
     source = factories.SourceFactory(name="US intelligence")
     question = closed_question(owner, opened, team=team, kind=Question.Kind.INVASION_WINDOW)
-    source_statement(
+    factories.source_statement(
         question, source, owner, opened - timedelta(days=1), 0.5, phrase="roughly even chance", yardstick="icd203"
     )
     forecast(question, forecaster, opened + timedelta(days=1), 0.9)

@@ -55,20 +55,6 @@ def own_forecast(question, user, made_at, probability=0.7):
     )
 
 
-def source_statement(question, source, recorder, made_at, probability):
-    return factories.ForecastFactory(
-        question=question,
-        forecaster=None,
-        source=source,
-        recorded_by=recorder,
-        made_at=made_at,
-        recorded_at=made_at,
-        probability=probability,
-        quote="Officials said so.",
-        url="https://example.org/statement",
-    )
-
-
 # Finding 8: window moves ---------------------------------------------------------------------
 
 
@@ -306,7 +292,7 @@ def opened_question_pair(owner, forecaster):
         status=Question.Status.AWAITING_RESOLUTION,
     )
     source = factories.SourceFactory(name="Early speaker")
-    source_statement(question, source, owner, opened - timedelta(days=20), 0.9)
+    factories.source_statement(question, source, owner, opened - timedelta(days=20), 0.9)
     own_forecast(question, forecaster, opened, 0.5)
     own_forecast(question, factories.ForecasterFactory(username="second"), opened, 0.6)
     question = question_resolve(question=question, actor=owner, outcome="no")
