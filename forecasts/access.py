@@ -130,11 +130,6 @@ def question_or_404(user, question_id, *, queryset: QuerySet | None = None) -> Q
         raise Http404(NO_SUCH_QUESTION) from error
 
 
-def user_may_see_question(user, question: Question) -> bool:
-    """True when `user` may see this (already loaded) question: one query at most."""
-    return questions_visible_to(user, Question.objects.filter(pk=question.pk)).exists()
-
-
 # Rows that hang off a question -------------------------------------------------------------------
 
 

@@ -15,6 +15,9 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import escape
+from rest_framework.exceptions import ErrorDetail
+
+from forecasts.api.exceptions import error_body
 
 logger = logging.getLogger(__name__)
 
@@ -22,17 +25,23 @@ RETRY_AFTER_SECONDS = 5
 MESSAGE = "The database is unavailable for a moment; retry shortly."
 
 
+def error_response(request, *, status: int, title: str, field: str, message: str, code: str) -> HttpResponse:
+    """The API's error shape under /api/ or when JSON is asked for; a short page otherwise."""
+    if request.path_info.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse(error_body({field: ErrorDetail(message, code=code)}), status=status)
+    where = "" if field == "detail" else f" (in {escape(field)})"
+    return HttpResponse(
+        f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}{where}</p>",
+        status=status,
+        content_type="text/html; charset=utf-8",
+    )
+
+
 def database_unavailable_response(request) -> HttpResponse:
-    """A 503 with a retry hint: JSON under /api/ or when JSON is asked for, a short page otherwise."""
-    wants_json = request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
-    if wants_json:
-        response = JsonResponse({"detail": [MESSAGE], "codes": {"detail": ["database_unavailable"]}}, status=503)
-    else:
-        response = HttpResponse(
-            f"<!doctype html><title>Service unavailable</title><h1>Service unavailable</h1><p>{MESSAGE}</p>",
-            status=503,
-            content_type="text/html; charset=utf-8",
-        )
+    """A 503 with a retry hint."""
+    response = error_response(
+        request, status=503, title="Service unavailable", field="detail", message=MESSAGE, code="database_unavailable"
+    )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
@@ -110,7 +119,11 @@ def null_byte_field(request) -> str | None:
         # (it would mark the form parsed and empty if the error were swallowed).
         return field_with_null_byte(request.POST.lists())
     if content_type == "application/json" or content_type.endswith("+json"):
+        # Only a body holding a NUL or its JSON escape is parsed here: every other write is parsed
+        # once, by the view, as before.
         try:
+            if b"\x00" not in request.body and b"\\u0000" not in request.body:
+                return None
             return json_field_with_null_byte(json.loads(request.body))
         except (RequestDataTooBig, UnicodeDecodeError, ValueError, RecursionError):
             # Too big, malformed or undecodable: the API's parser answers that (413 or 400).
@@ -119,15 +132,9 @@ def null_byte_field(request) -> str | None:
 
 
 def null_byte_response(request, field: str) -> HttpResponse:
-    """A 400 naming the field: JSON under /api/ or when JSON is asked for, a short page otherwise."""
-    wants_json = request.path_info.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
-    if wants_json:
-        return JsonResponse({field: [NULL_BYTE_MESSAGE], "codes": {field: ["null_byte"]}}, status=400)
-    where = "" if field == "detail" else f" (in {escape(field)})"
-    return HttpResponse(
-        f"<!doctype html><title>Bad request</title><h1>Bad request</h1><p>{NULL_BYTE_MESSAGE}{where}</p>",
-        status=400,
-        content_type="text/html; charset=utf-8",
+    """A 400 naming the field."""
+    return error_response(
+        request, status=400, title="Bad request", field=field, message=NULL_BYTE_MESSAGE, code="null_byte"
     )
 
 

@@ -130,12 +130,6 @@ def test_question_or_404_keeps_the_given_queryset(access_world):
         access.question_or_404(owner, access_world.questions["team_a_draft"].pk, queryset=only_open)
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_user_may_see_question(access_world, role):
-    for row, question in access_world.questions.items():
-        assert access.user_may_see_question(access_world.users[role], question) == (row in SEES[role]), row
-
-
 # Rows that hang off a question --------------------------------------------------------------------
 
 

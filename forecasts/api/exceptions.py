@@ -56,13 +56,6 @@ def flatten_error_details(errors, prefix: str = "") -> dict[str, list]:
     return {prefix or "detail": [errors]}
 
 
-def flatten_errors(errors, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's error structure as a flat {name: [messages]}."""
-    return {
-        name: [str(detail) for detail in details] for name, details in flatten_error_details(errors, prefix).items()
-    }
-
-
 def error_body(errors, default_code: str = "invalid") -> dict:
     """The one error shape: the messages by name, and beside them `codes`, the same names with a code per message."""
     flat = flatten_error_details(errors)

@@ -11,8 +11,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models.signals import post_save
-from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -110,7 +108,6 @@ def user_secrets_rotate(*, user) -> None:
     calendar_token_rotate(user=user)
 
 
-@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="forewarn-rotate-secrets-on-password-change")
 def secrets_rotate_on_password_change(sender, instance, created, **kwargs):
     """A new password revokes the API token and moves the calendar feed, whoever changed it and how."""
     # `set_password` keeps the new raw password in `_password` until the save that stores its hash;
