@@ -52,6 +52,7 @@ def question_form_data(question, **overrides) -> dict:
         "kind": question.kind,
         "tags": ", ".join(question.tags.values_list("name", flat=True)),
         "team": question.team_id or "",
+        "crowd_hidden": question.crowd_hidden,
         "details": question.details,
         "resolution_criteria": question.resolution_criteria,
         "source": question.source_id or "",
