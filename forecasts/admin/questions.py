@@ -51,7 +51,7 @@ def forecast_estimative(forecast: Forecast) -> str:
 def crowd_median_text(user, question: Question) -> str:
     """The crowd median as a percentage, or "hidden" while blind forecasting hides it from the user."""
     if not crowd_visible_to(user, question):
-        return "hidden"
+        return "hidden (blind)"
     return as_percent(question.crowd_probability)
 
 

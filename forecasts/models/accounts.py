@@ -25,6 +25,7 @@ CROWD_MOVE_POINTS_DEFAULT = 10
 class Team(models.Model):
     name = models.CharField(max_length=120, unique=True)
     crowd_hidden_default = models.CharField(
+        "blind forecasting default",
         max_length=20,
         choices=CrowdHidden.choices,
         default=CrowdHidden.NEVER,

@@ -136,6 +136,7 @@ class Question(models.Model):
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN)
     # Blind forecasting: who may see the crowd is decided in forecasts/access.py (crowd_rule).
     crowd_hidden = models.CharField(
+        "blind forecasting",
         max_length=20,
         choices=CrowdHidden.choices,
         default=CrowdHidden.NEVER,
