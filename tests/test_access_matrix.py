@@ -88,11 +88,11 @@ superuser y       y       y             y             y                y        
 """
 
 
-def table_parse(text: str) -> dict[str, dict[str, bool]]:
+def table_parse(text: str, kinds=KINDS, roles=ROLES) -> dict[str, dict[str, bool]]:
     header, *rows = (line.split() for line in text.strip().splitlines())
-    assert tuple(header) == KINDS
+    assert tuple(header) == kinds
     table = {role: dict(zip(header, (mark == "y" for mark in marks), strict=True)) for role, *marks in rows}
-    assert tuple(table) == ROLES
+    assert tuple(table) == roles
     return table
 
 
@@ -1191,15 +1191,7 @@ OTHERS = {"other_one": 0.87, "other_two": 0.83}
 BLIND_MARKER = {name: f"zzblind{name.replace('_', '')}zz" for name in (*BLIND_KINDS, *BLIND_ROLES, *OTHERS, "source")}
 
 
-def blind_table_parse(text: str) -> dict[str, dict[str, bool]]:
-    header, *rows = (line.split() for line in text.strip().splitlines())
-    assert tuple(header) == BLIND_KINDS
-    table = {role: dict(zip(header, (mark == "y" for mark in marks), strict=True)) for role, *marks in rows}
-    assert tuple(table) == BLIND_ROLES
-    return table
-
-
-CROWD_SEEN = blind_table_parse(BLIND_TABLE)
+CROWD_SEEN = table_parse(BLIND_TABLE, BLIND_KINDS, BLIND_ROLES)
 
 
 @dataclass

@@ -82,7 +82,7 @@ def test_stale_nudge_follows_each_users_setting(open_question, days, nudged_on_d
     forecast(open_question, ben, 0.4, T0)  # no profile: the default, 14 days
     sweep(T0)
     told_on = {}
-    for day in range(1, 100):
+    for day in (1, 2, 3, 4, 13, 14, 15, 29, 30, 31, 60):
         for notification in sweep(T0 + timedelta(days=day)):
             if notification.kind == STALE:
                 told_on.setdefault(notification.user_id, day)

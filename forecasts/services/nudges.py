@@ -18,6 +18,7 @@ sends nothing twice. A setting of 0 turns the nudge off. The crowd at arming is 
 (every minute), not at the submission itself, which stays as fast as it was.
 """
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db import connection
@@ -76,6 +77,29 @@ def armed_on_open_questions(*, now: datetime):
     return row_user_may_see(states, user="user_id", question="question")
 
 
+def nudges_send(
+    due, *, kind: str, key: str, sent_field: str, message: Callable, now: datetime, batch_size: int
+) -> list[Notification]:
+    """One nudge per due state, in locked batches: the notices (keyed by the forecast, so a copy is
+    impossible) and the state marked sent, a constant number of queries per batch."""
+
+    def nudge(rows: list[NudgeState]) -> list[Notification]:
+        notifications = [
+            Notification(
+                user_id=state.user_id,
+                question_id=state.question_id,
+                kind=kind,
+                dedupe_key=f"{key}:{state.question_id}:{state.forecast_id}",
+                message=message(state),
+            )
+            for state in rows
+        ]
+        NudgeState.objects.filter(pk__in=[state.pk for state in rows]).update(**{sent_field: now})
+        return notifications_create(notifications=notifications, now=now)
+
+    return in_locked_batches(due, nudge, batch_size=batch_size)
+
+
 def stale_forecasts_nudge(*, now: datetime, batch_size: int) -> list[Notification]:
     """Nudge each user whose standing forecast on an open question is older than their setting, once per forecast."""
     days = Coalesce(F("user__forewarn_profile__stale_forecast_days"), Value(STALE_FORECAST_DAYS_DEFAULT))
@@ -95,21 +119,15 @@ def stale_forecasts_nudge(*, now: datetime, batch_size: int) -> list[Notificatio
         .order_by("pk")
     )
 
-    def nudge(rows: list[NudgeState]) -> list[Notification]:
-        notifications = [
-            Notification(
-                user_id=state.user_id,
-                question_id=state.question_id,
-                kind=Notification.Kind.STALE_FORECAST,
-                dedupe_key=f"stale:{state.question_id}:{state.forecast_id}",
-                message=stale_forecast_message(state.question, forecast=state.forecast, now=now),
-            )
-            for state in rows
-        ]
-        NudgeState.objects.filter(pk__in=[state.pk for state in rows]).update(stale_sent_at=now)
-        return notifications_create(notifications=notifications, now=now)
-
-    return in_locked_batches(due, nudge, batch_size=batch_size)
+    return nudges_send(
+        due,
+        kind=Notification.Kind.STALE_FORECAST,
+        key="stale",
+        sent_field="stale_sent_at",
+        message=lambda state: stale_forecast_message(state.question, forecast=state.forecast, now=now),
+        now=now,
+        batch_size=batch_size,
+    )
 
 
 def crowd_moves_nudge(*, now: datetime, batch_size: int) -> list[Notification]:
@@ -131,20 +149,14 @@ def crowd_moves_nudge(*, now: datetime, batch_size: int) -> list[Notification]:
         .order_by("pk")
     )
 
-    def nudge(rows: list[NudgeState]) -> list[Notification]:
-        notifications = [
-            Notification(
-                user_id=state.user_id,
-                question_id=state.question_id,
-                kind=Notification.Kind.CROWD_MOVED,
-                dedupe_key=f"crowd-moved:{state.question_id}:{state.forecast_id}",
-                message=crowd_moved_message(
-                    state.question, forecast=state.forecast, crowd_before=state.crowd_at_forecast
-                ),
-            )
-            for state in rows
-        ]
-        NudgeState.objects.filter(pk__in=[state.pk for state in rows]).update(crowd_move_sent_at=now)
-        return notifications_create(notifications=notifications, now=now)
-
-    return in_locked_batches(due, nudge, batch_size=batch_size)
+    return nudges_send(
+        due,
+        kind=Notification.Kind.CROWD_MOVED,
+        key="crowd-moved",
+        sent_field="crowd_move_sent_at",
+        message=lambda state: crowd_moved_message(
+            state.question, forecast=state.forecast, crowd_before=state.crowd_at_forecast
+        ),
+        now=now,
+        batch_size=batch_size,
+    )
