@@ -1,6 +1,15 @@
 """Forewarn's domain: sources, questions with windows, append-only forecasts, resolutions, scores."""
 
-from forecasts.models.accounts import Profile, Team, TeamMembership, default_digest_period, new_calendar_token
+from forecasts.models.accounts import (
+    CROWD_MOVE_POINTS_DEFAULT,
+    STALE_FORECAST_DAYS_DEFAULT,
+    CrowdHidden,
+    Profile,
+    Team,
+    TeamMembership,
+    default_digest_period,
+    new_calendar_token,
+)
 from forecasts.models.forecasts import PROBABILITY_MAX, PROBABILITY_MIN, Forecast, LatestForecast
 from forecasts.models.notifications import (
     ActionTokenUse,
@@ -8,6 +17,7 @@ from forecasts.models.notifications import (
     DeliveryStatus,
     DigestDelivery,
     Notification,
+    NudgeState,
     WebhookDelivery,
 )
 from forecasts.models.questions import (
@@ -26,20 +36,24 @@ from forecasts.models.resolutions import ResolutionEvent, WindowChange
 from forecasts.models.scores import CalibrationReport, Score
 
 __all__ = [
+    "CROWD_MOVE_POINTS_DEFAULT",
     "EARLIEST_YEAR",
     "LATEST_YEAR",
     "MAX_TAGS",
     "PROBABILITY_MAX",
     "PROBABILITY_MIN",
+    "STALE_FORECAST_DAYS_DEFAULT",
     "YEAR_BOUNDS_MESSAGE",
     "ActionTokenUse",
     "CalibrationReport",
+    "CrowdHidden",
     "Delivery",
     "DeliveryStatus",
     "DigestDelivery",
     "Forecast",
     "LatestForecast",
     "Notification",
+    "NudgeState",
     "Profile",
     "Question",
     "QuestionKind",

@@ -6,6 +6,7 @@
 - scores: the stored scores, rebuilt from forecasts and resolutions.
 - lifecycle: closing ended windows, and the sweep with what follows it (beat and `manage.py sweep`).
 - reminders: who is reminded, nudged or told, and when.
+- nudges: stale-forecast and crowd-moved nudges, armed by the sweep from each standing forecast.
 - messages: the wording of every notice and email.
 - notifications: storing notices; deliveries: sending them (digest email, webhook POST).
 - webhook_targets: where a webhook may go (public addresses or the allow-list) and the guarded POST.
@@ -69,19 +70,24 @@ from forecasts.services.logins import (
 )
 from forecasts.services.messages import (
     closing_soon_message,
+    crowd_moved_message,
     digest_email_build,
     digest_items,
     digest_message_id,
     escalation_message,
     format_moment,
+    notification_update_url,
     question_admin_url,
+    question_forecast_url,
     ready_to_resolve_message,
     reminder_message,
     resolution_message,
     score_summary_text,
+    stale_forecast_message,
     webhook_text,
 )
 from forecasts.services.notifications import key_moment, notifications_create, notifications_mark_read
+from forecasts.services.nudges import crowd_moves_nudge, nudges_arm, stale_forecasts_nudge
 from forecasts.services.questions import (
     EDITABLE_FIELDS,
     question_create,
@@ -167,6 +173,8 @@ __all__ = [
     "client_address",
     "closing_soon_message",
     "closing_soon_notify",
+    "crowd_moved_message",
+    "crowd_moves_nudge",
     "crowd_rebuild",
     "digest_deliver",
     "digest_email_build",
@@ -188,8 +196,10 @@ __all__ = [
     "login_failure_record",
     "login_success_record",
     "moderator_ids",
+    "notification_update_url",
     "notifications_create",
     "notifications_mark_read",
+    "nudges_arm",
     "probability_from_input",
     "profile_update",
     "question_admin_url",
@@ -197,6 +207,7 @@ __all__ = [
     "question_create",
     "question_crowd_refresh",
     "question_delete",
+    "question_forecast_url",
     "question_open",
     "question_resolve",
     "question_scores_recompute",
@@ -222,6 +233,8 @@ __all__ = [
     "scores_recompute_all",
     "scoring_cutoff",
     "source_create",
+    "stale_forecast_message",
+    "stale_forecasts_nudge",
     "stale_scores_recompute",
     "tasks_queue",
     "user_secrets_rotate",

@@ -31,6 +31,7 @@ EDITABLE_FIELDS = {
     "window_start",
     "window_end",
     "resolve_by",
+    "crowd_hidden",
 }
 SCHEDULE_FIELDS = {"window_end", "resolve_by"}
 WINDOW_FIELDS = ("window_start", "window_end")
@@ -136,8 +137,11 @@ def question_create(
     draft: bool = False,
     opened_at: datetime | None = None,
     external_key: str = "",
+    crowd_hidden: str | None = None,
 ) -> Question:
     """File a new question, open for forecasts unless saved as a draft.
+
+    `crowd_hidden` (blind forecasting) defaults to the team's `crowd_hidden_default`, `never` without a team.
 
     `opened_at` defaults to now; a question logged after the fact may start at its statement date.
     A question filed after its window ended is a historical record: it is closed at once at its
@@ -166,6 +170,7 @@ def question_create(
         opened_at=None if draft or historical else opened_at or now,
         created_at=now,
         external_key=external_key,
+        crowd_hidden=crowd_hidden or (team.crowd_hidden_default if team else Question.CrowdHidden.NEVER),
     )
     if historical:
         question.opened_at = opened_at
