@@ -302,6 +302,11 @@ class ForecastExportView(generics.GenericAPIView):
         "window_start",
         "window_end",
         "occurred_at",
+        "opened_at",
+        "closed_at",
+        "resolved_at",
+        "quote",
+        "url",
     ]
 
     def get_queryset(self):

@@ -1,6 +1,7 @@
 """Every write Forewarn makes goes through one of these services; import them from this package.
 
 - questions, drafts, sources, forecasts, accounts: what people create and edit.
+- imports: forecasts of other trackers (and of another Forewarn) loaded in bulk.
 - resolutions: resolve, annul and undo, as one transition table.
 - crowd: the crowd median and counts, maintained as forecasts arrive.
 - scores: the stored scores, rebuilt from forecasts and resolutions.
@@ -39,7 +40,7 @@ from forecasts.services.action_links import (
     action_link_use,
 )
 from forecasts.services.batches import in_locked_batches
-from forecasts.services.crowd import crowd_rebuild, question_crowd_refresh
+from forecasts.services.crowd import crowd_rebuild, question_crowd_refresh, questions_crowd_rebuild
 from forecasts.services.deliveries import (
     NOT_VISIBLE_ERROR,
     WEBHOOK_TEST_TEXT,
@@ -59,6 +60,7 @@ from forecasts.services.deliveries import (
 )
 from forecasts.services.drafts import question_delete
 from forecasts.services.forecasts import forecast_submit, probability_from_input
+from forecasts.services.imports import ImportFailed, ImportReport, forecasts_import
 from forecasts.services.lifecycle import LifecycleRun, SweepReport, lifecycle_run, lifecycle_sweep, questions_close_due
 from forecasts.services.logins import (
     LoginRefusal,
@@ -168,6 +170,10 @@ __all__ = [
     "closing_soon_message",
     "closing_soon_notify",
     "crowd_rebuild",
+    "questions_crowd_rebuild",
+    "ImportFailed",
+    "ImportReport",
+    "forecasts_import",
     "digest_deliver",
     "digest_email_build",
     "digest_items",

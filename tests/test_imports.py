@@ -1,0 +1,253 @@
+"""forecasts_import, the import_forecasts command and the admin upload page, one fixture file per format."""
+
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from forecasts.import_formats import file_read
+from forecasts.models import Forecast, LatestForecast, Profile, Question, ResolutionEvent, Score, Source
+from forecasts.services import ImportFailed, forecasts_import
+from forecasts.services.imports import AFTER_WINDOW, FOREIGN_QUESTION, IN_THE_FUTURE
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+FILES = Path(__file__).parent / "imports"
+FIXTURES = {"fatebook": "fatebook.csv", "predictionbook": "predictionbook.json", "csv": "generic.csv"}
+
+
+def fixture_text(fmt: str) -> str:
+    return (FILES / FIXTURES[fmt]).read_text()
+
+
+def snapshot() -> dict:
+    """Every row an import can write, as comparable values."""
+    return {
+        "questions": sorted(
+            Question.objects.values_list(
+                "external_key", "title", "status", "outcome", "window_end", "opened_at", "closed_at", "resolved_at",
+                "forecast_count", "forecaster_count", "crowd_probability",
+            ),
+            key=repr,
+        ),
+        "forecasts": sorted(
+            Forecast.objects.values_list("question__external_key", "forecaster__username", "source__name", "made_at",
+                                         "probability"),
+            key=repr,
+        ),
+        "scores": sorted(Score.objects.values_list("question__external_key", "forecaster_id", "source_id", "brier",
+                                                   "time_averaged_brier", "relative_brier"),
+                         key=repr),
+        "events": ResolutionEvent.objects.count(),
+        "users": get_user_model().objects.count(),
+        "sources": Source.objects.count(),
+        "standing": LatestForecast.objects.count(),
+    }  # fmt: skip
+
+
+# --- each format -----------------------------------------------------------------------------
+
+
+def test_fatebook_export_imports_with_times_authors_and_resolutions(owner):
+    report = forecasts_import(text=fixture_text("fatebook"), fmt="fatebook", owner=owner)
+    assert report.errors == [] and report.forecasts_created == 9 and report.questions_created == 6
+    ceasefire = Question.objects.get(title__startswith="Will the ceasefire")
+    assert ceasefire.status == "resolved" and ceasefire.outcome == "no" and ceasefire.owner == owner
+    assert ceasefire.external_key.startswith("fatebook:") and ceasefire.details == "Tracking the January truce."
+    # Resolved after its resolve-by date: the window is the resolve-by date, resolved when Fatebook did.
+    assert ceasefire.window_end.isoformat() == "2024-03-01T00:00:00+00:00"
+    assert ceasefire.resolved_at.isoformat() == "2024-03-02T10:00:00+00:00"
+    made = list(ceasefire.forecasts.order_by("made_at").values_list("forecaster__username", "made_at", "probability"))
+    assert [(name, at.isoformat(), p) for name, at, p in made] == [
+        ("Dana_Ortiz", "2024-01-10T09:15:03+00:00", 0.35),
+        ("Sam_Lee", "2024-01-12T18:40:12+00:00", 0.2),
+        ("Dana_Ortiz", "2024-02-01T08:00:00+00:00", 0.25),
+    ]
+    # Resolved before its resolve-by date: closed at the resolution.
+    sanctions = Question.objects.get(title__startswith="Will the EU")
+    assert sanctions.outcome == "yes" and sanctions.window_end.isoformat() == "2024-02-23T16:30:00+00:00"
+    assert Question.objects.get(title__startswith="Will the summit").status == "annulled"
+    assert set(Question.objects.filter(title__startswith="Who will chair").values_list("title", "outcome")) == {
+        ("Who will chair the talks in May?: Norway", "yes"),
+        ("Who will chair the talks in May?: Qatar", "no"),
+    }
+    assert Question.objects.get(title__startswith="Will the border").status == "open"
+    # Scored like any other: one score per forecaster on each yes/no question.
+    assert Score.objects.filter(question=ceasefire).count() == 2
+    assert Score.objects.count() == 2 + 2 + 1 + 1
+    dana = get_user_model().objects.get(username="Dana_Ortiz")
+    assert dana.first_name == "Dana Ortiz" and not dana.is_active and not dana.has_usable_password()
+    assert Profile.objects.get(user=dana).is_imported
+
+
+def test_predictionbook_json_imports_responses_with_confidence(owner):
+    report = forecasts_import(text=fixture_text("predictionbook"), fmt="predictionbook", owner=owner)
+    assert report.errors == [] and report.questions_created == 4
+    assert report.forecasts_created == 6  # the comment without a confidence is not a forecast
+    talks = Question.objects.get(external_key="predictionbook:193847")
+    assert talks.outcome == "no" and talks.forecaster_count == 2
+    assert sorted(talks.forecasts.values_list("forecaster__username", "probability")) == [
+        ("Rowan_Hale", 0.3),
+        ("mkessler", 0.25),
+    ]
+    assert Question.objects.get(external_key="predictionbook:193902").outcome == "yes"
+    assert Question.objects.get(external_key="predictionbook:194010").status == "annulled"  # withdrawn
+    assert Question.objects.get(external_key="predictionbook:194377").status == "open"
+    assert Score.objects.filter(question=talks).count() == 2
+    rate = Score.objects.get(question__external_key="predictionbook:193902")
+    assert rate.forecast_count == 2 and rate.probability == 0.75
+
+
+def test_generic_csv_imports_users_sources_and_percentages(owner):
+    ana = factories.ForecasterFactory(username="ana")
+    report = forecasts_import(text=fixture_text("csv"), fmt="csv", owner=owner)
+    assert report.errors == [] and report.forecasts_created == 7 and report.users_created == 1  # ben only
+    grain = Question.objects.get(external_key="csv:ua-grain-1")
+    assert grain.window_start.isoformat() == "2022-06-01T00:00:00+00:00" and grain.outcome == "yes"
+    assert grain.forecasts.filter(forecaster=ana).count() == 2  # matched by username, still active
+    assert get_user_model().objects.get(username="ana").is_active
+    statement = grain.forecasts.get(source__name="UN spokesperson")
+    assert statement.quote.startswith("A deal") and statement.url.endswith("2022-06-20")
+    assert grain.forecasts.get(forecaster__username="ben").probability == 0.45
+    assert Score.objects.filter(question=grain).count() == 3  # ana, ben and the source
+    assert Question.objects.get(external_key="csv:ua-talks-3").outcome == "no"
+
+
+@pytest.mark.parametrize("fmt", sorted(FIXTURES))
+def test_a_second_import_changes_nothing(owner, fmt):
+    first = forecasts_import(text=fixture_text(fmt), fmt=fmt, owner=owner)
+    assert first.forecasts_created > 0
+    before = snapshot()
+    second = forecasts_import(text=fixture_text(fmt), fmt=fmt, owner=owner)
+    assert snapshot() == before
+    assert second.forecasts_created == second.questions_created == second.users_created == 0
+    assert second.forecasts_present == first.forecasts_created and second.questions_matched == first.questions_created
+
+
+@pytest.mark.parametrize("fmt", sorted(FIXTURES))
+def test_dry_run_counts_but_writes_nothing(owner, fmt):
+    before = snapshot()
+    report = forecasts_import(text=fixture_text(fmt), fmt=fmt, owner=owner, dry_run=True)
+    assert report.forecasts_created > 0 and report.questions_created > 0
+    assert snapshot() == before
+
+
+def test_imported_scores_count_in_calibration(owner, editor):
+    from tests.api_support import client_for
+
+    forecasts_import(text=fixture_text("csv"), fmt="csv", owner=owner)
+    calibration = client_for(editor).get("/api/stats/calibration/").json()
+    assert calibration["n"] == Score.objects.count() == 6 and calibration["questions"] == 3
+
+
+# --- bad rows --------------------------------------------------------------------------------
+
+BAD_CSV = """question,window_end,forecaster,probability,made_at,outcome
+Will it rain on the parade?,2022-05-01T00:00:00Z,ana,0.3,2022-04-01T00:00:00Z,yes
+Will it rain on the parade?,2022-05-01T00:00:00Z,ben,1.5,2022-04-02T00:00:00Z,yes
+Will it rain on the parade?,2022-05-01T00:00:00Z,cy,0.4,yesterday,yes
+Will it rain on the parade?,2022-05-01T00:00:00Z,dee,0.4,2022-06-01T00:00:00Z,yes
+Will the bridge reopen?,2030-05-01T00:00:00Z,ana,0.5,2029-06-01T00:00:00Z,
+Will the bridge reopen?,2030-05-01T00:00:00Z,ana,0.6,2024-01-01T00:00:00Z,maybe
+Will the talks fail?,2022-05-01T00:00:00Z,ana,0.5,2022-04-01T00:00:00Z,yes
+Will the talks fail?,2022-05-01T00:00:00Z,ben,0.5,2022-04-01T00:00:00Z,no
+"""
+
+
+def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(owner):
+    before = snapshot()
+    with pytest.raises(ImportFailed) as failure:
+        forecasts_import(text=BAD_CSV, fmt="csv", owner=owner)
+    errors = {error.line: error.reason for error in failure.value.report.errors}
+    assert sorted(errors) == [3, 4, 5, 6, 7, 9]
+    assert "between 0.001 and 0.999" in errors[3]
+    assert "made_at" in errors[4] and "'yesterday'" in errors[4]
+    assert errors[5] == AFTER_WINDOW.format(window_end="2022-05-01T00:00:00+00:00")
+    assert errors[6] == IN_THE_FUTURE
+    assert "'maybe'" in errors[7]
+    assert "outcome differs from line 8" in errors[9]
+    assert snapshot() == before
+
+
+def test_partial_keeps_the_good_rows(owner):
+    report = forecasts_import(text=BAD_CSV, fmt="csv", owner=owner, partial=True)
+    assert [error.line for error in report.errors] == [3, 4, 5, 6, 7, 9]
+    assert sorted(Forecast.objects.values_list("forecaster__username", "question__title")) == [
+        ("ana", "Will it rain on the parade?"),
+        ("ana", "Will the talks fail?"),
+    ]
+    assert Question.objects.count() == 2  # the bridge question had no good row
+
+
+def test_an_unreadable_file_is_one_error():
+    with pytest.raises(Exception) as failure:
+        file_read("title,when\nx,y\n", fmt="fatebook")
+    assert "Missing columns" in str(failure.value)
+
+
+def test_predictionbook_errors_name_the_line_of_the_prediction(owner):
+    text = '[\n  {"id": 1, "description": "A", "deadline": "2022-01-01T00:00:00Z", "outcome": true,\n   "responses": []},\n  {"id": 2, "description": "B", "deadline": "soon", "outcome": null, "responses": []}\n]\n'
+    with pytest.raises(ImportFailed) as failure:
+        forecasts_import(text=text, fmt="predictionbook", owner=owner)
+    assert [(error.line, "deadline" in error.reason) for error in failure.value.report.errors] == [(4, True)]
+
+
+def test_someone_elses_question_is_not_imported_into(owner, forecaster):
+    forecasts_import(text=fixture_text("csv"), fmt="csv", owner=owner)
+    with pytest.raises(ImportFailed) as failure:
+        forecasts_import(text=fixture_text("csv"), fmt="csv", owner=forecaster)
+    assert {error.reason for error in failure.value.report.errors} == {FOREIGN_QUESTION}
+
+
+def test_a_team_the_owner_is_not_in_is_refused(owner):
+    team = factories.TeamFactory()
+    with pytest.raises(ImportFailed) as failure:
+        forecasts_import(text=fixture_text("csv"), fmt="csv", owner=owner, team=team)
+    assert "team" in failure.value.report.errors[0].reason
+    assert not Question.objects.exists()
+
+
+def test_new_forecasts_on_a_matched_question_are_added_and_rescored(owner):
+    forecasts_import(text=fixture_text("csv"), fmt="csv", owner=owner)
+    more = fixture_text("csv") + (
+        "ua-power-2,Will the power plant be disconnected from the grid before October 2022?,,"
+        "2022-10-01T00:00:00Z,cy,,0.7,2022-09-01T00:00:00Z,yes,2022-10-02T09:00:00Z,,\n"
+    )
+    report = forecasts_import(text=more, fmt="csv", owner=owner)
+    assert report.forecasts_created == 1 and report.forecasts_present == 7
+    power = Question.objects.get(external_key="csv:ua-power-2")
+    assert power.forecaster_count == 3 and Score.objects.filter(question=power).count() == 3
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def test_command_imports_and_reports(owner):
+    out = StringIO()
+    call_command("import_forecasts", str(FILES / "fatebook.csv"), "--format", "fatebook", "--owner", "owner", stdout=out)
+    assert "imported 9 forecasts" in out.getvalue()
+    assert Question.objects.filter(owner=owner).count() == 6
+
+
+def test_command_dry_run_and_bad_rows(owner, tmp_path):
+    out = StringIO()
+    call_command("import_forecasts", str(FILES / "generic.csv"), "--format", "csv", "--owner", "owner", "--dry-run",
+                 stdout=out)  # fmt: skip
+    assert "would import 7 forecasts" in out.getvalue() and not Forecast.objects.exists()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(BAD_CSV)
+    err = StringIO()
+    with pytest.raises(CommandError, match="6 bad rows"):
+        call_command("import_forecasts", str(bad), "--format", "csv", "--owner", "owner", stderr=err)
+    assert "line 3:" in err.getvalue() and not Forecast.objects.exists()
+    call_command("import_forecasts", str(bad), "--format", "csv", "--owner", "owner", "--partial", stdout=out,
+                 stderr=err)  # fmt: skip
+    assert Forecast.objects.count() == 2
+
+
+def test_command_needs_an_owner_when_there_is_no_single_superuser(db):
+    with pytest.raises(CommandError, match="--owner"):
+        call_command("import_forecasts", str(FILES / "generic.csv"), "--format", "csv")
