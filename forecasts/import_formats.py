@@ -66,6 +66,7 @@ class ImportRow:
     quote: str = ""
     url: str = ""
     details: str = ""
+    kind: str = ""
     extra: dict = field(default_factory=dict)
 
 
@@ -308,6 +309,7 @@ def forewarn_row(line: int, record: dict) -> ImportRow:
         resolved_at=moment(record.get("resolved_at", ""), name="resolved_at"),
         quote=unguarded(record.get("quote", "")),
         url=record.get("url", ""),
+        kind=record.get("kind", ""),
         extra={"exact_opening": True},
     )
 

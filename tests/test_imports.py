@@ -251,3 +251,92 @@ def test_command_dry_run_and_bad_rows(owner, tmp_path):
 def test_command_needs_an_owner_when_there_is_no_single_superuser(db):
     with pytest.raises(CommandError, match="--owner"):
         call_command("import_forecasts", str(FILES / "generic.csv"), "--format", "csv")
+
+
+# --- a round trip through Forewarn's own export -----------------------------------------------
+
+
+def numbers_of(client) -> dict:
+    """Every calibration and leaderboard number the API gives, authors named rather than numbered."""
+    numbers = {}
+    for params in ({}, {"bins": 5}, {"strategy": "quantile", "bins": 4}, {"kind": "escalation"}, {"resolved_after": "2000-01-01"}):
+        numbers[f"calibration {params}"] = client.get("/api/stats/calibration/", params).json()
+    for params in ({}, {"authors": "sources"}, {"authors": "forecasters"}):
+        board = client.get("/api/stats/leaderboard/", params).json()
+        numbers[f"leaderboard {params}"] = [{k: v for k, v in row.items() if k != "id"} for row in board["results"]]
+    numbers["phrases"] = client.get("/api/stats/phrases/").json()
+    numbers["scores"] = sorted(
+        Score.objects.values_list(
+            "question__title", "forecaster__username", "source__name", "probability", "outcome", "brier", "log_loss",
+            "time_averaged_brier", "coverage", "relative_brier", "forecast_count", "scored_until", "resolved_at",
+            "window_end", "question_kind",
+        ),
+        key=repr,
+    )  # fmt: skip
+    return numbers
+
+
+def test_round_trip_through_the_forewarn_export_gives_identical_numbers(editor, eager_tasks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from forecasts.services import crowd_rebuild, question_annul, question_resolve, scores_recompute_all
+    from tests.api_support import client_for
+
+    now = timezone.now()
+    days = lambda n: now - timedelta(days=n)  # noqa: E731
+    owner = factories.ForecasterFactory(username="analyst")
+    people = [factories.ForecasterFactory(username=name) for name in ("ana", "ben", "cy")]
+    source = factories.SourceFactory(name="Ministry of Defence")
+    plans = [  # (window end, outcome, occurred_at, [(author, days ago, probability)])
+        (days(30), "yes", None, [(0, 55, 0.6), (1, 50, 0.3), (0, 40, 0.8), (2, 35, 0.55), ("source", 58, 0.7)]),
+        (days(20), "no", None, [(0, 50, 0.2), (1, 45, 0.35), (2, 25, 0.1), ("source", 44, 0.4)]),
+        (days(-10), "yes", days(10), [(0, 30, 0.4), (1, 20, 0.65), (2, 5, 0.9)]),
+        (days(15), "annulled", None, [(0, 30, 0.5), (1, 28, 0.5)]),
+        (days(-20), "", None, [(2, 10, 0.3)]),
+        (days(12), "yes", None, [(1, 40, 0.999), (2, 30, 0.001)]),
+    ]
+    for index, (window_end, outcome, occurred_at, forecasts) in enumerate(plans):
+        past = window_end < now
+        question = factories.QuestionFactory(
+            owner=owner,
+            title="=SUM(1)" if index == 0 else f"Round trip question {index}",
+            window_end=window_end,
+            opened_at=days(60),
+            status="awaiting_resolution" if past else "open",
+            closed_at=window_end if past else None,
+        )
+        for author, ago_days, probability in forecasts:
+            statement = {"forecaster": None, "source": source, "quote": "We expect it.", "url": "https://example.org/m"}
+            factories.ForecastFactory(
+                question=question,
+                recorded_by=owner,
+                made_at=days(ago_days),
+                probability=probability,
+                **(statement if author == "source" else {"forecaster": people[author]}),
+            )
+        if outcome == "annulled":
+            question_annul(question=question, actor=editor)
+        elif outcome:
+            question_resolve(question=question, actor=editor, outcome=outcome, occurred_at=occurred_at)
+    crowd_rebuild()
+    scores_recompute_all()
+    client = client_for(editor)
+    before = numbers_of(client)
+    # Calibration counts ended windows: 4 + 4 + 2 pairs; the leaderboard also has the early YES (2 pairs).
+    assert before["calibration {}"]["n"] == 10 and len(before["leaderboard {}"]) == 4
+    export = b"".join(client.get("/api/forecasts/export.csv").streaming_content).decode()
+
+    # A fresh instance: nothing but the importer.
+    Score.objects.all().delete()
+    LatestForecast.objects.all().delete()
+    Question.objects.all().delete()
+    Source.objects.all().delete()
+    get_user_model().objects.exclude(pk=editor.pk).delete()
+    report = forecasts_import(text=export, fmt="forewarn", owner=editor)
+    assert report.errors == [] and report.forecasts_created == 17 and report.users_created == 3
+    assert Question.objects.get(title="=SUM(1)")  # the export's formula guard is undone
+    assert numbers_of(client) == before
+    again = forecasts_import(text=export, fmt="forewarn", owner=editor)
+    assert again.forecasts_created == 0 and numbers_of(client) == before

@@ -307,6 +307,7 @@ class ForecastExportView(generics.GenericAPIView):
         "resolved_at",
         "quote",
         "url",
+        "kind",
     ]
 
     def get_queryset(self):

@@ -88,6 +88,7 @@ def forecast_export_rows(forecasts: QuerySet[Forecast]) -> QuerySet:
         "question__resolved_at",
         "quote",
         "url",
+        "question__kind",
     )
 
 

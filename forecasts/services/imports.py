@@ -165,6 +165,7 @@ def question_new(
         owner=owner,
         team=team,
         title=first.title,
+        kind=first.kind or Question.Kind.OTHER,
         resolution_criteria=CRITERIA.format(fmt=fmt),
         details=first.details,
         window_start=first.window_start,
