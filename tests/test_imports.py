@@ -340,3 +340,54 @@ def test_round_trip_through_the_forewarn_export_gives_identical_numbers(editor, 
     assert numbers_of(client) == before
     again = forecasts_import(text=export, fmt="forewarn", owner=editor)
     assert again.forecasts_created == 0 and numbers_of(client) == before
+
+
+# --- the admin upload page -------------------------------------------------------------------
+
+IMPORT_URL = "/admin/forecasts/forecast/import/"
+
+
+def upload(client, name: str, text: str, **fields):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(IMPORT_URL, {"file": SimpleUploadedFile(name, text.encode()), **fields})
+
+
+def test_admin_page_imports_a_file_and_is_linked_from_the_forecast_list(client, owner):
+    client.force_login(owner)
+    assert IMPORT_URL.encode() in client.get("/admin/forecasts/forecast/").content
+    page = client.get(IMPORT_URL)
+    assert page.status_code == 200 and b"Fatebook CSV export" in page.content
+    response = upload(client, "fatebook.csv", fixture_text("fatebook"), format="fatebook")
+    assert response.status_code == 200
+    assert "imported 9 forecasts" in response.content.decode()
+    assert Question.objects.filter(owner=owner).count() == 6
+
+
+def test_admin_page_lists_bad_rows_and_writes_nothing_unless_told(client, owner):
+    client.force_login(owner)
+    response = upload(client, "bad.csv", BAD_CSV, format="csv")
+    page = response.content.decode()
+    assert "6 bad rows: nothing was imported." in page and not Forecast.objects.exists()
+    assert '<td class="line">3</td>' in page and "between 0.001 and 0.999" in page
+    response = upload(client, "bad.csv", BAD_CSV, format="csv", partial="on")
+    assert "imported 2 forecasts" in response.content.decode() and Forecast.objects.count() == 2
+
+
+def test_admin_page_dry_run_and_team(client, owner):
+    team = factories.TeamFactory(name="Desk")
+    factories.TeamMembershipFactory(team=team, user=owner)
+    client.force_login(owner)
+    response = upload(client, "generic.csv", fixture_text("csv"), format="csv", dry_run="on", team=team.pk)
+    assert "would import 7 forecasts" in response.content.decode() and not Question.objects.exists()
+    upload(client, "generic.csv", fixture_text("csv"), format="csv", team=team.pk)
+    assert set(Question.objects.values_list("team__name", flat=True)) == {"Desk"}
+
+
+def test_admin_page_needs_the_permission_to_file_a_question(client):
+    client.force_login(factories.UserFactory(username="staff-reader", is_staff=True))  # staff, in no group
+    assert client.get(IMPORT_URL).status_code == 403
+    assert upload(client, "generic.csv", fixture_text("csv"), format="csv").status_code == 403
+    forecast_list = client.get("/admin/forecasts/forecast/")
+    assert forecast_list.status_code in (200, 403) and IMPORT_URL.encode() not in forecast_list.content
+    assert not Question.objects.exists()
