@@ -228,7 +228,7 @@ def test_new_forecasts_on_a_matched_question_are_added_and_rescored(owner):
 def test_command_imports_and_reports(owner):
     out = StringIO()
     call_command("import_forecasts", str(FILES / "fatebook.csv"), "--format", "fatebook", "--owner", "owner", stdout=out)
-    assert "imported 9 forecasts" in out.getvalue()
+    assert "Imported 9 forecasts" in out.getvalue()
     assert Question.objects.filter(owner=owner).count() == 6
 
 
@@ -236,7 +236,7 @@ def test_command_dry_run_and_bad_rows(owner, tmp_path):
     out = StringIO()
     call_command("import_forecasts", str(FILES / "generic.csv"), "--format", "csv", "--owner", "owner", "--dry-run",
                  stdout=out)  # fmt: skip
-    assert "would import 7 forecasts" in out.getvalue() and not Forecast.objects.exists()
+    assert "Would import 7 forecasts" in out.getvalue() and not Forecast.objects.exists()
     bad = tmp_path / "bad.csv"
     bad.write_text(BAD_CSV)
     err = StringIO()
@@ -360,7 +360,7 @@ def test_admin_page_imports_a_file_and_is_linked_from_the_forecast_list(client, 
     assert page.status_code == 200 and b"Fatebook CSV export" in page.content
     response = upload(client, "fatebook.csv", fixture_text("fatebook"), format="fatebook")
     assert response.status_code == 200
-    assert "imported 9 forecasts" in response.content.decode()
+    assert "Imported 9 forecasts" in response.content.decode()
     assert Question.objects.filter(owner=owner).count() == 6
 
 
@@ -371,7 +371,7 @@ def test_admin_page_lists_bad_rows_and_writes_nothing_unless_told(client, owner)
     assert "6 bad rows: nothing was imported." in page and not Forecast.objects.exists()
     assert '<td class="line">3</td>' in page and "between 0.001 and 0.999" in page
     response = upload(client, "bad.csv", BAD_CSV, format="csv", partial="on")
-    assert "imported 2 forecasts" in response.content.decode() and Forecast.objects.count() == 2
+    assert "Imported 2 forecasts" in response.content.decode() and Forecast.objects.count() == 2
 
 
 def test_admin_page_dry_run_and_team(client, owner):
@@ -379,7 +379,7 @@ def test_admin_page_dry_run_and_team(client, owner):
     factories.TeamMembershipFactory(team=team, user=owner)
     client.force_login(owner)
     response = upload(client, "generic.csv", fixture_text("csv"), format="csv", dry_run="on", team=team.pk)
-    assert "would import 7 forecasts" in response.content.decode() and not Question.objects.exists()
+    assert "Would import 7 forecasts" in response.content.decode() and not Question.objects.exists()
     upload(client, "generic.csv", fixture_text("csv"), format="csv", team=team.pk)
     assert set(Question.objects.values_list("team__name", flat=True)) == {"Desk"}
 

@@ -73,15 +73,16 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
 
     def summary(self) -> str:
-        verb = "would import" if self.dry_run else "imported"
-        return (
-            f"{self.fmt}: {verb} {self.forecasts_created} forecasts ({self.forecasts_present} already here) on "
+        verb = "Would import" if self.dry_run else "Imported"
+        text = (
+            f"{verb} {self.forecasts_created} forecasts from {self.fmt} ({self.forecasts_present} already here) on "
             f"{self.questions_created} new and {self.questions_matched} existing questions; "
-            f"{self.questions_resolved} resolved, {self.scores_stored} scores, {self.users_created} new imported "
-            f"users, {self.sources_created} new sources; {len(self.errors)} bad rows"
-            + (" skipped" if self.errors and self.partial else "")
-            + "."
+            f"{self.questions_resolved} questions resolved, {self.scores_stored} scores; "
+            f"{self.users_created} new imported users, {self.sources_created} new sources."
         )
+        if self.errors:
+            text += f" {len(self.errors)} bad rows {'skipped' if self.partial else 'found'}."
+        return text
 
 
 @dataclass
