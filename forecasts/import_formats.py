@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 
 FORMATS = ("fatebook", "predictionbook", "forewarn", "csv")
 FORMAT_LABELS = {
@@ -27,6 +27,8 @@ FORMULA_GUARD = "'"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 USERNAME_UNSAFE = re.compile(r"[^\w.@+-]+")
 USERNAME_MAX = 150
+# Fatebook writes seconds (and only they) without a leading zero: "2024-03-05 14:07:5".
+UNPADDED_MOMENT = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{1,2}):(\d{1,2})")
 
 
 class UnreadableFile(ValueError):
@@ -99,16 +101,13 @@ def moment(value: str, *, name: str) -> datetime | None:
     value = (value or "").strip()
     if not value:
         return None
-    match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{1,2}):(\d{1,2})", value)
-    if match:  # Fatebook writes seconds without their leading zero ("2024-03-05 14:07:5")
-        return datetime(*map(int, match.groups()), tzinfo=UTC)
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)  # Z, offsets, fractions and bare dates alike
     except ValueError:
-        try:
-            parsed = datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
-        except ValueError:
+        match = UNPADDED_MOMENT.fullmatch(value)
+        if match is None:
             raise ValueError(f"{name}: {value!r} is not a date and time (YYYY-MM-DDTHH:MM:SSZ).") from None
+        parsed = datetime(*map(int, match.groups()))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -189,7 +188,11 @@ def fatebook_row(line: int, record: dict) -> ImportRow:
     return ImportRow(
         line=line,
         question_key=stable_key(
-            "fatebook", record["Question title"], record.get("Question created at", ""), record.get("Question created by", ""), option
+            "fatebook",
+            record["Question title"],
+            record.get("Question created at", ""),
+            record.get("Question created by", ""),
+            option,
         ),
         title=title,
         window_end=window_end,
@@ -280,7 +283,16 @@ def predictionbook_read(text: str) -> ParsedFile:
 
 # Forewarn --------------------------------------------------------------------------------------
 
-FOREWARN_REQUIRED = {"question_id", "question", "forecaster", "source", "probability", "made_at", "outcome", "window_end"}
+FOREWARN_REQUIRED = {
+    "question_id",
+    "question",
+    "forecaster",
+    "source",
+    "probability",
+    "made_at",
+    "outcome",
+    "window_end",
+}
 
 
 def forewarn_row(line: int, record: dict) -> ImportRow:

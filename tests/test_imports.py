@@ -227,7 +227,9 @@ def test_new_forecasts_on_a_matched_question_are_added_and_rescored(owner):
 
 def test_command_imports_and_reports(owner):
     out = StringIO()
-    call_command("import_forecasts", str(FILES / "fatebook.csv"), "--format", "fatebook", "--owner", "owner", stdout=out)
+    call_command(
+        "import_forecasts", str(FILES / "fatebook.csv"), "--format", "fatebook", "--owner", "owner", stdout=out
+    )
     assert "Imported 9 forecasts" in out.getvalue()
     assert Question.objects.filter(owner=owner).count() == 6
 
@@ -259,7 +261,13 @@ def test_command_needs_an_owner_when_there_is_no_single_superuser(db):
 def numbers_of(client) -> dict:
     """Every calibration and leaderboard number the API gives, authors named rather than numbered."""
     numbers = {}
-    for params in ({}, {"bins": 5}, {"strategy": "quantile", "bins": 4}, {"kind": "escalation"}, {"resolved_after": "2000-01-01"}):
+    for params in (
+        {},
+        {"bins": 5},
+        {"strategy": "quantile", "bins": 4},
+        {"kind": "escalation"},
+        {"resolved_after": "2000-01-01"},
+    ):
         numbers[f"calibration {params}"] = client.get("/api/stats/calibration/", params).json()
     for params in ({}, {"authors": "sources"}, {"authors": "forecasters"}):
         board = client.get("/api/stats/leaderboard/", params).json()
@@ -391,3 +399,14 @@ def test_admin_page_needs_the_permission_to_file_a_question(client):
     forecast_list = client.get("/admin/forecasts/forecast/")
     assert forecast_list.status_code in (200, 403) and IMPORT_URL.encode() not in forecast_list.content
     assert not Question.objects.exists()
+
+
+# --- the bench figure ------------------------------------------------------------------------
+
+
+def test_bench_import_figure_runs_at_a_tiny_scale():
+    from bench.imports import import_figures
+
+    figures, details = import_figures(scale=0.01, seed=7)
+    assert figures[0].name.startswith("import 1,000 forecasts on 20 questions") and figures[0].met
+    assert "Imported 1000 forecasts" in details["summary"] and Forecast.objects.count() == 1000

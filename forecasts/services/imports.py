@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from forecasts.access import user_can_resolve_question
@@ -159,6 +159,8 @@ def question_new(
 ) -> tuple[Question, ResolutionEvent | None]:
     """The unsaved question for a group of rows, resolved as the file says; raises ValidationError."""
     first = rows[0]
+    if first.resolved_at is not None and first.resolved_at > now:
+        raise ValidationError({"resolved_at": "A resolution cannot be dated in the future."})
     opened_at = first.opened_at
     if opened_at is None and not first.extra.get("exact_opening"):
         opened_at = min(row.made_at for row in rows)
@@ -330,7 +332,7 @@ def write(report, fresh, new_questions, existing, to_resolve, *, owner, fmt, now
     questions |= {question.external_key: question for question in created_questions}
     report.questions_created = len(created_questions)
     events = []
-    for key, (question, event) in new_questions.items():
+    for key, (_, event) in new_questions.items():
         if event is not None:
             event.question = questions[key]
             events.append(event)
@@ -339,39 +341,35 @@ def write(report, fresh, new_questions, existing, to_resolve, *, owner, fmt, now
         event.question.current_resolution = event
     Question.objects.bulk_update([event.question for event in events], ["current_resolution"], batch_size=BATCH_SIZE)
 
-    forecasts = [
-        Forecast(
-            question=questions[c.row.question_key],
-            forecaster=None if c.row.source else users[c.row.forecaster],
-            source=sources[c.row.source] if c.row.source else None,
-            recorded_by=owner,
-            made_at=c.row.made_at,
-            recorded_at=now,
-            probability=c.probability,
-            phrase=c.phrase,
-            yardstick=c.yardstick,
-            quote=c.row.quote if c.row.source else "",
-            url=c.row.url if c.row.source else "",
+    rows = [
+        (
+            questions[c.row.question_key].pk,
+            None if c.row.source else users[c.row.forecaster].pk,
+            sources[c.row.source].pk if c.row.source else None,
+            c.row.made_at,
+            c.probability,
+            c.phrase,
+            c.yardstick,
+            c.row.quote if c.row.source else "",
+            c.row.url if c.row.source else "",
         )
         for c in fresh
     ]
-    Forecast.objects.bulk_create(forecasts, batch_size=BATCH_SIZE)
+    forecasts = forecasts_insert(rows, recorded_by_id=owner.pk, now=now)
     report.forecasts_created = len(forecasts)
-    touched = {forecast.question_id for forecast in forecasts}
+    touched = {forecast["question_id"] for forecast in forecasts}
     questions_crowd_rebuild(question_ids=sorted(touched))
 
     by_question = defaultdict(list)
     for forecast in forecasts:
-        by_question[forecast.question_id].append(forecast)
+        by_question[forecast["question_id"]].append(forecast)
     scores = []
     for question in created_questions:
         if is_scored(question):
             cutoff = scoring_cutoff(question)
-            rows = sorted(
-                (f for f in by_question[question.pk] if f.made_at < cutoff), key=lambda f: (f.made_at, f.pk)
-            )
-            scores += scores_from_forecasts(question, [forecast_values(f) for f in rows], computed_at=now)
-    Score.objects.bulk_create(scores, batch_size=BATCH_SIZE)
+            counted = sorted((f for f in by_question[question.pk] if f["made_at"] < cutoff), key=forecast_order)
+            scores += scores_from_forecasts(question, counted, computed_at=now)
+    models_insert(Score, scores)
     report.scores_stored = len(scores)
     report.questions_resolved = len(events)
     for key, question in existing.items():
@@ -382,14 +380,72 @@ def write(report, fresh, new_questions, existing, to_resolve, *, owner, fmt, now
             report.scores_stored += question_scores_recompute(question_id=question.pk)
 
 
-def forecast_values(forecast: Forecast) -> dict:
-    """The fields `scores_from_forecasts` reads, from a forecast in memory."""
-    return {
-        "id": forecast.pk,
-        "forecaster_id": forecast.forecaster_id,
-        "source_id": forecast.source_id,
-        "made_at": forecast.made_at,
-        "probability": forecast.probability,
-        "phrase": forecast.phrase,
-        "yardstick": forecast.yardstick,
-    }
+def forecast_order(forecast: dict) -> tuple:
+    return forecast["made_at"], forecast["id"]
+
+
+FORECAST_COLUMNS = (
+    "question_id",
+    "forecaster_id",
+    "source_id",
+    "made_at",
+    "probability",
+    "phrase",
+    "yardstick",
+    "quote",
+    "url",
+)
+
+
+def forecasts_insert(rows: list[tuple], *, recorded_by_id: int, now: datetime) -> list[dict]:
+    """Insert forecasts given as FORECAST_COLUMNS tuples; returns each as a dict with its id.
+
+    On PostgreSQL the ids are reserved from the table's sequence in one query and the rows COPYed
+    (several times faster than INSERT for 100,000 rows); elsewhere they go through bulk_create.
+    Either way the database checks every constraint of every row.
+    """
+    if not rows:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [Forecast._meta.db_table, len(rows)],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        columns = ("id", *FORECAST_COLUMNS, "recorded_by_id", "recorded_at", "rationale")
+        rows_copy(
+            Forecast._meta.db_table,
+            columns,
+            ((pk, *row, recorded_by_id, now, "") for pk, row in zip(ids, rows, strict=True)),
+        )
+    else:
+        created = Forecast.objects.bulk_create(
+            [
+                Forecast(
+                    **dict(zip(FORECAST_COLUMNS, row, strict=True)), recorded_by_id=recorded_by_id, recorded_at=now
+                )
+                for row in rows
+            ],
+            batch_size=BATCH_SIZE,
+        )
+        ids = [forecast.pk for forecast in created]
+    return [{"id": pk, **dict(zip(FORECAST_COLUMNS, row, strict=True))} for pk, row in zip(ids, rows)]
+
+
+def models_insert(model, objects: list) -> None:
+    """Insert unsaved rows whose ids nobody needs: COPY on PostgreSQL, bulk_create elsewhere."""
+    if not objects:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objects, batch_size=BATCH_SIZE)
+        return
+    fields = [field.attname for field in model._meta.concrete_fields if not field.primary_key]
+    rows_copy(model._meta.db_table, fields, ([getattr(obj, name) for name in fields] for obj in objects))
+
+
+def rows_copy(table: str, columns, rows) -> None:
+    """PostgreSQL COPY of value tuples into `table`."""
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
