@@ -28,8 +28,8 @@ from forecasts.access import (
     user_can_resolve_question,
     user_is_moderator,
 )
-from forecasts.admin.imports import forecast_import_view
 from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
+from forecasts.admin.imports import forecast_import_view
 from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime
 from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent, WindowChange
 from forecasts.selectors import standing_probability_for

@@ -430,7 +430,7 @@ def forecasts_insert(rows: list[tuple], *, recorded_by_id: int, now: datetime) -
             batch_size=BATCH_SIZE,
         )
         ids = [forecast.pk for forecast in created]
-    return [{"id": pk, **dict(zip(FORECAST_COLUMNS, row, strict=True))} for pk, row in zip(ids, rows)]
+    return [{"id": pk, **dict(zip(FORECAST_COLUMNS, row, strict=True))} for pk, row in zip(ids, rows, strict=True)]
 
 
 def models_insert(model, objects: list) -> None:
