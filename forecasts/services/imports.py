@@ -285,6 +285,7 @@ def forecasts_import(
     wanted = {c.row.question_key for c in candidates}
     new_questions = {key: value for key, value in new_questions.items() if key in wanted}
     report.questions_matched = len(wanted & set(existing))
+    to_resolve = {key: outcome for key, outcome in to_resolve.items() if key in wanted}
     write(report, fresh, new_questions, existing, to_resolve, owner=owner, fmt=fmt, now=now)
     if dry_run:
         transaction.set_rollback(True)
