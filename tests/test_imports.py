@@ -16,7 +16,12 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 FILES = Path(__file__).parent / "imports"
-FIXTURES = {"fatebook": "fatebook.csv", "predictionbook": "predictionbook.json", "csv": "generic.csv"}
+FIXTURES = {
+    "fatebook": "fatebook.csv",
+    "predictionbook": "predictionbook.json",
+    "csv": "generic.csv",
+    "forewarn": "forewarn.csv",  # the seeds' export: the statements of the seed report and their outcomes
+}
 
 
 def fixture_text(fmt: str) -> str:
@@ -114,6 +119,21 @@ def test_generic_csv_imports_users_sources_and_percentages(owner):
     assert grain.forecasts.get(forecaster__username="ben").probability == 0.45
     assert Score.objects.filter(question=grain).count() == 3  # ana, ben and the source
     assert Question.objects.get(external_key="csv:ua-talks-3").outcome == "no"
+
+
+def test_forewarn_export_of_the_seeds_imports_its_statements_and_outcomes(owner):
+    report = forecasts_import(text=fixture_text("forewarn"), fmt="forewarn", owner=owner)
+    assert report.errors == [] and report.forecasts_created == 13 and report.questions_created == 7
+    assert report.users_created == 0 and report.sources_created == Source.objects.count() > 0
+    invasion = Question.objects.get(
+        title__startswith="Will Russia launch a full-scale military invasion of Ukraine between"
+    )
+    assert invasion.kind == "invasion_window" and invasion.outcome == "no"
+    statement = invasion.forecasts.get(source__name__startswith="Jake Sullivan")
+    assert statement.phrase == "chances about even" and statement.yardstick == "kent"
+    assert statement.url.startswith("https://bidenwhitehouse.archives.gov/")
+    scored = Question.objects.filter(outcome__in=["yes", "no"])
+    assert set(Score.objects.values_list("question", flat=True)) == set(scored.values_list("pk", flat=True))
 
 
 @pytest.mark.parametrize("fmt", sorted(FIXTURES))
