@@ -430,3 +430,21 @@ def test_bench_import_figure_runs_at_a_tiny_scale():
     figures, details = import_figures(scale=0.01, seed=7)
     assert figures[0].name.startswith("import 1,000 forecasts on 20 questions") and figures[0].met
     assert "Imported 1000 forecasts" in details["summary"] and Forecast.objects.count() == 1000
+
+
+def test_a_later_file_resolves_a_question_imported_unresolved(owner, eager_tasks, django_capture_on_commit_callbacks):
+    unresolved = (
+        "question,window_end,forecaster,probability,made_at,outcome\nWill it thaw?,2022-03-01,ana,0.7,2022-02-01,\n"
+    )
+    forecasts_import(text=unresolved, fmt="csv", owner=owner)
+    question = Question.objects.get()
+    assert question.status == "awaiting_resolution" and not Score.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        report = forecasts_import(text=unresolved.replace(",\n", ",no\n"), fmt="csv", owner=owner)
+    assert report.questions_resolved == 1 and report.forecasts_present == 1
+    question.refresh_from_db()
+    assert question.outcome == "no" and question.history.get().note == "Imported from csv."
+    assert Score.objects.get().brier == pytest.approx(0.49)
+    with pytest.raises(ImportFailed) as failure:
+        forecasts_import(text=unresolved.replace(",\n", ",yes\n"), fmt="csv", owner=owner)
+    assert "already resolved" in failure.value.report.errors[0].reason
