@@ -31,6 +31,7 @@ from forecasts.access import (
     user_is_moderator,
 )
 from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
+from forecasts.admin.imports import forecast_import_view
 from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime
 from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent, WindowChange
 from forecasts.selectors import standing_probability_for
@@ -464,7 +465,9 @@ class QuestionAdmin(admin.ModelAdmin):
 
 
 class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Forecasts are append-only: listed and viewed here, added from a question's page."""
+    """Forecasts are append-only: listed and viewed here, added from a question's page or imported."""
+
+    change_list_template = "admin/forecasts/forecast/change_list.html"
 
     list_display = [
         "made_at",
@@ -490,6 +493,14 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return forecasts_visible_to(request.user, super().get_queryset(request)).select_related(
             "question", "forecaster", "source", "recorded_by"
         )
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_import"
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name=name), *super().get_urls()]
+
+    def import_view(self, request):
+        return forecast_import_view(self, request)
 
     @admin.display(description="question", ordering="question__title")
     def question_link(self, forecast):

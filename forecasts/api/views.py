@@ -304,6 +304,12 @@ class ForecastExportView(generics.GenericAPIView):
         "window_start",
         "window_end",
         "occurred_at",
+        "opened_at",
+        "closed_at",
+        "resolved_at",
+        "quote",
+        "url",
+        "kind",
     ]
 
     def get_queryset(self):

@@ -96,6 +96,9 @@ class Profile(models.Model):
     webhook_url = models.URLField(blank=True, help_text="Slack-compatible incoming webhook.")
     calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token)
     last_digest_at = models.DateTimeField(null=True, blank=True)
+    is_imported = models.BooleanField(
+        default=False, help_text="Created by a forecast import for an author of another tracker; cannot sign in."
+    )
 
     objects = ProfileManager()
 

@@ -87,6 +87,13 @@ def forecast_export_rows(forecasts: QuerySet[Forecast]) -> QuerySet:
         "question__window_start",
         "question__window_end",
         "question__occurred_at",
+        # What another Forewarn needs to score the same numbers on import (docs/imports.md).
+        "question__opened_at",
+        "question__closed_at",
+        "question__resolved_at",
+        "quote",
+        "url",
+        "question__kind",
     )
 
 

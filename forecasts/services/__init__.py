@@ -1,6 +1,7 @@
 """Every write Forewarn makes goes through one of these services; import them from this package.
 
 - questions, drafts, sources, forecasts, accounts: what people create and edit.
+- imports: forecasts of other trackers (and of another Forewarn) loaded in bulk.
 - resolutions: resolve, annul and undo, as one transition table.
 - crowd: the crowd median and counts, maintained as forecasts arrive.
 - scores: the stored scores, rebuilt from forecasts and resolutions.
@@ -40,7 +41,7 @@ from forecasts.services.action_links import (
     action_link_use,
 )
 from forecasts.services.batches import in_locked_batches
-from forecasts.services.crowd import crowd_rebuild, question_crowd_refresh
+from forecasts.services.crowd import crowd_rebuild, question_crowd_refresh, questions_crowd_rebuild
 from forecasts.services.deliveries import (
     NOT_VISIBLE_ERROR,
     WEBHOOK_TEST_TEXT,
@@ -60,6 +61,7 @@ from forecasts.services.deliveries import (
 )
 from forecasts.services.drafts import question_delete
 from forecasts.services.forecasts import forecast_submit, probability_from_input
+from forecasts.services.imports import ImportFailed, ImportReport, forecasts_import
 from forecasts.services.lifecycle import LifecycleRun, SweepReport, lifecycle_run, lifecycle_sweep, questions_close_due
 from forecasts.services.logins import (
     LoginRefusal,
@@ -151,6 +153,8 @@ __all__ = [
     "ActionLinkInvalid",
     "ActionLinkUsed",
     "DeliveryTally",
+    "ImportFailed",
+    "ImportReport",
     "LifecycleRun",
     "LoginRefusal",
     "ResolutionDetails",
@@ -187,6 +191,7 @@ __all__ = [
     "escalation_message",
     "escalations_send",
     "forecast_submit",
+    "forecasts_import",
     "format_moment",
     "in_locked_batches",
     "key_moment",
@@ -214,6 +219,7 @@ __all__ = [
     "question_unresolve",
     "question_update",
     "questions_close_due",
+    "questions_crowd_rebuild",
     "questions_missing_scores",
     "questions_scores_recompute",
     "ready_to_resolve_message",

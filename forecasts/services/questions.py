@@ -117,8 +117,7 @@ def historical_opening(*, window_start: datetime | None, window_end: datetime, o
     return opened_at
 
 
-@transaction.atomic
-def question_create(
+def question_build(
     *,
     owner,
     title: str,
@@ -126,7 +125,6 @@ def question_create(
     window_end: datetime,
     kind: str = Question.Kind.OTHER,
     details: str = "",
-    tags=(),
     team: Team | None = None,
     source: Source | None = None,
     source_quote: str = "",
@@ -139,7 +137,7 @@ def question_create(
     external_key: str = "",
     crowd_hidden: str | None = None,
 ) -> Question:
-    """File a new question, open for forecasts unless saved as a draft.
+    """An unsaved, unchecked question as `question_create` would file it (imports save many at once).
 
     `crowd_hidden` (blind forecasting) defaults to the team's `crowd_hidden_default`, `never` without a team.
 
@@ -147,7 +145,6 @@ def question_create(
     A question filed after its window ended is a historical record: it is closed at once at its
     window end, ready to resolve, and takes only source statements dated before that end.
     """
-    check_team(owner, team)
     now = timezone.now()
     historical = not draft and window_end is not None and window_end <= now
     if historical:
@@ -175,6 +172,14 @@ def question_create(
     if historical:
         question.opened_at = opened_at
         close_at_window_end(question)
+    return question
+
+
+@transaction.atomic
+def question_create(*, owner, tags=(), team: Team | None = None, **fields) -> Question:
+    """File a new question, open for forecasts unless saved as a draft (see `question_build`)."""
+    check_team(owner, team)
+    question = question_build(owner=owner, team=team, **fields)
     question.full_clean()
     question.save()
     question.tags.set(tags_from_names(tags))
