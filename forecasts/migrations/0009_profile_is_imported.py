@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("forecasts", "0007_window_changes_and_coverage_index"),
+        ("forecasts", "0015_blind_and_nudges"),
     ]
 
     operations = [
