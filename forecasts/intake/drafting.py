@@ -32,7 +32,9 @@ PREPARING_NOUN = re.compile(
     r"\b(?:preparing|prepping|readying|working on|planning)\s+(?=[“\"]?(?:an?|the|for)\b)", re.IGNORECASE
 )
 PRONOUN_SUBJECTS = ("it", "they", "he", "she", "we")
-CREDIBLE = re.compile(r"(?:that\s+)?(?P<what>[^,“”\"]+?)\s+(?:is|are|was|were)\s+[“\"]?(?:very|highly)\s+credible", re.IGNORECASE)
+CREDIBLE = re.compile(
+    r"(?:that\s+)?(?P<what>[^,“”\"]+?)\s+(?:is|are|was|were)\s+[“\"]?(?:very|highly)\s+credible", re.IGNORECASE
+)
 
 
 def kind_for(text: str) -> str:
@@ -59,8 +61,10 @@ def event_clause(sentence: str, cue_start: int, window_text: str, speaker: str) 
     head = sentence[:cue_start]
     if window_text:
         clause = clause.replace(window_text, " ")
-    clause = re.split(r"[;:]|,\s+(?:according|said|says|a\s|an\s|the\s\w+\s(?:said|says)|as\s|officials?|analysts?)", clause)[0]
-    clause = clause.strip(" ,.“”\"")
+    clause = re.split(
+        r"[;:]|,\s+(?:according|said|says|a\s|an\s|the\s\w+\s(?:said|says)|as\s|officials?|analysts?)", clause
+    )[0]
+    clause = clause.strip(' ,.“”"')
     for pattern, noun in ((TO_CUE, False), (MODALS, False), (PREPARING_NOUN, True)):
         match = pattern.match(clause) or pattern.search(clause[:40])
         if match:
@@ -76,18 +80,20 @@ def event_clause(sentence: str, cue_start: int, window_text: str, speaker: str) 
 
 
 def subject_of(text: str) -> str:
-    text = re.split(r"\b(?:that|said|says|told|believes?|think|thinks|warned|declared|noted|expects?|according to [^,]+,)\s+", text)[-1]
+    text = re.split(
+        r"\b(?:that|said|says|told|believes?|think|thinks|warned|declared|noted|expects?|according to [^,]+,)\s+", text
+    )[-1]
     text = re.split(r",\s*", text.strip(" ,"))[-1]
     text = re.sub(r"(?:\s+(?:already|still|now|also|reportedly|actively|quietly|itself))+$", "", text.strip())
     text = re.sub(r"\s+(?:is|are|was|were|has|have|had|been|has been|had been|is not|are not|isn't|aren't)$", "", text)
-    text = text.strip(" “”\"")
+    text = text.strip(' “”"')
     if not text or len(text.split()) > 8 or text.lower() in ("this", "there"):
         return ""
     return text
 
 
 def tidy(predicate: str) -> str:
-    predicate = re.sub(r"\s+", " ", predicate).strip(" ,.“”\"")
+    predicate = re.sub(r"\s+", " ", predicate).strip(' ,.“”"')
     predicate = re.sub(r"[“”\"]", "", predicate)
     predicate = re.sub(r"\s+(?:in order to|so as to|to give|as part of)\b.*$", "", predicate)
     predicate = re.sub(r",?\s+(?:and|but) (?:could|may|might|would|will|can)\b.*$", "", predicate)
@@ -119,7 +125,10 @@ def draft_title(
             subject = subject[0].lower() + subject[1:]
         title = f"Will {subject} {predicate} {when}?"
     else:
-        gist = tidy(re.split(r"\b(?:said|says|declared|warned|noted|believes?|thinks?|that)\s+", sentence[:cue_start])[-1] + sentence[cue_start:])
+        gist = tidy(
+            re.split(r"\b(?:said|says|declared|warned|noted|believes?|thinks?|that)\s+", sentence[:cue_start])[-1]
+            + sentence[cue_start:]
+        )
         title = f"Will this come true {when}: “{gist}”?"
     title = re.sub(r"\s+", " ", title)
     return title if len(title) <= 300 else title[:296].rstrip() + "...?"

@@ -71,9 +71,7 @@ def speaker_for(cue: Cue, sentence: str, found: list[Attribution]) -> tuple[str,
     return None
 
 
-def extract_statements(
-    text: str, published: date, sources: Iterable[CandidateSource | dict] = ()
-) -> list[Statement]:
+def extract_statements(text: str, published: date, sources: Iterable[CandidateSource | dict] = ()) -> list[Statement]:
     """Every predictive statement of the report, in reading order, with speaker, source, window and draft."""
     text = report_text(text)
     candidates = [item if isinstance(item, CandidateSource) else CandidateSource(**item) for item in sources]

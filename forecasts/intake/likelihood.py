@@ -75,7 +75,12 @@ HEDGES: tuple[tuple[str, Phrase, bool, bool], ...] = (
         False,
     ),
     (r"\b(?:will|would) (?:not|never)\b|\bwon't\b|\bwouldn't\b", hedge("will not", 0.05, 0.20), False, True),
-    (r"\b(?:could|may|might)\b(?! have\b)(?! not be (?:reached|verified|confirmed)\b)", hedge("could", 0.20, 0.60), False, False),
+    (
+        r"\b(?:could|may|might)\b(?! have\b)(?! not be (?:reached|verified|confirmed)\b)",
+        hedge("could", 0.20, 0.60),
+        False,
+        False,
+    ),
     (
         r"(?<!as )(?<!made )\bpossibl[ey]\b|\ba possibility\b|\b(?:the )?risk (?:of|that)\b",
         hedge("possible", 0.20, 0.60),
@@ -84,16 +89,13 @@ HEDGES: tuple[tuple[str, Phrase, bool, bool], ...] = (
     ),
     (r"\b(?:will|would)\b(?! have\b)|\b'll\b", hedge("will", 0.75, 0.95), False, True),
 )
-COMPILED_HEDGES = tuple((re.compile(pattern), entry, intent, attributed) for pattern, entry, intent, attributed in HEDGES)
+COMPILED_HEDGES = tuple(
+    (re.compile(pattern), entry, intent, attributed) for pattern, entry, intent, attributed in HEDGES
+)
 
 # Kent's and ICD 203's words, longest first so "very unlikely" wins over "unlikely" and "likely".
 YARDSTICK_WORDS = sorted(
-    (
-        (name, entry)
-        for entries in YARDSTICKS.values()
-        for entry in entries
-        for name in (entry.phrase, *entry.synonyms)
-    ),
+    ((name, entry) for entries in YARDSTICKS.values() for entry in entries for name in (entry.phrase, *entry.synonyms)),
     key=lambda pair: (-len(pair[0]), pair[1].yardstick != "icd203"),
 )
 YARDSTICK_PATTERN = re.compile(

@@ -35,7 +35,10 @@ WEEKDAYS = {name.lower(): number for number, name in enumerate(calendar.day_name
 VAGUE = (
     (r"\bin the (?:coming|next (?:few|several)) days\b|\bwithin days\b|\bin a matter of days\b", 10),
     (r"\b(?:in|over|within) the (?:coming|next (?:few|several)) weeks\b|\bwithin weeks\b|\bin a matter of weeks\b", 42),
-    (r"\b(?:in|over|within) the (?:coming|next (?:few|several)) months\b|\bwithin months\b|\bin the near (?:term|future)\b", 91),
+    (
+        r"\b(?:in|over|within) the (?:coming|next (?:few|several)) months\b|\bwithin months\b|\bin the near (?:term|future)\b",
+        91,
+    ),
     (r"\b(?:in|over|within) the (?:coming|next (?:few|several)) years\b|\bin the (?:medium|long) term\b", 3 * 365),
     (r"\bimminent(?:ly)?\b|\bsoon\b|\bshortly\b|\bany day now\b|\bat any moment\b|\bany time now\b", 14),
 )
@@ -158,7 +161,9 @@ WITHIN_UNIT = build(r"\bwithin\s+(?:a|one|the\s+next)\s+(?P<unit>day|week|month|
 END_OF_MONTH = build(r"\bby\s+(?:the\s+)?end[\s-]+(?:of\s+)?" + MONTH.format("a") + YEAR.format("a"))
 END_OF_YEAR = build(r"\b(?:by|before)\s+(?:the\s+)?end\s+of\s+(?:(?P<this>this|the|next)\s+year|(?P<year>\d{4}))")
 END_OF_RELATIVE = build(r"\bby\s+(?:the\s+)?end\s+of\s+(?P<which>this|the|next)\s+(?P<unit>week|month|quarter)")
-BY_DATE = build(r"\b(?P<word>by|before|until|ahead of|no later than)\s+(?:the\s+\w+\s+(?:on|of)\s+)?(?P<date>" + DATE_TEXT + r")")
+BY_DATE = build(
+    r"\b(?P<word>by|before|until|ahead of|no later than)\s+(?:the\s+\w+\s+(?:on|of)\s+)?(?P<date>" + DATE_TEXT + r")"
+)
 BY_MONTH = build(r"\b(?P<word>by|before|until|ahead of)\s+" + MONTH_A)
 BEFORE_SEASON = build(r"\b(?P<word>before|by)\s+(?:the\s+)?(?P<season>spring|summer|autumn|fall|winter)\b")
 THIS_SEASON = build(r"\b(?P<which>this|next|the coming)\s+(?P<season>spring|summer|autumn|fall|winter)\b")
@@ -202,7 +207,9 @@ def between_days(text, published):
     month = MONTHS[match.group("m").lower().rstrip(".")]
     year = month_year(published, month, match.group("m_year"))
     try:
-        return Window(date(year, month, int(match.group("d1"))), date(year, month, int(match.group("d2"))), match.group())
+        return Window(
+            date(year, month, int(match.group("d1"))), date(year, month, int(match.group("d2"))), match.group()
+        )
     except ValueError:
         return None
 
@@ -271,11 +278,8 @@ def by_month(text, published):
     first, last = month_range(published, match, "a")
     part = match.group("a_part")
     word = match.group("word").lower()
-    if part:
-        end = last if word in ("by", "until") else first - timedelta(days=1)
-    else:
-        # "by March" means before March is out of the way: the day before it begins.
-        end = first - timedelta(days=1)
+    # "by late March" ends with late March; "by March" and "before March" the day before it begins.
+    end = last if part and word in ("by", "until") else first - timedelta(days=1)
     return Window(published, max(end, published), match.group())
 
 
@@ -406,6 +410,8 @@ def default_window(published: date, *, kind: str) -> Window:
     if (end - published).days < UNSTATED_MIN_DAYS:
         end = date(published.year + 1, 12, 31)
     return Window(published, end, "", is_vague=True)
+
+
 LEADING_RESOLVERS = tuple(
     resolver for resolver in RESOLVERS if resolver not in (weekday, tomorrow, dated_event, this_period)
 )

@@ -1,6 +1,7 @@
 """Every write Forewarn makes goes through one of these services; import them from this package.
 
 - questions, drafts, sources, forecasts, accounts: what people create and edit.
+- intake: a report's accepted statements as draft questions with their sources' forecasts.
 - resolutions: resolve, annul and undo, as one transition table.
 - crowd: the crowd median and counts, maintained as forecasts arrive.
 - scores: the stored scores, rebuilt from forecasts and resolutions.
@@ -59,6 +60,7 @@ from forecasts.services.deliveries import (
 )
 from forecasts.services.drafts import question_delete
 from forecasts.services.forecasts import forecast_submit, probability_from_input
+from forecasts.services.intake import ReportAcceptance, intake_key, report_accept
 from forecasts.services.lifecycle import LifecycleRun, SweepReport, lifecycle_run, lifecycle_sweep, questions_close_due
 from forecasts.services.logins import (
     LoginRefusal,
@@ -147,6 +149,7 @@ __all__ = [
     "DeliveryTally",
     "LifecycleRun",
     "LoginRefusal",
+    "ReportAcceptance",
     "ResolutionDetails",
     "SweepReport",
     "WebhookAnswer",
@@ -181,6 +184,7 @@ __all__ = [
     "forecast_submit",
     "format_moment",
     "in_locked_batches",
+    "intake_key",
     "key_moment",
     "lifecycle_run",
     "lifecycle_sweep",
@@ -209,6 +213,7 @@ __all__ = [
     "reminder_message",
     "reminder_offset",
     "reminder_round_due",
+    "report_accept",
     "resolution_change",
     "resolution_events_notify",
     "resolution_message",
