@@ -12,6 +12,7 @@ from forecasts.intake.speakers import (
     CandidateSource,
     Mentions,
     attributions,
+    person_name,
     resolve_speaker,
     source_match,
     subject_before,
@@ -59,7 +60,11 @@ def speaker_for(cue: Cue, sentence: str, found: list[Attribution]) -> tuple[str,
     before = [item for item in found if item.end <= cue.start]
     after = [item for item in found if item.start >= cue.end]
     if before:
-        chosen = max(before, key=lambda item: item.end)
+        before.sort(key=lambda item: item.end)
+        chosen = before[-1]
+        # "The envoy, Sung Kim, said Washington believes": a person speaking for a capital or a country.
+        if len(before) > 1 and re.fullmatch(r"[A-Z][\w-]+", chosen.speaker) and person_name(before[-2].speaker):
+            chosen = before[-2]
         return chosen.speaker, chosen.denial
     if after:
         chosen = min(after, key=lambda item: item.start)

@@ -67,6 +67,7 @@ HEDGES: tuple[tuple[str, Phrase, bool, bool], ...] = (
     ),
     (r"\bworking (?:to|on|toward|towards)\b", hedge("is working to", 0.55, 0.80), True, False),
     (r"\bthreat(?:en(?:ed|s|ing)?)? to\b", hedge("threatened to", 0.30, 0.60), True, False),
+    (r"\bhop(?:e|es|ed|ing) to\b", hedge("hopes to", 0.40, 0.70), True, False),
     (r"\b(?:vow|pledg|promis)(?:ed|es|e|ing|s)? to\b", hedge("vowed to", 0.60, 0.85), True, False),
     (
         r"\b(?:is|are|was|were) (?:going|set|about|due|scheduled) to\b|\bon track to\b",

@@ -56,6 +56,10 @@ TRAILING_NOISE = re.compile(
     r"earlier|later|again|still|already|recently|last \w+|this \w+))+$",
     re.IGNORECASE,
 )
+FINITE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|will|would|could|may|might|can|does|did)\b")
+DESCRIPTIVE_CLAUSE = re.compile(
+    r"(?:who|which|whose|both|all|each|having|now|once|until|while|after|before|since|long|still)\b"
+)
 PRONOUNS = {"he", "she", "him", "her"}
 GROUP_PRONOUNS = {"they", "it", "we"}
 NAME = re.compile(
@@ -390,6 +394,9 @@ def phrase_before(span: str) -> str:
         previous = clean_phrase(segments[index - 1]) if index else ""
         if re.match(r"(?:the|a|an)\s", segment) and previous[:1].isupper() and person_name(previous):
             return f"{previous}, {segment}"
+        # "Mali and Burkina Faso, both run by juntas, warned": the clause describes the name before it.
+        if DESCRIPTIVE_CLAUSE.match(segment) and previous[:1].isupper():
+            return previous
         return segment
     return ""
 
@@ -424,13 +431,19 @@ def attributions(sentence: str) -> list[Attribution]:
     previous_end = 0
     for match in ATTRIBUTION.finditer(sentence):
         before = sentence[previous_end : match.start()]
+        denial = bool(DENIAL.match(match.group()))
+        if found and found[-1].end == previous_end and re.fullmatch(r".*\b(?:and|but)\s*", before, re.DOTALL):
+            # "X said ... and warned that": the same speaker again.
+            found.append(Attribution(found[-1].speaker, match.start(), match.end(), denial))
+            previous_end = match.end()
+            continue
         speaker = phrase_before(before)
         if not plausible(speaker) and re.search(r"[,“”\"]\s*$", before):
-            # Inverted: '..., said a US official.'
-            after = re.split(r"[,;.]", sentence[match.end() :], maxsplit=1)[0]
-            speaker = clean_phrase(after)
+            # Inverted: '..., said a US official.' (a short name to the end of the clause, no verb in it).
+            after = clean_phrase(re.split(r"[,;.]", sentence[match.end() :], maxsplit=1)[0])
+            speaker = "" if len(after.split()) > 8 or FINITE_VERB.search(after) else after
         if plausible(speaker):
-            found.append(Attribution(speaker, match.start(), match.end(), bool(DENIAL.match(match.group()))))
+            found.append(Attribution(speaker, match.start(), match.end(), denial))
         previous_end = match.end()
     for pattern in (ACCORDING_TO, BY_WHOM):
         for match in pattern.finditer(sentence):

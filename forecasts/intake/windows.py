@@ -114,7 +114,6 @@ def exact_date(published: date, text: str) -> date | None:
             "RELATIVE_BASE": _midnight(published),
             "PREFER_DATES_FROM": "future",
             "REQUIRE_PARTS": ["day", "month"],
-            "STRICT_PARSING": True,
         },
     )
     return parsed.date() if parsed else None
@@ -154,11 +153,12 @@ BETWEEN_DAYS = build(
     + YEAR.format("m")
 )  # fmt: skip
 SPAN = build(
-    r"\b(?:within|in|over|during|inside|for)\s+(?:the\s+)?(?:next|coming|following)?\s*" + NUMBER + r"\s+" + UNIT
+    r"\b(?:within|in|over|during|inside|for)\s+(?:(?:at\s+least|up\s+to|as\s+many\s+as|about|around|roughly)\s+)?"
+    r"(?:the\s+)?(?:next|coming|following)?\s*(?:\d{1,3}\s*(?:to|-|–|or)\s*)?" + NUMBER + r"\s+" + UNIT
     + r"(?!\s+ago)"
 )  # fmt: skip
 WITHIN_UNIT = build(r"\bwithin\s+(?:a|one|the\s+next)\s+(?P<unit>day|week|month|year)\b")
-END_OF_MONTH = build(r"\bby\s+(?:the\s+)?end[\s-]+(?:of\s+)?" + MONTH.format("a") + YEAR.format("a"))
+END_OF_MONTH = build(r"\b(?:by|before|until)\s+(?:the\s+)?end[\s-]+(?:of\s+)?" + MONTH.format("a") + YEAR.format("a"))
 END_OF_YEAR = build(r"\b(?:by|before)\s+(?:the\s+)?end\s+of\s+(?:(?P<this>this|the|next)\s+year|(?P<year>\d{4}))")
 END_OF_RELATIVE = build(r"\bby\s+(?:the\s+)?end\s+of\s+(?P<which>this|the|next)\s+(?P<unit>week|month|quarter)")
 BY_DATE = build(
@@ -167,11 +167,13 @@ BY_DATE = build(
 BY_MONTH = build(r"\b(?P<word>by|before|until|ahead of)\s+" + MONTH_A)
 BEFORE_SEASON = build(r"\b(?P<word>before|by)\s+(?:the\s+)?(?P<season>spring|summer|autumn|fall|winter)\b")
 THIS_SEASON = build(r"\b(?P<which>this|next|the coming)\s+(?P<season>spring|summer|autumn|fall|winter)\b")
-DATED_EVENT = build(r"\b(?:on|at\s+the\s+\w+(?:\s+\w+)?\s+on)\s+(?P<date>" + DATE_TEXT + r")")
+DATED_EVENT = build(r"\bon\s+(?P<date>" + DATE_TEXT + r")")
 IN_MONTH = build(r"\b(?:in|during|throughout|from)\s+(?:the\s+)?" + MONTH_A)
 THIS_PERIOD = build(r"\b(?P<which>this|next)\s+(?P<unit>week|month|year)\b")
 IN_YEAR = build(r"\b(?:in|during|by|before)\s+(?:the\s+(?P<half>first|second)\s+half\s+of\s+)?(?P<year>20\d\d)\b")
-WEEKDAY = build(r"\b(?:on|by|next|this)\s+(?P<day>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b")
+WEEKDAY = build(
+    r"\b(?:by|next|this|until|before)\s+(?P<day>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+)
 TOMORROW = build(r"\btomorrow\b")
 
 
@@ -318,7 +320,12 @@ def in_month(text, published):
     if not match:
         return None
     start, end = month_range(published, match, "a")
-    return Window(max(start, published) if start <= published <= end else start, end, match.group())
+    # "before the harvest in October" ends as October begins; "by ... in October" with it.
+    deadline = re.search(r"\b(before|by|until|ahead of)\b", text[: match.start()], re.IGNORECASE)
+    if deadline:
+        end = end if deadline.group(1).lower() in ("by", "until") else start - timedelta(days=1)
+        start = published
+    return Window(max(start, published) if start <= published <= end else start, max(end, published), match.group())
 
 
 def this_period(text, published):
