@@ -83,7 +83,7 @@ HEDGES: tuple[tuple[str, Phrase, bool, bool], ...] = (
         False,
     ),
     (
-        r"(?<!as )(?<!made )\bpossibl[ey]\b|\ba possibility\b|\b(?:the )?risk (?:of|that)\b",
+        r"(?<!\bas )(?<!\bmade )\bpossibl[ey]\b|\ba possibility\b|\b(?:the )?risk (?:of|that)\b",
         hedge("possible", 0.20, 0.60),
         False,
         False,

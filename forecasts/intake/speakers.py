@@ -20,7 +20,7 @@ ATTRIBUTION = re.compile(
     r"judged|judges|judge|fears?|feared|acknowledged|conceded|signal(?:l)?ed|indicated|indicates|confirmed|"
     r"hinted|reckons?|reckoned|see|sees|put the (?:odds|chances?)|gave|give|maintain|maintains|maintained|"
     r"denied|denies|deny|dismissed|rejected|reiterated|repeated|calculated?|calculates|found|find|finds|"
-    r"reported|reports|concede|anticipates?|anticipated|agreed|agree)\b"
+    r"reported|reports|concede|anticipates?|anticipated|agreed|agree|accused|accuses|accuse)\b"
 )
 DENIAL = re.compile(r"\b(?:denied|denies|deny|dismissed|rejected)\b")
 ACCORDING_TO = re.compile(r"\baccording to\s+(?P<who>[^,;.]+)", re.IGNORECASE)
@@ -344,20 +344,21 @@ class Mentions:
     last_speaker: str | None = None
 
     def observe_people(self, sentence: str) -> None:
-        for match in NAME.finditer(sentence):
-            words = match.group(1).split()
-            if any(word in NOT_NAMES for word in words):
+        for match in CAPITALISED_RUN.finditer(sentence):
+            found = name_in_run(match.group())
+            if found is None:
                 continue
+            titles, name = found
             prefix = sentence[: match.start()].split()
             taken = []
-            for word in reversed(prefix[-7:]):
+            for word in reversed(prefix[-6:]):
                 bare = word.strip(",“”\"'’").lower()
-                if word.endswith(",") or not (bare in ROLE_WORDS or word[:1].isupper()) or bare in ("according",):
+                if word.endswith(",") or bare not in ROLE_WORDS:
                     break
                 taken.insert(0, word)
             while taken and taken[0].lower() in ("of", "the", "for", "state"):
                 taken.pop(0)
-            self.people.append(" ".join([*taken, match.group(1)]))
+            self.people.append(" ".join([*taken, *titles, name]))
 
     def heard(self, speaker: str) -> None:
         self.last_speaker = speaker
@@ -365,12 +366,28 @@ class Mentions:
             self.last_person_speaker = speaker
 
 
+CAPITALISED_RUN = re.compile(r"\b[A-Z][\wà-ÿ’'.-]*(?:\s+(?:al-|bin\s+|de\s+|van\s+|von\s+)?[A-Z][\wà-ÿ’'.-]*)*")
+
+
+def name_in_run(run: str) -> tuple[list[str], str] | None:
+    """(titles, personal name) of a run of capitalised words: "Defence Minister Anna Berg"."""
+    words = [word.rstrip(".,") for word in run.split()]
+    # Titles, institutions and possessives ("Biden's") come before the name, never inside it.
+    cut = max(
+        (index + 1 for index, word in enumerate(words) if word in NOT_NAMES or "’" in word or "'" in word), default=0
+    )
+    name = words[cut:]
+    if not 2 <= len(name) <= 4 or any(word.isupper() and len(word) > 1 for word in name):
+        return None
+    return words[:cut], " ".join(name)
+
+
 def person_name(phrase: str) -> str | None:
     """The personal name inside a speaker phrase ("Jake Sullivan" in "adviser Jake Sullivan"), if any."""
-    for match in NAME.finditer(phrase):
-        words = match.group(1).split()
-        if not any(word in NOT_NAMES for word in words):
-            return match.group(1)
+    for match in CAPITALISED_RUN.finditer(phrase):
+        found = name_in_run(match.group())
+        if found is not None:
+            return found[1]
     return None
 
 

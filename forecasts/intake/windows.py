@@ -33,8 +33,11 @@ WEEKDAYS = {name.lower(): number for number, name in enumerate(calendar.day_name
 
 # Vague words: (pattern, default length in days). docs/intake.md lists them.
 VAGUE = (
-    (r"\bin the (?:coming|next (?:few|several)) days\b|\bwithin days\b|\bin a matter of days\b", 10),
-    (r"\b(?:in|over|within) the (?:coming|next (?:few|several)) weeks\b|\bwithin weeks\b|\bin a matter of weeks\b", 42),
+    (r"\bin the (?:coming|next (?:few|several)) days\b|\bwithin days\b|\b(?:in|within) a matter of days\b", 10),
+    (
+        r"\b(?:in|over|within) the (?:coming|next (?:few|several)) weeks\b|\bwithin weeks\b|\b(?:in|within) a matter of weeks\b",
+        42,
+    ),
     (
         r"\b(?:in|over|within) the (?:coming|next (?:few|several)) months\b|\bwithin months\b|\bin the near (?:term|future)\b",
         91,
@@ -162,7 +165,9 @@ END_OF_MONTH = build(r"\b(?:by|before|until)\s+(?:the\s+)?end[\s-]+(?:of\s+)?" +
 END_OF_YEAR = build(r"\b(?:by|before)\s+(?:the\s+)?end\s+of\s+(?:(?P<this>this|the|next)\s+year|(?P<year>\d{4}))")
 END_OF_RELATIVE = build(r"\bby\s+(?:the\s+)?end\s+of\s+(?P<which>this|the|next)\s+(?P<unit>week|month|quarter)")
 BY_DATE = build(
-    r"\b(?P<word>by|before|until|ahead of|no later than)\s+(?:the\s+\w+\s+(?:on|of)\s+)?(?P<date>" + DATE_TEXT + r")"
+    r"\b(?P<word>by|before|until|ahead of|no later than|from|starting|as of|as from|beginning)\s+(?:the\s+\w+\s+(?:on|of)\s+)?(?P<date>"
+    + DATE_TEXT
+    + r")"
 )
 BY_MONTH = build(r"\b(?P<word>by|before|until|ahead of)\s+" + MONTH_A)
 BEFORE_SEASON = build(r"\b(?P<word>before|by)\s+(?:the\s+)?(?P<season>spring|summer|autumn|fall|winter)\b")
@@ -172,7 +177,7 @@ IN_MONTH = build(r"\b(?:in|during|throughout|from)\s+(?:the\s+)?" + MONTH_A)
 THIS_PERIOD = build(r"\b(?P<which>this|next)\s+(?P<unit>week|month|year)\b")
 IN_YEAR = build(r"\b(?:in|during|by|before)\s+(?:the\s+(?P<half>first|second)\s+half\s+of\s+)?(?P<year>20\d\d)\b")
 WEEKDAY = build(
-    r"\b(?:by|next|this|until|before)\s+(?P<day>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    r"\b(?:on|by|next|this|until|before)\s+(?P<day>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
 )
 TOMORROW = build(r"\btomorrow\b")
 
@@ -365,8 +370,11 @@ def in_year(text, published):
     return Window(max(start, published), end, match.group())
 
 
+SAID_ON = re.compile(r"\b(?:said|says|told\s+\w+|announced|warned|added|confirmed|reported|declared|stated)\s*$")
+
+
 def weekday(text, published):
-    match = WEEKDAY.search(text)
+    match = next((found for found in WEEKDAY.finditer(text) if not SAID_ON.search(text[: found.start()])), None)
     if not match:
         return None
     wanted = WEEKDAYS[match.group("day").lower()]
