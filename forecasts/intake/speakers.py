@@ -481,6 +481,7 @@ def subject_before(sentence: str, position: int) -> str:
 def resolve_speaker(phrase: str, *, before: str, mentions: Mentions) -> str:
     """The speaker phrase with pronouns, surnames, "the bloc" and bare titles replaced by who they mean."""
     phrase = re.sub(r"^the\s+(?=[A-Z])", "", phrase)
+    phrase = re.sub(r"^(?:The|A|An)\s+(?=[a-z])", lambda article: article.group().lower(), phrase)
     lowered = phrase.lower()
     if lowered in PRONOUNS:
         return mentions.last_person_speaker or mentions.last_speaker or phrase
