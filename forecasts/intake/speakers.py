@@ -353,7 +353,7 @@ class Mentions:
             taken = []
             for word in reversed(prefix[-6:]):
                 bare = word.strip(",“”\"'’").lower()
-                if word.endswith(",") or bare not in ROLE_WORDS:
+                if word.endswith(",") or not (bare in ROLE_WORDS or word[:1].isupper()) or bare in ("according",):
                     break
                 taken.insert(0, word)
             while taken and taken[0].lower() in ("of", "the", "for", "state"):

@@ -30,6 +30,7 @@ class ReportAcceptance:
 
     question_ids: list[int] = field(default_factory=list)
     created_ids: list[int] = field(default_factory=list)
+    closed_ids: list[int] = field(default_factory=list)  # created closed: their windows had ended
     sources_created: int = 0
 
 
@@ -130,6 +131,8 @@ def statement_accept(*, owner, report: dict, statement: dict, cache: dict, accep
     )
     acceptance.question_ids.append(question.pk)
     acceptance.created_ids.append(question.pk)
+    if ended:
+        acceptance.closed_ids.append(question.pk)
     acceptance.sources_created += created
 
 
