@@ -171,3 +171,18 @@ def test_the_seed_reports_narration_and_past_events_are_not_statements(published
     ]
     for narration in ("this is an impossible ask", "throughout 2021", "earlier this week", "at the end of 2021"):
         assert not any(narration in quote for quote in quotes), narration
+
+
+def test_a_five_thousand_word_report_is_read_in_under_a_second():
+    import statistics
+    import time
+
+    pieces = [report["text"] for report in labelled_reports()] + [SEED_DOCUMENT.read_text()]
+    text = "\n\n".join(pieces * 3)
+    assert len(text.split()) >= 5_000
+    times = []
+    for _ in range(3):
+        began = time.perf_counter()
+        extract_statements(text, date(2022, 1, 14))
+        times.append(time.perf_counter() - began)
+    assert statistics.median(times) < 1.0, times

@@ -3,8 +3,8 @@
 import re
 from dataclasses import dataclass
 
-import pysbd
 from bs4 import BeautifulSoup
+from sentencex import segment
 
 MAX_TEXT_LENGTH = 200_000
 HTML_HINT = re.compile(r"<(?:html|body|p|div|article|br|h[1-6]|span|section)\b", re.IGNORECASE)
@@ -12,8 +12,6 @@ NOT_TEXT = ("script", "style", "noscript", "template", "nav", "footer", "header"
 BLOCKS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "article", "section", "blockquote")
 # A paragraph that ends without a full stop, question or exclamation mark is a heading.
 SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s*$")
-
-SEGMENTER = pysbd.Segmenter(language="en", clean=False, char_span=False)
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ def sentences(text: str) -> list[Sentence]:
     for number, (offset, paragraph) in enumerate(paragraphs(text)):
         heading = not SENTENCE_END.search(paragraph)
         cursor = 0
-        for piece in SEGMENTER.segment(paragraph):
+        for piece in segment("en", paragraph):
             stripped = piece.strip()
             if not stripped:
                 continue
