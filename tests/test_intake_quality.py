@@ -180,9 +180,11 @@ def test_a_five_thousand_word_report_is_read_in_under_a_second():
     pieces = [report["text"] for report in labelled_reports()] + [SEED_DOCUMENT.read_text()]
     text = "\n\n".join(pieces * 3)
     assert len(text.split()) >= 5_000
+    extract_statements(text, date(2022, 1, 14))  # warm: dateparser loads its English data on first use
+    # CPU time, so that other work on the shared machine cannot fail the test; `make bench` reports wall time.
     times = []
     for _ in range(3):
-        began = time.perf_counter()
+        began = time.process_time()
         extract_statements(text, date(2022, 1, 14))
-        times.append(time.perf_counter() - began)
+        times.append(time.process_time() - began)
     assert statistics.median(times) < 1.0, times
