@@ -46,8 +46,14 @@ class ReportForm(forms.Form):
     published_at = forms.DateField(
         label="Published", widget=forms.DateInput(attrs={"type": "date"}), help_text="Windows are read against it."
     )
-    url = forms.URLField(label="Report URL", max_length=500, assume_scheme="https")
-    publisher = forms.CharField(max_length=200, required=False)
+    url = forms.URLField(
+        label="Report URL",
+        max_length=500,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"size": 80}),
+        help_text="Each statement is recorded with it.",
+    )
+    publisher = forms.CharField(max_length=200, required=False, widget=forms.TextInput(attrs={"size": 40}))
 
     def clean(self):
         data = super().clean()
