@@ -110,3 +110,15 @@ def test_only_those_who_may_file_questions_may_use_it(client, db):
 
     client.force_login(factories.UserFactory(is_staff=True))
     assert client.get(URL).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_negated_hedge_can_be_accepted_as_proposed(client, forecaster):
+    client.force_login(forecaster)
+    published = (timezone.now() - timedelta(days=2)).date().isoformat()
+    text = "Diplomats said the talks are not expected to resume within the next two weeks."
+    response = review_page(client, published_at=published, text=text)
+    (form,) = response.context["formset"].forms
+    assert form.initial["phrase"] == "hedge:not is expected to"
+    assert client.post(URL, accept_body(response)).status_code == 302
+    assert Question.objects.get(owner=forecaster).forecasts.get().probability == pytest.approx(0.25)

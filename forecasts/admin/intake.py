@@ -17,6 +17,7 @@ from django.utils import timezone
 from forecasts.access import sources_visible_to
 from forecasts.admin.forms import phrase_select_choices
 from forecasts.intake import HEDGES, MAX_TEXT_LENGTH, report_text
+from forecasts.intake.likelihood import NEVER_NEGATED, negated
 from forecasts.models import Question
 from forecasts.selectors import report_statements_for
 from forecasts.services import report_accept
@@ -28,9 +29,11 @@ NEW_SOURCE = ""
 
 
 def hedge_choices() -> list:
+    """Every hedge the extraction can answer, negated ones too ("not is expected to"), as 'hedge:phrase'."""
+    entries = [entry for _, entry, _, _ in HEDGES]
+    entries += [negated(entry) for entry in entries if entry.phrase not in NEVER_NEGATED]
     labels = [
-        (f"hedge:{entry.phrase}", f"{entry.phrase} (hedge, {entry.low:.0%}-{entry.high:.0%})")
-        for _, entry, _, _ in HEDGES
+        (f"hedge:{entry.phrase}", f"{entry.phrase} (hedge, {entry.low:.0%}-{entry.high:.0%})") for entry in entries
     ]
     return [("Hedges (confirm the number)", labels)]
 

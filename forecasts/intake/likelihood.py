@@ -114,6 +114,8 @@ OPPOSITES = {
     "very unlikely": "very likely",
     "roughly even chance": "roughly even chance",
 }
+# Hedges that are negative already: a "not" before them is part of their own words.
+NEVER_NEGATED = ("no plans to", "will not", "no chance")
 NEGATION_BEFORE = re.compile(r"(?:\bnot|n't|\bnever|\bno longer)\s+(?:\w+\s+)?$")
 
 
@@ -140,9 +142,7 @@ def likelihood_cues(sentence: str) -> list[Cue]:
         source = sentence if entry.phrase == "could" else lowered
         for match in pattern.finditer(source):
             found = entry
-            if entry.phrase not in ("no plans to", "will not", "no chance") and NEGATION_BEFORE.search(
-                lowered[: match.start()][-20:]
-            ):
+            if entry.phrase not in NEVER_NEGATED and NEGATION_BEFORE.search(lowered[: match.start()][-20:]):
                 found = negated(entry)
             cues.append(Cue(found, match.start(), match.end(), intent, attributed))
     return cues
