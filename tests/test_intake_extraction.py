@@ -188,3 +188,9 @@ def test_extraction_needs_no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     text = "Officials said the summit on 12 December could produce a deal. A vote is expected on Friday 3 March 2023."
     assert extract_statements(text, PUBLISHED)
+
+
+def test_a_window_past_the_calendars_end_is_no_window():
+    window = window_from_text("Officials said it could happen within 999 decades.", PUBLISHED)
+    assert window is None or window.end.year < 10_000
+    assert extract_statements("Officials said peace could come within 999 decades.", PUBLISHED)

@@ -190,7 +190,10 @@ def window_from_text(text: str, published: date, *, event_at: int = 0) -> Window
     """
     for part, resolvers in ((text[event_at:], RESOLVERS), (text[:event_at], LEADING_RESOLVERS)):
         for resolver in resolvers:
-            found = resolver(part, published)
+            try:
+                found = resolver(part, published)
+            except (ValueError, OverflowError):  # "within 999 decades": past the calendar's end
+                continue
             if found is not None:
                 return Window(found.start, found.end, found.text.strip(" ,.;:"), found.is_vague)
     return None
