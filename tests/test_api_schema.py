@@ -27,6 +27,8 @@ CONTRACT_PATHS = {
     "/api/me/webhook/test/",
     "/api/me/calendar-token/",
     "/api/health/",
+    "/api/intake/extract/",
+    "/api/intake/accept/",
 }
 
 
@@ -41,6 +43,6 @@ def test_schema_has_exactly_the_contract_paths(client):
     ours = {path: item for path, item in schema["paths"].items() if not path.startswith("/api/stats/")}
     assert set(ours) == CONTRACT_PATHS
     operations = sum(len([m for m in item if m in ("get", "post", "patch", "delete")]) for item in ours.values())
-    assert operations == 25  # plus /api/schema/ and /api/docs/ themselves
+    assert operations == 27  # plus /api/schema/ and /api/docs/ themselves
     assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])
     assert schema["components"]["schemas"]["Error"]["additionalProperties"]["type"] == "array"

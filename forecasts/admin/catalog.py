@@ -20,7 +20,7 @@ class SourceAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     list_select_related = ["created_by"]
     search_fields = ["name", "description", "url"]
-    fields = ["name", "kind", "url", "description", "calibration"]
+    fields = ["name", "kind", "url", "description", "aliases", "calibration"]
     readonly_fields = ["calibration"]
 
     def get_queryset(self, request):

@@ -32,6 +32,7 @@ from forecasts.access import (
 )
 from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
 from forecasts.admin.imports import forecast_import_view
+from forecasts.admin.intake import ReportIntakeMixin
 from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime
 from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent, WindowChange
 from forecasts.selectors import standing_probability_for
@@ -152,7 +153,7 @@ class WindowChangeInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("actor")
 
 
-class QuestionAdmin(admin.ModelAdmin):
+class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
     form = QuestionAdminForm
     formfield_overrides = URL_INPUT
     change_form_template = "admin/forecasts/question/change_form.html"
@@ -335,6 +336,7 @@ class QuestionAdmin(admin.ModelAdmin):
             path(
                 "<path:object_id>/unresolve/", self.admin_site.admin_view(self.unresolve_view), name=f"{name}_unresolve"
             ),
+            *self.intake_urls(),
             *super().get_urls(),
         ]
         for pattern in patterns:

@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from forecasts.api import stats, views
+from forecasts.api import intake, stats, views
 from forecasts.api.exceptions import api_not_found
 from forecasts.api.health import HealthView
 
@@ -32,6 +32,8 @@ urlpatterns = [
     path("stats/leaderboard/", stats.LeaderboardApi.as_view(), name="stats-leaderboard"),
     path("stats/phrases/", stats.PhraseCalibrationApi.as_view(), name="stats-phrases"),
     path("stats/brier-over-time.svg", stats.BrierOverTimeChartApi.as_view(), name="stats-brier-over-time-chart"),
+    path("intake/extract/", intake.IntakeExtractView.as_view(), name="intake-extract"),
+    path("intake/accept/", intake.IntakeAcceptView.as_view(), name="intake-accept"),
     path("health/", HealthView.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file, so the docs need no inline script (CSP).

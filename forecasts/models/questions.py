@@ -49,6 +49,11 @@ class Source(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ORGANISATION)
     url = models.URLField(blank=True)
     description = models.TextField(blank=True)
+    aliases = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Other names reports give this source ("the Pentagon", "Moscow"): report intake matches them too.',
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -59,6 +64,10 @@ class Source(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        if not isinstance(self.aliases, list) or not all(isinstance(alias, str) for alias in self.aliases):
+            raise ValidationError({"aliases": "A list of names."})
 
 
 class Tag(models.Model):

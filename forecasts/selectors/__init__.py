@@ -26,6 +26,7 @@ from forecasts.selectors.calibration import (
     scores_for,
     uniform_bin_expression,
 )
+from forecasts.selectors.intake import intake_candidates_for, report_statements_for
 from forecasts.selectors.questions import (
     QUESTION_LIST_COLUMNS,
     forecast_export_rows,
@@ -58,6 +59,7 @@ __all__ = [
     "filters_description",
     "forecast_export_rows",
     "forecast_list_for",
+    "intake_candidates_for",
     "leaderboard_entry",
     "leaderboard_for",
     "notification_list_for",
@@ -70,6 +72,7 @@ __all__ = [
     "question_list_for",
     "question_page_for",
     "questions_as_listed_for",
+    "report_statements_for",
     "resolution_history_for",
     "scores_for",
     "source_list_for",

@@ -2,6 +2,7 @@
 
 - questions, drafts, sources, forecasts, accounts: what people create and edit.
 - imports: forecasts of other trackers (and of another Forewarn) loaded in bulk.
+- intake: a report's accepted statements as draft questions with their sources' forecasts.
 - resolutions: resolve, annul and undo, as one transition table.
 - crowd: the crowd median and counts, maintained as forecasts arrive.
 - scores: the stored scores, rebuilt from forecasts and resolutions.
@@ -62,6 +63,7 @@ from forecasts.services.deliveries import (
 from forecasts.services.drafts import question_delete
 from forecasts.services.forecasts import forecast_submit, probability_from_input
 from forecasts.services.imports import ImportFailed, ImportReport, forecasts_import
+from forecasts.services.intake import ReportAcceptance, intake_key, report_accept
 from forecasts.services.lifecycle import LifecycleRun, SweepReport, lifecycle_run, lifecycle_sweep, questions_close_due
 from forecasts.services.logins import (
     LoginRefusal,
@@ -157,6 +159,7 @@ __all__ = [
     "ImportReport",
     "LifecycleRun",
     "LoginRefusal",
+    "ReportAcceptance",
     "ResolutionDetails",
     "SweepReport",
     "WebhookAnswer",
@@ -194,6 +197,7 @@ __all__ = [
     "forecasts_import",
     "format_moment",
     "in_locked_batches",
+    "intake_key",
     "key_moment",
     "lifecycle_run",
     "lifecycle_sweep",
@@ -226,6 +230,7 @@ __all__ = [
     "reminder_message",
     "reminder_offset",
     "reminder_round_due",
+    "report_accept",
     "resolution_change",
     "resolution_events_notify",
     "resolution_message",

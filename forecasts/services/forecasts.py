@@ -80,12 +80,16 @@ def forecast_submit(
         probability=probability, percent=percent, phrase=phrase, yardstick=yardstick
     )
     now = timezone.now()
-    if question.status == Question.Status.DRAFT:
+    if question.status == Question.Status.DRAFT and source is None:
         message = "This question is a draft: it takes forecasts once it is opened."
         raise StateConflict("question", message, code="question_not_open")
-    # A question awaiting resolution (a historical record, or one just closed) still takes a
-    # source's statement dated before its window end: the record of what was said in time.
-    takes_statements = question.status == Question.Status.AWAITING_RESOLUTION and source is not None
+    # A draft, or a question awaiting resolution (a historical record, or one just closed), still
+    # takes a source's statement dated before its window end: the record of what was said in time,
+    # kept with the draft an analyst prepares from a report.
+    takes_statements = source is not None and question.status in (
+        Question.Status.DRAFT,
+        Question.Status.AWAITING_RESOLUTION,
+    )
     if question.status != Question.Status.OPEN and not takes_statements:
         message = f"This question is {question.get_status_display().lower()}: it no longer takes forecasts."
         raise StateConflict("question", message, code="question_not_open")

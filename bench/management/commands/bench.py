@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from bench import database, measure, report
+from bench import database, intake, measure, report
 from bench.data import dataset_load
 from bench.imports import import_figures
 from bench.load import submission_figures
@@ -127,6 +127,7 @@ class Command(BaseCommand):
             sweep, results["sweep"] = sweep_figures(data, runs=runs, count=windows, seed=seed)
             figures += sweep
             figures += import_figures(scale=scale, seed=seed)[0]
+            figures += intake.intake_figures(runs=runs)
             results["machine"]["load_average_after"] = report.machine_description()["load_average"]
         results["figures"] = [figure.as_dict() for figure in figures]
         return results, figures

@@ -73,6 +73,7 @@ def seed_source(definition: dict, recorded_by) -> Source:
         kind=definition.get("kind", Source.Kind.ORGANISATION),
         url=definition.get("url", ""),
         description=definition.get("description", ""),
+        aliases=definition.get("aliases", ()),
     )
 
 
