@@ -1,7 +1,14 @@
 """Forewarn's domain: sources, questions with windows, append-only forecasts, resolutions, scores."""
 
-from forecasts.models.accounts import Profile, Team, TeamMembership, default_digest_period, new_calendar_token
-from forecasts.models.forecasts import PROBABILITY_MAX, PROBABILITY_MIN, Forecast, LatestForecast
+from forecasts.models.accounts import (
+    CrowdMethod,
+    Profile,
+    Team,
+    TeamMembership,
+    default_digest_period,
+    new_calendar_token,
+)
+from forecasts.models.forecasts import PROBABILITY_MAX, PROBABILITY_MIN, Confidence, Forecast, LatestForecast
 from forecasts.models.notifications import (
     ActionTokenUse,
     Delivery,
@@ -23,7 +30,7 @@ from forecasts.models.questions import (
     within_year_bounds,
 )
 from forecasts.models.resolutions import ResolutionEvent, WindowChange
-from forecasts.models.scores import CalibrationReport, Score
+from forecasts.models.scores import AuthorAccuracy, CalibrationReport, ClosingAggregate, ExtremizingFactor, Score
 
 __all__ = [
     "EARLIEST_YEAR",
@@ -33,10 +40,15 @@ __all__ = [
     "PROBABILITY_MIN",
     "YEAR_BOUNDS_MESSAGE",
     "ActionTokenUse",
+    "AuthorAccuracy",
     "CalibrationReport",
+    "ClosingAggregate",
+    "Confidence",
+    "CrowdMethod",
     "Delivery",
     "DeliveryStatus",
     "DigestDelivery",
+    "ExtremizingFactor",
     "Forecast",
     "LatestForecast",
     "Notification",

@@ -39,7 +39,12 @@ from forecasts.services.action_links import (
     action_link_use,
 )
 from forecasts.services.batches import in_locked_batches
-from forecasts.services.crowd import crowd_rebuild, question_crowd_refresh
+from forecasts.services.crowd import (
+    crowd_rebuild,
+    open_questions_crowd_refresh,
+    question_crowd_refresh,
+    team_crowd_method_apply,
+)
 from forecasts.services.deliveries import (
     NOT_VISIBLE_ERROR,
     WEBHOOK_TEST_TEXT,
@@ -110,6 +115,10 @@ from forecasts.services.resolutions import (
 )
 from forecasts.services.scores import (
     RECOMPUTE_BATCH_SIZE,
+    author_accuracy_refresh,
+    closing_aggregate_store,
+    crowd_calibration_refresh,
+    crowd_calibration_stale,
     question_scores_recompute,
     questions_missing_scores,
     questions_scores_recompute,
@@ -162,11 +171,15 @@ __all__ = [
     "api_token_max_age",
     "api_token_revoke",
     "api_token_rotate",
+    "author_accuracy_refresh",
     "calendar_feed_url",
     "calendar_token_rotate",
     "client_address",
+    "closing_aggregate_store",
     "closing_soon_message",
     "closing_soon_notify",
+    "crowd_calibration_refresh",
+    "crowd_calibration_stale",
     "crowd_rebuild",
     "digest_deliver",
     "digest_email_build",
@@ -190,6 +203,7 @@ __all__ = [
     "moderator_ids",
     "notifications_create",
     "notifications_mark_read",
+    "open_questions_crowd_refresh",
     "probability_from_input",
     "profile_update",
     "question_admin_url",
@@ -224,6 +238,7 @@ __all__ = [
     "source_create",
     "stale_scores_recompute",
     "tasks_queue",
+    "team_crowd_method_apply",
     "user_secrets_rotate",
     "webhook_deliver",
     "webhook_deliveries_due",

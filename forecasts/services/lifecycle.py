@@ -28,7 +28,7 @@ from forecasts.services.reminders import (
     resolutions_notify,
     resolver_reminders_send,
 )
-from forecasts.services.scores import stale_scores_recompute
+from forecasts.services.scores import crowd_calibration_stale, stale_scores_recompute
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ def lifecycle_sweep(*, now: datetime | None = None) -> SweepReport:
         ("escalate", escalations_send, report.notifications),
         ("closing_soon", closing_soon_notify, report.notifications),
         ("scores", stale_scores_recompute, report.rescored),
+        ("crowd_factor", crowd_calibration_stale, []),
         ("resolved", resolutions_notify, report.notifications),
     ]
     for name, step, results in steps:

@@ -19,12 +19,21 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from forecasts import scoring
-from forecasts.models import Forecast, Question, ResolutionEvent, Score
+from forecasts import aggregation, scoring
+from forecasts.models import (
+    AuthorAccuracy,
+    ClosingAggregate,
+    ExtremizingFactor,
+    Forecast,
+    Question,
+    ResolutionEvent,
+    Score,
+)
+from forecasts.services.crowd import open_questions_crowd_refresh
 from forecasts.services.messages import score_summary_text
 
 logger = logging.getLogger(__name__)
@@ -57,8 +66,8 @@ def author_key(forecast: dict) -> AuthorKey:
 def scores_from_forecasts(question: Question, forecasts: Iterable[dict], *, computed_at: datetime) -> list[Score]:
     """Unsaved Score rows for every author with a forecast before the cutoff (pure, no queries).
 
-    ``forecasts`` are dicts with id, forecaster_id, source_id, made_at, probability, phrase and
-    yardstick, oldest first (ties by id), all made before the cutoff.
+    ``forecasts`` are dicts with id, forecaster_id, source_id, made_at, probability, phrase,
+    yardstick and (optionally) confidence, oldest first (ties by id), all made before the cutoff.
     """
     outcome = OUTCOME_VALUES[question.outcome]
     cutoff = scoring_cutoff(question)
@@ -95,6 +104,7 @@ def scores_from_forecasts(question: Question, forecasts: Iterable[dict], *, comp
                 window_end=question.window_end,
                 phrase=final["phrase"],
                 yardstick=final["yardstick"],
+                confidence=final.get("confidence", ""),
                 computed_at=computed_at,
             )
         )
@@ -102,24 +112,148 @@ def scores_from_forecasts(question: Question, forecasts: Iterable[dict], *, comp
 
 
 @transaction.atomic
-def question_scores_recompute(*, question_id: int) -> int:
-    """Replace a question's stored scores with ones computed from its forecasts; returns how many."""
+def question_scores_recompute(*, question_id: int, refresh_crowd: bool = True) -> int:
+    """Replace a question's stored scores and at-close aggregates with ones computed from its
+    forecasts; returns how many scores. With `refresh_crowd`, the instance's extremizing factor and
+    the open questions' aggregates follow (a batch does that once at its end instead)."""
     # The lock queues this behind a resolution being written, so it always scores committed state.
     question = Question.objects.select_for_update().filter(pk=question_id).first()
     if question is None:
         return 0
     computed_at = timezone.now()
+    previous_authors = list(Score.objects.filter(question_id=question_id).values_list("forecaster_id", "source_id"))
     Score.objects.filter(question_id=question_id).delete()
-    if not is_scored(question):
-        return 0
-    forecasts = list(
-        Forecast.objects.filter(question_id=question_id, made_at__lt=scoring_cutoff(question))
-        .order_by("made_at", "id")
-        .values("id", "forecaster_id", "source_id", "made_at", "probability", "phrase", "yardstick")
-    )
-    scores = scores_from_forecasts(question, forecasts, computed_at=computed_at)
-    Score.objects.bulk_create(scores)
+    ClosingAggregate.objects.filter(question_id=question_id).delete()
+    scores: list[Score] = []
+    if is_scored(question):
+        forecasts = list(
+            Forecast.objects.filter(question_id=question_id, made_at__lt=scoring_cutoff(question))
+            .order_by("made_at", "id")
+            .values("id", "forecaster_id", "source_id", "made_at", "probability", "phrase", "yardstick", "confidence")
+        )
+        scores = scores_from_forecasts(question, forecasts, computed_at=computed_at)
+        Score.objects.bulk_create(scores)
+        closing_aggregate_store(question=question, forecasts=forecasts, computed_at=computed_at)
+    authors = previous_authors + [(score.forecaster_id, score.source_id) for score in scores]
+    author_accuracy_refresh(authors=authors)
+    if refresh_crowd:
+        crowd_calibration_refresh()
     return len(scores)
+
+
+def closing_aggregate_store(*, question: Question, forecasts: list[dict], computed_at: datetime) -> None:
+    """Store the question's five aggregates at its scoring cutoff, with the factor and weights known
+    then: only questions resolved before the cutoff count (no look-ahead), never this one."""
+    standing_by_author = {author_key(forecast): forecast for forecast in forecasts}
+    if not standing_by_author:
+        return
+    standing = sorted(standing_by_author.values(), key=lambda forecast: (forecast["made_at"], forecast["id"]))
+    cutoff = scoring_cutoff(question)
+    earlier = ClosingAggregate.objects.filter(resolved_at__lt=cutoff, window_end__lte=cutoff).exclude(
+        question_id=question.pk
+    )
+    earlier_logits = list(earlier.values_list("mean_logit", "outcome"))
+    factor = aggregation.extremizing_factor_fit(
+        [mean_logit for mean_logit, _ in earlier_logits], [outcome for _, outcome in earlier_logits]
+    )
+    accuracy = author_accuracy_rows(
+        Score.objects.filter(resolved_at__lt=cutoff).exclude(question_id=question.pk),
+        authors=[(forecast["forecaster_id"], forecast["source_id"]) for forecast in standing],
+    )
+    weights = [accuracy.get(author_key(forecast), (0, None, aggregation.DEFAULT_WEIGHT))[2] for forecast in standing]
+    probabilities = [forecast["probability"] for forecast in standing]
+    values = aggregation.aggregates(probabilities, weights, factor)
+    ClosingAggregate.objects.create(
+        question=question,
+        outcome=OUTCOME_VALUES[question.outcome],
+        forecasters=len(standing),
+        mean_logit=aggregation.mean_logit(probabilities),
+        extremizing_factor=factor,
+        factor_questions=len(earlier_logits),
+        scored_until=cutoff,
+        question_kind=question.kind,
+        team_id=question.team_id,
+        resolved_at=question.resolved_at,
+        window_end=question.window_end,
+        computed_at=computed_at,
+        **values,
+    )
+
+
+def author_accuracy_rows(
+    scores: QuerySet[Score], *, authors: Iterable[tuple]
+) -> dict[AuthorKey, tuple[int, float, float]]:
+    """{author: (scored questions, mean Brier, weight)} of the given (forecaster id, source id) authors, from `scores`."""
+    forecaster_ids = {forecaster_id for forecaster_id, source_id in authors if forecaster_id is not None}
+    source_ids = {source_id for forecaster_id, source_id in authors if source_id is not None}
+    if not forecaster_ids and not source_ids:
+        return {}
+    rows = (
+        scores.filter(Q(forecaster_id__in=forecaster_ids) | Q(source_id__in=source_ids))
+        .values("forecaster_id", "source_id")
+        .annotate(questions=Count("id"), mean_brier=Avg("brier"))
+        .order_by()
+    )
+    return {
+        author_key(row): (
+            row["questions"],
+            row["mean_brier"],
+            aggregation.performance_weight(row["mean_brier"], row["questions"]),
+        )
+        for row in rows
+    }
+
+
+def author_accuracy_refresh(*, authors: Iterable[tuple]) -> None:
+    """Rebuild the given (forecaster id, source id) authors' mean Brier and weight over all their scores."""
+    authors = list(authors)
+    if not authors:
+        return
+    forecaster_ids = {forecaster_id for forecaster_id, _ in authors if forecaster_id is not None}
+    source_ids = {source_id for _, source_id in authors if source_id is not None}
+    AuthorAccuracy.objects.filter(Q(forecaster_id__in=forecaster_ids) | Q(source_id__in=source_ids)).delete()
+    now = timezone.now()
+    AuthorAccuracy.objects.bulk_create(
+        AuthorAccuracy(
+            forecaster_id=author_id if kind == "forecaster" else None,
+            source_id=author_id if kind == "source" else None,
+            scored_questions=questions,
+            mean_brier=mean_brier,
+            weight=weight,
+            updated_at=now,
+        )
+        for (kind, author_id), (questions, mean_brier, weight) in author_accuracy_rows(
+            Score.objects.all(), authors=authors
+        ).items()
+    )
+
+
+@transaction.atomic
+def crowd_calibration_refresh(*, now: datetime | None = None) -> ExtremizingFactor:
+    """Refit the instance's extremizing factor on every question resolved yes/no whose window has
+    ended (each at its own close), then recompute the open questions' aggregates with it."""
+    now = now or timezone.now()
+    rows = list(ClosingAggregate.objects.filter(window_end__lte=now).values_list("mean_logit", "outcome"))
+    factor = aggregation.extremizing_factor_fit([row[0] for row in rows], [row[1] for row in rows])
+    fitted, _ = ExtremizingFactor.objects.update_or_create(
+        pk=1, defaults={"factor": factor, "questions": len(rows), "fitted_at": now}
+    )
+    open_questions_crowd_refresh()
+    return fitted
+
+
+def crowd_calibration_stale(*, now: datetime | None = None, batch_size: int = 0) -> list[int]:
+    """Refit the factor when questions became eligible since the last fit (a resolved question's
+    window ended meanwhile); a sweep step, returning [] or [the number of questions fitted on].
+
+    `batch_size` is unused (one fit covers every question); the sweep calls every step alike.
+    """
+    now = now or timezone.now()
+    eligible = ClosingAggregate.objects.filter(window_end__lte=now).count()
+    fitted = ExtremizingFactor.objects.filter(pk=1).values_list("questions", flat=True).first() or 0
+    if eligible == fitted:
+        return []
+    return [crowd_calibration_refresh(now=now).questions]
 
 
 def questions_scores_recompute(question_ids: Iterable[int]) -> tuple[int, int, list[int]]:
@@ -132,13 +266,15 @@ def questions_scores_recompute(question_ids: Iterable[int]) -> tuple[int, int, l
     failed = []
     for question_id in question_ids:
         try:
-            stored += question_scores_recompute(question_id=question_id)
+            stored += question_scores_recompute(question_id=question_id, refresh_crowd=False)
             questions += 1
         except (OperationalError, InterfaceError):
             raise
         except Exception:
             logger.exception("recomputing the scores of question %s failed", question_id)
             failed.append(question_id)
+    if questions:
+        crowd_calibration_refresh()
     return questions, stored, failed
 
 
