@@ -15,8 +15,9 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
+from forecasts import aggregation
 from forecasts.access import (
     NO_SUCH_QUESTION,
     forecasts_visible_to,
@@ -30,7 +31,15 @@ from forecasts.access import (
 )
 from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
 from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime
-from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent, WindowChange
+from forecasts.models import (
+    ClosingAggregate,
+    CrowdMethod,
+    Forecast,
+    LatestForecast,
+    Question,
+    ResolutionEvent,
+    WindowChange,
+)
 from forecasts.selectors import standing_probability_for
 from forecasts.services import forecast_submit, question_delete, question_resolve, question_unresolve
 
@@ -76,7 +85,16 @@ class ForecastHistoryInline(ReadOnlyInline):
     fk_name = "question"
     verbose_name = "forecast"
     verbose_name_plural = "Forecast history (newest first)"
-    fields = ["made_at", "author", "probability_percent", "estimative", "rationale", "recorded_by", "recorded_at"]
+    fields = [
+        "made_at",
+        "author",
+        "probability_percent",
+        "estimative",
+        "confidence",
+        "rationale",
+        "recorded_by",
+        "recorded_at",
+    ]
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -146,7 +164,8 @@ class QuestionAdmin(admin.ModelAdmin):
         "window_end_short",
         "resolve_by_short",
         "owner",
-        "crowd_median",
+        "crowd",
+        "other_aggregates",
         "forecast_count",
         "my_forecast",
     ]
@@ -167,7 +186,8 @@ class QuestionAdmin(admin.ModelAdmin):
         "status",
         "outcome",
         "owner",
-        "crowd_median",
+        "crowd",
+        "aggregates_table",
         "forecast_count",
         "forecaster_count",
         "created_at",
@@ -272,9 +292,50 @@ class QuestionAdmin(admin.ModelAdmin):
     def resolve_by_short(self, question):
         return short_datetime(question.resolve_by)
 
-    @admin.display(description="crowd median", ordering="crowd_probability")
-    def crowd_median(self, question):
+    @admin.display(description="crowd", ordering="crowd_probability")
+    def crowd(self, question):
+        """The team's chosen aggregate (the median unless the team chose another)."""
         return as_percent(question.crowd_probability)
+
+    @admin.display(description="aggregates")
+    def other_aggregates(self, question):
+        """All five: median, recency-weighted median, mean log-odds, extremized (with its factor), weighted."""
+        if question.crowd_median is None:
+            return None
+        return (
+            f"median {as_percent(question.crowd_median)} · recency {as_percent(question.crowd_recency_weighted_median)} · "
+            f"log-odds {as_percent(question.crowd_mean_log_odds)} · "
+            f"extremized {as_percent(question.crowd_extremized)} (×{question.crowd_extremizing_factor:.2f}) · "
+            f"weighted {as_percent(question.crowd_performance_weighted)}"
+        )
+
+    @admin.display(description="crowd aggregates")
+    def aggregates_table(self, question):
+        """The five aggregates now and, once resolved, as they stood at the close."""
+        closing = ClosingAggregate.objects.filter(question=question).first()
+        method = question.team.crowd_method if question.team_id else CrowdMethod.MEDIAN
+        rows = [
+            (
+                aggregation.METHOD_LABELS[name] + (" (shown as the crowd)" if name == method else ""),
+                as_percent(getattr(question, f"crowd_{name}")) or "–",
+                as_percent(getattr(closing, name)) if closing else "–",
+            )
+            for name in aggregation.METHODS
+        ]
+        factor = question.crowd_extremizing_factor
+        return format_html(
+            "<table><thead><tr><th>Method</th><th>Now</th><th>At the close</th></tr></thead><tbody>{}</tbody></table>"
+            "<p>Extremizing factor {} now{}.</p>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+            f"{factor:.3f}" if factor is not None else "–",
+            format_html(
+                ", {:.3f} at the close (fitted on {} earlier questions)",
+                closing.extremizing_factor,
+                closing.factor_questions,
+            )
+            if closing
+            else "",
+        )
 
     @admin.display(description="my forecast")
     def my_forecast(self, question):
@@ -299,6 +360,7 @@ class QuestionAdmin(admin.ModelAdmin):
                 .first()
             ),
             "crowd_median": as_percent(question.crowd_probability),
+            "crowd_method": (question.team.get_crowd_method_display() if question.team_id else "Median").lower(),
         }
 
     def get_urls(self):
@@ -460,7 +522,21 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     fieldsets = [
-        (None, {"fields": ["question", "forecaster", "source", "probability", "phrase", "yardstick", "rationale"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "question",
+                    "forecaster",
+                    "source",
+                    "probability",
+                    "phrase",
+                    "yardstick",
+                    "confidence",
+                    "rationale",
+                ]
+            },
+        ),
         ("Source statement", {"fields": ["quote", "url"]}),
         ("Times", {"fields": ["made_at", "recorded_at", "recorded_by"]}),
     ]
