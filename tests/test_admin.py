@@ -666,6 +666,7 @@ def test_editor_builds_a_team_and_forecasters_see_only_their_own(client, editor,
         reverse("admin:forecasts_team_add"),
         {
             "name": "Eastern Europe desk",
+            "crowd_method": "median",
             "memberships-TOTAL_FORMS": "1",
             "memberships-INITIAL_FORMS": "0",
             "memberships-MIN_NUM_FORMS": "0",
