@@ -298,6 +298,16 @@ def test_a_later_resolution_never_changes_an_earlier_questions_aggregate(owner):
     # The instance's live factor does see them all.
     assert ExtremizingFactor.objects.get(pk=1).questions == 34
 
+    # The bulk rebuild (for data loaded without the services) gives the same rows.
+    one_by_one = {row["question_id"]: row for row in ClosingAggregate.objects.values()}
+    assert services.closing_aggregates_rebuild() == 34
+    for row in ClosingAggregate.objects.values():
+        expected = one_by_one[row["question_id"]]
+        for field in ("factor_questions", "forecasters", "outcome"):
+            assert row[field] == expected[field], field
+        for field in ("extremizing_factor", "mean_logit", *aggregation.METHODS):
+            assert row[field] == pytest.approx(expected[field], abs=1e-9), field
+
 
 @pytest.mark.django_db
 def test_the_factor_is_one_until_twenty_earlier_questions(owner):

@@ -339,3 +339,131 @@ def score_summaries_for(*, question_ids: Iterable[int]) -> dict[tuple[int, int],
     """{(question id, user id): summary} for every forecaster scored on these questions, one query."""
     scores = Score.objects.filter(question_id__in=list(question_ids), forecaster__isnull=False)
     return {(score.question_id, score.forecaster_id): score_summary_text(score) for score in scores}
+
+
+def closing_aggregates_rebuild() -> int:
+    """Every resolved question's at-close aggregates, from scratch and in bulk (data loaded without the
+    services, as the benchmark's): the same numbers `closing_aggregate_store` gives one by one, each
+    with only the questions resolved before its own cutoff. Then every author's accuracy and the
+    instance's factor. Returns how many questions."""
+    questions = sorted(
+        (
+            question
+            for question in Question.objects.filter(status=Question.Status.RESOLVED, outcome__in=list(OUTCOME_VALUES))
+            .only("id", "outcome", "kind", "team_id", "resolved_at", "window_end", "closed_at", "occurred_at")
+            .iterator()
+        ),
+        key=lambda question: (scoring_cutoff(question), question.pk),
+    )
+    if not questions:
+        ClosingAggregate.objects.all().delete()
+        return 0
+    latest_cutoff = max(scoring_cutoff(question) for question in questions)
+    cutoffs = {question.pk: scoring_cutoff(question) for question in questions}
+    # Standing forecasts at each question's own cutoff: forecasts after it are dropped per question below.
+    forecasts_by_question: dict[int, list[dict]] = {}
+    rows = (
+        Forecast.objects.filter(question_id__in=list(cutoffs), made_at__lt=latest_cutoff)
+        .order_by("question_id", "made_at", "id")
+        .values_list("question_id", "forecaster_id", "source_id", "probability", "made_at")
+        .iterator(chunk_size=20_000)
+    )
+    for question_id, forecaster_id, source_id, probability, made_at in rows:
+        if made_at < cutoffs[question_id]:
+            forecasts_by_question.setdefault(question_id, []).append(
+                {"forecaster_id": forecaster_id, "source_id": source_id, "probability": probability}
+            )
+    # Each author's last forecast before the cutoff, in the order those were made.
+    standing_by_question: dict[int, list[dict]] = {}
+    for question_id, rows in forecasts_by_question.items():
+        last_position = {author_key(row): position for position, row in enumerate(rows)}
+        standing_by_question[question_id] = [rows[position] for position in sorted(last_position.values())]
+    mean_logits = {
+        question_id: aggregation.mean_logit([row["probability"] for row in standing])
+        for question_id, standing in standing_by_question.items()
+    }
+    # Scores in the order they resolved, folded into running per-author sums as each cutoff passes.
+    scores = sorted(
+        Score.objects.values_list("resolved_at", "question_id", "forecaster_id", "source_id", "brier").iterator(
+            chunk_size=50_000
+        ),
+        key=lambda row: row[0],
+    )
+    running: dict[AuthorKey, list[float]] = {}
+    own_brier: dict[tuple[int, AuthorKey], float] = {}
+    for _, question_id, forecaster_id, source_id, brier in scores:
+        own_brier[(question_id, author_key({"forecaster_id": forecaster_id, "source_id": source_id}))] = brier
+    # Earlier questions for the factor, in the order they become eligible: resolved before the cutoff
+    # (strictly) and window ended by it.
+    eligible_order = sorted(
+        (question for question in questions if question.pk in mean_logits),
+        key=lambda question: max(question.resolved_at, question.window_end),
+    )
+    score_position = eligible_position = 0
+    fitted_logits: list[float] = []
+    fitted_outcomes: list[int] = []
+    fitted_ids: set[int] = set()
+    cached_factor: tuple[int, float] | None = None
+    now = timezone.now()
+    closing = []
+    for question in questions:
+        standing = standing_by_question.get(question.pk)
+        cutoff = cutoffs[question.pk]
+        while score_position < len(scores) and scores[score_position][0] < cutoff:
+            _, _, forecaster_id, source_id, brier = scores[score_position]
+            sums = running.setdefault(author_key({"forecaster_id": forecaster_id, "source_id": source_id}), [0, 0.0])
+            sums[0] += 1
+            sums[1] += brier
+            score_position += 1
+        while eligible_position < len(eligible_order):
+            candidate = eligible_order[eligible_position]
+            if not (candidate.resolved_at < cutoff and candidate.window_end <= cutoff):
+                break
+            fitted_logits.append(mean_logits[candidate.pk])
+            fitted_outcomes.append(OUTCOME_VALUES[candidate.outcome])
+            fitted_ids.add(candidate.pk)
+            eligible_position += 1
+        if not standing:
+            continue
+        if question.pk in fitted_ids:  # resolved early, before its own cutoff: never fitted on itself
+            index = [candidate.pk for candidate in eligible_order[:eligible_position]].index(question.pk)
+            logits = fitted_logits[:index] + fitted_logits[index + 1 :]
+            outcomes = fitted_outcomes[:index] + fitted_outcomes[index + 1 :]
+            factor, factor_questions = aggregation.extremizing_factor_fit(logits, outcomes), len(logits)
+        else:
+            if cached_factor is None or cached_factor[0] != len(fitted_logits):
+                cached_factor = (len(fitted_logits), aggregation.extremizing_factor_fit(fitted_logits, fitted_outcomes))
+            factor_questions, factor = cached_factor
+        weights = []
+        for row in standing:
+            key = author_key(row)
+            count, total = running.get(key, (0, 0.0))
+            own = own_brier.get((question.pk, key))
+            if own is not None and question.resolved_at < cutoff:  # its own score is not an earlier one
+                count, total = count - 1, total - own
+            weights.append(aggregation.performance_weight(total / count if count else None, count))
+        probabilities = [row["probability"] for row in standing]
+        closing.append(
+            ClosingAggregate(
+                question_id=question.pk,
+                outcome=OUTCOME_VALUES[question.outcome],
+                forecasters=len(standing),
+                mean_logit=mean_logits[question.pk],
+                extremizing_factor=factor,
+                factor_questions=factor_questions,
+                scored_until=cutoff,
+                question_kind=question.kind,
+                team_id=question.team_id,
+                resolved_at=question.resolved_at,
+                window_end=question.window_end,
+                computed_at=now,
+                **aggregation.aggregates(probabilities, weights, factor),
+            )
+        )
+    with transaction.atomic():
+        ClosingAggregate.objects.all().delete()
+        ClosingAggregate.objects.bulk_create(closing, batch_size=5_000)
+        AuthorAccuracy.objects.all().delete()
+        author_accuracy_refresh(authors=Score.objects.values_list("forecaster_id", "source_id").distinct())
+        crowd_calibration_refresh()
+    return len(closing)
