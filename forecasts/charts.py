@@ -162,9 +162,9 @@ def aggregate_comparison_chart_svg(comparison: dict, *, subject: str = "") -> by
     rows = [(row["label"], row) for row in comparison["methods"] if row["n"]]
     best = comparison.get("best_forecaster")
     if best and best["n"]:
-        rows.append((f"Best single forecaster ({best['name']}, n={best['n']})", best))
+        rows.append((f"Best single forecaster (n={best['n']})", best))
     with matplotlib.rc_context(SVG_SETTINGS):
-        figure = Figure(figsize=(7, 0.9 + 0.42 * max(1, len(rows))))
+        figure = Figure(figsize=(7, 1.2 + 0.42 * max(1, len(rows))))
         axes = figure.add_subplot()
         if rows:
             positions = list(range(len(rows)))[::-1]

@@ -187,7 +187,6 @@ class QuestionAdmin(admin.ModelAdmin):
         "outcome",
         "owner",
         "crowd",
-        "aggregates_table",
         "forecast_count",
         "forecaster_count",
         "created_at",
@@ -234,11 +233,12 @@ class QuestionAdmin(admin.ModelAdmin):
             ),
         ]
         if obj is not None:
+            fieldsets.append(("Crowd aggregates", {"fields": ["aggregates_table"]}))
             fieldsets.append(("Status and crowd", {"fields": self.status_fields, "classes": ["collapse"]}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.status_fields
+        return [] if obj is None else [*self.status_fields, "aggregates_table"]
 
     def get_inlines(self, request, obj):
         # On POST the inlines are not rendered back, and read-only inlines have nothing to save.
@@ -297,16 +297,20 @@ class QuestionAdmin(admin.ModelAdmin):
         """The team's chosen aggregate (the median unless the team chose another)."""
         return as_percent(question.crowd_probability)
 
-    @admin.display(description="aggregates")
+    @admin.display(description="median · recency · log-odds · extremized · weighted")
     def other_aggregates(self, question):
         """All five: median, recency-weighted median, mean log-odds, extremized (with its factor), weighted."""
         if question.crowd_median is None:
             return None
-        return (
-            f"median {as_percent(question.crowd_median)} · recency {as_percent(question.crowd_recency_weighted_median)} · "
-            f"log-odds {as_percent(question.crowd_mean_log_odds)} · "
-            f"extremized {as_percent(question.crowd_extremized)} (×{question.crowd_extremizing_factor:.2f}) · "
-            f"weighted {as_percent(question.crowd_performance_weighted)}"
+        return format_html(
+            '<span title="median · recency-weighted median · mean log-odds · extremized (factor) · '
+            'performance-weighted">{} · {} · {} · {} (×{}) · {}</span>',
+            as_percent(question.crowd_median),
+            as_percent(question.crowd_recency_weighted_median),
+            as_percent(question.crowd_mean_log_odds),
+            as_percent(question.crowd_extremized),
+            f"{question.crowd_extremizing_factor:.2f}",
+            as_percent(question.crowd_performance_weighted),
         )
 
     @admin.display(description="crowd aggregates")
@@ -329,8 +333,8 @@ class QuestionAdmin(admin.ModelAdmin):
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
             f"{factor:.3f}" if factor is not None else "–",
             format_html(
-                ", {:.3f} at the close (fitted on {} earlier questions)",
-                closing.extremizing_factor,
+                ", {} at the close (fitted on {} earlier questions; 1 until 20)",
+                f"{closing.extremizing_factor:.3f}",
                 closing.factor_questions,
             )
             if closing
