@@ -161,22 +161,40 @@ def closing_aggregate_store(*, question: Question, forecasts: list[dict], comput
         authors=[(forecast["forecaster_id"], forecast["source_id"]) for forecast in standing],
     )
     weights = [accuracy.get(author_key(forecast), (0, None, aggregation.DEFAULT_WEIGHT))[2] for forecast in standing]
-    probabilities = [forecast["probability"] for forecast in standing]
-    values = aggregation.aggregates(probabilities, weights, factor)
-    ClosingAggregate.objects.create(
-        question=question,
+    closing_aggregate_row(
+        question,
+        probabilities=[forecast["probability"] for forecast in standing],
+        weights=weights,
+        factor=factor,
+        factor_questions=len(earlier_logits),
+        computed_at=computed_at,
+    ).save(force_insert=True)
+
+
+def closing_aggregate_row(
+    question: Question,
+    *,
+    probabilities: list[float],
+    weights: list[float],
+    factor: float,
+    factor_questions: int,
+    computed_at: datetime,
+) -> ClosingAggregate:
+    """An unsaved at-close row from the standing forecasts (oldest first), their weights and the factor."""
+    return ClosingAggregate(
+        question_id=question.pk,
         outcome=OUTCOME_VALUES[question.outcome],
-        forecasters=len(standing),
+        forecasters=len(probabilities),
         mean_logit=aggregation.mean_logit(probabilities),
         extremizing_factor=factor,
-        factor_questions=len(earlier_logits),
-        scored_until=cutoff,
+        factor_questions=factor_questions,
+        scored_until=scoring_cutoff(question),
         question_kind=question.kind,
         team_id=question.team_id,
         resolved_at=question.resolved_at,
         window_end=question.window_end,
         computed_at=computed_at,
-        **values,
+        **aggregation.aggregates(probabilities, weights, factor),
     )
 
 
@@ -442,22 +460,14 @@ def closing_aggregates_rebuild() -> int:
             if own is not None and question.resolved_at < cutoff:  # its own score is not an earlier one
                 count, total = count - 1, total - own
             weights.append(aggregation.performance_weight(total / count if count else None, count))
-        probabilities = [row["probability"] for row in standing]
         closing.append(
-            ClosingAggregate(
-                question_id=question.pk,
-                outcome=OUTCOME_VALUES[question.outcome],
-                forecasters=len(standing),
-                mean_logit=mean_logits[question.pk],
-                extremizing_factor=factor,
+            closing_aggregate_row(
+                question,
+                probabilities=[row["probability"] for row in standing],
+                weights=weights,
+                factor=factor,
                 factor_questions=factor_questions,
-                scored_until=cutoff,
-                question_kind=question.kind,
-                team_id=question.team_id,
-                resolved_at=question.resolved_at,
-                window_end=question.window_end,
                 computed_at=now,
-                **aggregation.aggregates(probabilities, weights, factor),
             )
         )
     with transaction.atomic():
