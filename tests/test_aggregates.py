@@ -424,3 +424,27 @@ def test_calibration_filters_by_confidence(owner):
     assert (high["n"], high["brier"]) == (1, pytest.approx(0.01))
     assert (none["n"], none["brier"]) == (1, pytest.approx(0.36))
     assert client.get("/api/stats/calibration/", {"confidence": "low"}).json()["n"] == 0
+
+
+@pytest.mark.django_db
+def test_the_comparison_runs_a_constant_number_of_queries(owner):
+    from django.test.utils import CaptureQueriesContext
+
+    viewer = factories.ForecasterFactory()
+    client = client_for(viewer)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/api/stats/aggregates/").status_code == 200
+        return len(captured)
+
+    authors = [factories.ForecasterFactory() for _ in range(3)]
+    start = timezone.now() - timedelta(days=200)
+    for day in range(2):
+        end = start + timedelta(days=day)
+        resolved_question(owner, authors, [0.2, 0.5, 0.8], outcome="yes", window_end=end, resolved_at=end)
+    small = queries()
+    for day in range(2, 25):
+        end = start + timedelta(days=day)
+        resolved_question(owner, authors, [0.3, 0.6, 0.9], outcome="no", window_end=end, resolved_at=end)
+    assert queries() == small
