@@ -111,11 +111,20 @@ def scores_from_forecasts(question: Question, forecasts: Iterable[dict], *, comp
     return scores
 
 
-@transaction.atomic
 def question_scores_recompute(*, question_id: int, refresh_crowd: bool = True) -> int:
     """Replace a question's stored scores and at-close aggregates with ones computed from its
     forecasts; returns how many scores. With `refresh_crowd`, the instance's extremizing factor and
-    the open questions' aggregates follow (a batch does that once at its end instead)."""
+    the open questions' aggregates follow in a transaction of their own, so the open questions'
+    rows are not held locked while the scores are written (a batch refreshes once at its end)."""
+    stored = question_scores_replace(question_id=question_id)
+    if refresh_crowd:
+        crowd_calibration_refresh()
+    return stored
+
+
+@transaction.atomic
+def question_scores_replace(*, question_id: int) -> int:
+    """Replace a question's stored scores, at-close aggregates and its authors' accuracy; returns how many scores."""
     # The lock queues this behind a resolution being written, so it always scores committed state.
     question = Question.objects.select_for_update().filter(pk=question_id).first()
     if question is None:
@@ -136,8 +145,6 @@ def question_scores_recompute(*, question_id: int, refresh_crowd: bool = True) -
         closing_aggregate_store(question=question, forecasts=forecasts, computed_at=computed_at)
     authors = previous_authors + [(score.forecaster_id, score.source_id) for score in scores]
     author_accuracy_refresh(authors=authors)
-    if refresh_crowd:
-        crowd_calibration_refresh()
     return len(scores)
 
 
