@@ -101,7 +101,7 @@ def calibration_chart_svg(calibration: dict, *, subject: str = "") -> bytes:
         heading = "Calibration" + (f": {subject}" if subject else "")
         chart.set_title(
             f"{heading}\nn = {calibration['n']} on {calibration['questions']} questions, "
-            f"Brier {number(calibration['brier'])}, log loss {number(calibration['log_loss'])}",
+            f"Brier {number(calibration['brier'])} (0-1 scale), log loss {number(calibration['log_loss'])}",
             fontsize=9,
         )
         counts.set_xlabel("Forecast probability (bin mean)")
@@ -149,7 +149,7 @@ def brier_over_time_chart_svg(months: list[dict], *, subject: str = "") -> bytes
             )
         brier.axhline(0.25, linestyle="--", linewidth=1, color=DIAGONAL_COLOUR, label="always 50%")
         brier.set_ylim(0, max([0.5] + [row["mean_brier"] * 1.15 for row in months]))
-        brier.set_ylabel("Mean Brier (lower is better)")
+        brier.set_ylabel("Mean Brier, 0-1 scale (lower is better)")
         counts.set_ylabel("Scored forecasts")
         counts.yaxis.set_major_locator(MaxNLocator(integer=True))
         brier.legend(loc="upper right", fontsize=7, frameon=False)

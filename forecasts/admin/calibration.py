@@ -20,6 +20,7 @@ from django.utils.http import urlencode
 from forecasts import charts, selectors
 from forecasts.access import authors_visible_to, scores_visible_to, sources_visible_to, teams_visible_to
 from forecasts.admin.support import ReadOnlyAdminMixin
+from forecasts.aggregation import brier_on_both_scales
 from forecasts.charts import svg_response
 from forecasts.models import Confidence, QuestionKind, Source, Team
 
@@ -213,7 +214,7 @@ class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "author",
         "probability_percent",
         "outcome_label",
-        "brier",
+        "brier_both_scales",
         "log_loss",
         "time_averaged_brier",
         "relative_brier",
@@ -240,6 +241,10 @@ class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="forecast", ordering="probability")
     def probability_percent(self, score):
         return f"{score.probability:.1%}"
+
+    @admin.display(description="Brier (0-1 scale; 0-2 in brackets)", ordering="brier")
+    def brier_both_scales(self, score):
+        return brier_on_both_scales(score.brier)
 
     @admin.display(description="outcome", ordering="outcome")
     def outcome_label(self, score):

@@ -69,8 +69,9 @@ def closing_soon_message(question: Question) -> str:
 def score_summary_text(score: Score) -> str:
     """One sentence with a forecaster's score, for the resolution notice."""
     text = (
-        f"Your forecast of {score.probability:.0%} scored Brier {score.brier:.3f}"
-        f" (log loss {score.log_loss:.3f}; time-averaged Brier {score.time_averaged_brier:.3f}"
+        f"Your forecast of {score.probability:.0%} scored Brier {score.brier:.3f} on the 0-1 scale"
+        f" ({2 * score.brier:.3f} on the 0-2 scale; log loss {score.log_loss:.3f};"
+        f" time-averaged Brier {score.time_averaged_brier:.3f}"
     )
     if score.relative_brier is not None:
         text += f"; {score.relative_brier:+.3f} against the crowd"
