@@ -19,7 +19,7 @@ from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection
 
 from forecasts.models import PROBABILITY_MAX, PROBABILITY_MIN, Question, QuestionKind
-from forecasts.services import crowd_rebuild, scores_from_forecasts
+from forecasts.services import closing_aggregates_rebuild, crowd_rebuild, scores_from_forecasts
 
 DAY_US = 86_400 * 1_000_000
 BASE_RATE = 0.35
@@ -45,6 +45,7 @@ SCORE_COLUMNS = [
     "window_end",
     "phrase",
     "yardstick",
+    "confidence",
     "computed_at",
 ]
 
@@ -206,7 +207,7 @@ def users_load(rng: np.random.Generator, sizes: Sizes, now_us: int) -> tuple[int
         ["key", "user_id", "created"],
         [(key, user_id, iso(np.array([now_us]))[0]) for user_id, key in tokens.items()],
     )
-    copy_rows("forecasts_team", ["id", "name", "created_at"], [(1, "Crisis cell", joined)])
+    copy_rows("forecasts_team", ["id", "name", "crowd_method", "created_at"], [(1, "Crisis cell", "median", joined)])
     copy_rows(
         "forecasts_teammembership",
         ["team_id", "user_id", "joined_at"],
@@ -369,14 +370,14 @@ def forecasts_load(forecasts: ForecastArrays, questions: QuestionArrays, *, chun
     forecast_ids = forecasts.ids.tolist()
     columns = [
         "id", "question_id", "forecaster_id", "recorded_by_id", "made_at", "recorded_at", "probability",
-        "phrase", "yardstick", "rationale", "quote", "url",
+        "phrase", "yardstick", "confidence", "rationale", "quote", "url",
     ]  # fmt: skip
 
     def chunks():
         for first in range(0, len(forecast_ids), chunk_rows):
             yield "".join(
                 f"{forecast_ids[index]}\t{question_ids[index]}\t{forecaster_ids[index]}\t{forecaster_ids[index]}\t"
-                f"{made_text[index]}\t{made_text[index]}\t{probabilities[index]}\t\t\t\t\t\n"
+                f"{made_text[index]}\t{made_text[index]}\t{probabilities[index]}\t\t\t\t\t\t\n"
                 for index in range(first, min(first + chunk_rows, len(forecast_ids)))
             )
 
@@ -510,6 +511,9 @@ def dataset_load(*, scale: float, seed: int, now: datetime, log=print) -> BenchD
     step = time.perf_counter()
     score_total = scores_build(forecasts, questions, now)
     timings["scores"] = time.perf_counter() - step
+    step = time.perf_counter()
+    closing_aggregates_rebuild()
+    timings["closing_aggregates"] = time.perf_counter() - step
     step = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")

@@ -101,7 +101,7 @@ def calibration_chart_svg(calibration: dict, *, subject: str = "") -> bytes:
         heading = "Calibration" + (f": {subject}" if subject else "")
         chart.set_title(
             f"{heading}\nn = {calibration['n']} on {calibration['questions']} questions, "
-            f"Brier {number(calibration['brier'])}, log loss {number(calibration['log_loss'])}",
+            f"Brier {number(calibration['brier'])} (0-1 scale), log loss {number(calibration['log_loss'])}",
             fontsize=9,
         )
         counts.set_xlabel("Forecast probability (bin mean)")
@@ -149,9 +149,43 @@ def brier_over_time_chart_svg(months: list[dict], *, subject: str = "") -> bytes
             )
         brier.axhline(0.25, linestyle="--", linewidth=1, color=DIAGONAL_COLOUR, label="always 50%")
         brier.set_ylim(0, max([0.5] + [row["mean_brier"] * 1.15 for row in months]))
-        brier.set_ylabel("Mean Brier (lower is better)")
+        brier.set_ylabel("Mean Brier, 0-1 scale (lower is better)")
         counts.set_ylabel("Scored forecasts")
         counts.yaxis.set_major_locator(MaxNLocator(integer=True))
         brier.legend(loc="upper right", fontsize=7, frameon=False)
         counts.set_title("Brier score by month the window ended" + (f": {subject}" if subject else ""), fontsize=9)
+        return figure_svg(figure)
+
+
+def aggregate_comparison_chart_svg(comparison: dict, *, subject: str = "") -> bytes:
+    """Mean Brier at the close of each crowd aggregate and the best single forecaster, with 95% intervals."""
+    rows = [(row["label"], row) for row in comparison["methods"] if row["n"]]
+    best = comparison.get("best_forecaster")
+    if best and best["n"]:
+        rows.append((f"Best single forecaster (n={best['n']})", best))
+    with matplotlib.rc_context(SVG_SETTINGS):
+        figure = Figure(figsize=(7, 1.2 + 0.42 * max(1, len(rows))))
+        axes = figure.add_subplot()
+        if rows:
+            positions = list(range(len(rows)))[::-1]
+            values = [row["brier"] for _, row in rows]
+            errors = [
+                [row["brier"] - row["brier_ci"][0] for _, row in rows],
+                [row["brier_ci"][1] - row["brier"] for _, row in rows],
+            ]
+            axes.barh(positions, values, xerr=errors, color=COUNT_COLOUR, ecolor=POINT_COLOUR, capsize=3)
+            axes.set_yticks(positions, [label for label, _ in rows])
+            for position, value in zip(positions, values, strict=True):
+                axes.annotate(f"{value:.3f}", (value, position), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            axes.set_xlim(0, max(0.3, max(row["brier_ci"][1] for _, row in rows) * 1.15))
+        else:
+            axes.text(
+                0.5, 0.5, "Nothing resolved yet", ha="center", va="center", color="#666666", transform=axes.transAxes
+            )
+            axes.set_yticks([])
+        axes.axvline(0.25, linestyle="--", linewidth=1, color=DIAGONAL_COLOUR)
+        axes.set_xlabel("Mean Brier at the close, 0-1 scale (lower is better; dashed: always 50%)")
+        title = f"Crowd aggregates on {comparison['questions']} resolved questions"
+        axes.set_title(title + (f": {subject}" if subject else ""), fontsize=9)
+        figure.tight_layout()
         return figure_svg(figure)

@@ -7,6 +7,8 @@ moment (the crowd median of `forecasts/scoring.py` is a step function over the w
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,3 +155,65 @@ def assign_bins(forecast: np.ndarray, bins: int, strategy: BinStrategy) -> tuple
         indices = np.searchsorted(edges[1:-1], forecast, side="left")
         return indices, [float(edge) for edge in edges]
     raise ValueError(f"strategy must be 'uniform' or 'quantile', got {strategy!r}")
+
+
+# Crowd aggregates (DESIGN section 12), written from the formulas with plain Python and scipy -----
+
+
+def _logit(p: float) -> float:
+    return math.log(p) - math.log1p(-p)
+
+
+def _expit(x: float) -> float:
+    return math.exp(x) / (1 + math.exp(x)) if x < 0 else 1 / (1 + math.exp(-x))
+
+
+def recency_weighted_median_oracle(probabilities_oldest_first: Sequence[float], tolerance: float = 1e-9) -> float:
+    """Walk the forecasts in ascending p, adding w_k = exp(sqrt(k) - sqrt(N)) of each one's age rank."""
+    n = len(probabilities_oldest_first)
+    weighted = sorted(
+        (p, k, math.exp(math.sqrt(k) - math.sqrt(n))) for k, p in enumerate(probabilities_oldest_first, start=1)
+    )
+    total = math.fsum(w for _, _, w in weighted)
+    running = 0.0
+    for index, (p, _, w) in enumerate(weighted):
+        running += w
+        if running >= total / 2 - tolerance * total:
+            if abs(running - total / 2) <= tolerance * total and index + 1 < n:
+                return (p + weighted[index + 1][0]) / 2
+            return p
+    raise AssertionError("unreachable")
+
+
+def crowd_aggregates_oracle(
+    probabilities_oldest_first: Sequence[float], weights: Sequence[float], factor: float
+) -> dict:
+    """The five aggregates of DESIGN section 12, one by one."""
+    logits = [_logit(p) for p in probabilities_oldest_first]
+    mean = math.fsum(logits) / len(logits)
+    return {
+        "median": statistics.median(probabilities_oldest_first),
+        "recency_weighted_median": recency_weighted_median_oracle(probabilities_oldest_first),
+        "mean_log_odds": _expit(mean),
+        "extremized": _expit(factor * mean),
+        "performance_weighted": _expit(
+            math.fsum(w * x for w, x in zip(weights, logits, strict=True)) / math.fsum(weights)
+        ),
+    }
+
+
+def extremizing_factor_oracle(mean_logits: Sequence[float], outcomes: Sequence[int]) -> float:
+    """scipy's bounded scalar minimiser of the negative log-likelihood on [0.5, 4]; 1 below 20 questions."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import expit
+
+    if len(mean_logits) < 20:
+        return 1.0
+    x, y = np.asarray(mean_logits, dtype=float), np.asarray(outcomes, dtype=float)
+
+    def negative_log_likelihood(a: float) -> float:
+        p = np.clip(expit(a * x), 1e-300, 1 - 1e-16)
+        return -float(np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    found = minimize_scalar(negative_log_likelihood, bounds=(0.5, 4.0), method="bounded", options={"xatol": 1e-10})
+    return float(found.x)

@@ -827,6 +827,11 @@ def count_api_leaderboard(world, role):
     return api_as(world, role).get("/api/stats/leaderboard/").json()["count"], scored
 
 
+def count_api_aggregates(world, role):
+    data = api_as(world, role).get("/api/stats/aggregates/").json()
+    return data["questions"], visible_count(role, RESOLVED)
+
+
 def count_admin(path, kinds, all_kinds=None):
     """The changelist's count of the filtered rows, and its count of all the rows it may show."""
 
@@ -858,6 +863,7 @@ COUNTS = {
     "api.calibration-count": (count_api_calibration, SIGNED_IN),
     "api.leaderboard-count": (count_api_leaderboard, SIGNED_IN),
     "api.phrases-count": (count_api_phrases, SIGNED_IN),
+    "api.aggregates-count": (count_api_aggregates, SIGNED_IN),
     "admin.questions-count": (count_admin("/admin/forecasts/question/", KINDS), STAFF),
     "admin.drafts-count": (count_admin("/admin/forecasts/question/?status__exact=draft", DRAFTS, KINDS), STAFF),
     "admin.notifications-count": (count_admin("/admin/forecasts/notification/", KINDS), STAFF),
@@ -894,11 +900,20 @@ STATISTIC_CALLS = (
     StatisticCall("api.phrases", "get", "/api/stats/phrases/?forecaster={id}"),
     StatisticCall("api.calibration-chart", "get", "/api/stats/calibration.svg?forecaster={id}", chart=True),
     StatisticCall("api.brier-chart", "get", "/api/stats/brier-over-time.svg?forecaster={id}", chart=True),
+    StatisticCall("api.aggregates", "get", "/api/stats/aggregates/?forecaster={id}"),
+    StatisticCall("api.aggregates-chart", "get", "/api/stats/aggregates.svg?forecaster={id}", chart=True),
     StatisticCall("admin.calibration", "get", "/admin/forecasts/calibrationreport/?forecaster={id}", admin=True),
     StatisticCall(
         "admin.calibration-chart",
         "get",
         "/admin/forecasts/calibrationreport/chart.svg?forecaster={id}",
+        admin=True,
+        chart=True,
+    ),
+    StatisticCall(
+        "admin.aggregates-chart",
+        "get",
+        "/admin/forecasts/calibrationreport/aggregates.svg?forecaster={id}",
         admin=True,
         chart=True,
     ),

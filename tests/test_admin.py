@@ -165,7 +165,7 @@ def test_question_list_shows_crowd_median_count_and_my_forecast(client, forecast
     response = client.get(QUESTION_LIST)
 
     row = response.content.decode().split(question.title)[1].split("</tr>")[0]
-    assert '<td class="field-crowd_median">60%</td>' in row
+    assert '<td class="field-crowd">60%</td>' in row
     assert '<td class="field-forecast_count">3</td>' in row
     assert '<td class="field-my_forecast">40%</td>' in row
 
@@ -668,6 +668,7 @@ def test_editor_builds_a_team_and_forecasters_see_only_their_own(client, editor,
         {
             "name": "Eastern Europe desk",
             "crowd_hidden_default": "until_forecast",
+            "crowd_method": "median",
             "memberships-TOTAL_FORMS": "1",
             "memberships-INITIAL_FORMS": "0",
             "memberships-MIN_NUM_FORMS": "0",

@@ -267,6 +267,8 @@ def test_score_summary_for_the_resolution_notification(owner, forecaster, opened
     summaries = score_summaries_for(question_ids=[question.pk])
 
     summary = summaries[(question.pk, forecaster.pk)]
-    assert summary.startswith("Your forecast of 80% scored Brier 0.040 (log loss 0.223")
+    assert summary.startswith(
+        "Your forecast of 80% scored Brier 0.040 on the 0-1 scale (0.080 on the 0-2 scale; log loss 0.223"
+    )
     assert "against the crowd" in summary
     assert (question.pk, factories.UserFactory().pk) not in summaries

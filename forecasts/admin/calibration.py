@@ -20,8 +20,9 @@ from django.utils.http import urlencode
 from forecasts import charts, selectors
 from forecasts.access import authors_visible_to, scores_visible_to, sources_visible_to, teams_visible_to
 from forecasts.admin.support import ReadOnlyAdminMixin
+from forecasts.aggregation import brier_on_both_scales
 from forecasts.charts import svg_response
-from forecasts.models import QuestionKind, Source, Team
+from forecasts.models import Confidence, QuestionKind, Source, Team
 
 CALIBRATION_TEMPLATE = "admin/calibration.html"
 LEADERBOARD_ROWS = 20
@@ -42,6 +43,9 @@ class CalibrationFilterForm(forms.Form):
     tag = forms.SlugField(required=False, max_length=60)
     resolved_after = forms.DateField(required=False, help_text="YYYY-MM-DD, inclusive")
     resolved_before = forms.DateField(required=False, help_text="YYYY-MM-DD, exclusive")
+    confidence = forms.ChoiceField(
+        choices=[("", "any confidence"), *Confidence.choices, ("none", "not given")], required=False
+    )
     bins = forms.IntegerField(min_value=1, max_value=selectors.MAX_BINS, initial=selectors.DEFAULT_BINS, required=False)
     strategy = forms.ChoiceField(choices=[(name, name) for name in selectors.STRATEGIES], required=False)
 
@@ -69,6 +73,7 @@ class CalibrationFilterForm(forms.Form):
             team_id=data["team"].pk if data.get("team") else None,
             resolved_after=midnight(data.get("resolved_after")),
             resolved_before=midnight(data.get("resolved_before")),
+            confidence=data.get("confidence") or None,
         )
 
     def chosen_bins(self) -> int:
@@ -128,6 +133,11 @@ class CalibrationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return [
             path("chart.svg", self.admin_site.admin_view(self.chart_view), name="{}_{}_chart".format(*info)),
             path(
+                "aggregates.svg",
+                self.admin_site.admin_view(self.aggregates_chart_view),
+                name="{}_{}_aggregates_chart".format(*info),
+            ),
+            path(
                 "brier-over-time.svg",
                 self.admin_site.admin_view(self.brier_over_time_view),
                 name="{}_{}_brier_over_time".format(*info),
@@ -162,6 +172,9 @@ class CalibrationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             phrases=[
                 row for row in selectors.phrase_calibration_for(request.user, filters=filters) if row["statements"]
             ],
+            aggregates=selectors.aggregate_comparison_for(request.user, filters=filters),
+            aggregates_chart_url=reverse("admin:forecasts_calibrationreport_aggregates_chart") + query,
+            by_confidence=selectors.calibration_by_confidence_for(request.user, filters=filters),
             chart_url=reverse("admin:forecasts_calibrationreport_chart") + query,
             brier_chart_url=reverse("admin:forecasts_calibrationreport_brier_over_time") + query,
         )
@@ -175,6 +188,13 @@ class CalibrationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         calibration = selectors.calibration_for(request.user, filters=filters, bins=bins, strategy=strategy)
         subject = selectors.filters_description(request.user, filters)
         return svg_response(charts.calibration_chart_svg(calibration, subject=subject))
+
+    def aggregates_chart_view(self, request):
+        chosen = chosen_settings(self.filter_form(request))
+        filters = chosen[0] if chosen else selectors.ScoreFilters()
+        comparison = selectors.aggregate_comparison_for(request.user, filters=filters)
+        subject = selectors.filters_description(request.user, filters) if chosen else "invalid filters"
+        return svg_response(charts.aggregate_comparison_chart_svg(comparison, subject=subject))
 
     def brier_over_time_view(self, request):
         chosen = chosen_settings(self.filter_form(request))
@@ -194,7 +214,7 @@ class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "author",
         "probability_percent",
         "outcome_label",
-        "brier",
+        "brier_both_scales",
         "log_loss",
         "time_averaged_brier",
         "relative_brier",
@@ -221,6 +241,10 @@ class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="forecast", ordering="probability")
     def probability_percent(self, score):
         return f"{score.probability:.1%}"
+
+    @admin.display(description="Brier (0-1 scale; 0-2 in brackets)", ordering="brier")
+    def brier_both_scales(self, score):
+        return brier_on_both_scales(score.brier)
 
     @admin.display(description="outcome", ordering="outcome")
     def outcome_label(self, score):

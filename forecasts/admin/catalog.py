@@ -11,7 +11,7 @@ from forecasts.access import sources_visible_to, tags_visible_to, teams_visible_
 from forecasts.admin.calibration import calibration_panel
 from forecasts.admin.support import URL_INPUT
 from forecasts.models import TeamMembership
-from forecasts.services import source_create
+from forecasts.services import source_create, team_crowd_method_apply
 
 
 class SourceAdmin(admin.ModelAdmin):
@@ -54,10 +54,15 @@ class TeamMembershipInline(admin.TabularInline):
 
 
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "member_count", "crowd_hidden_default", "created_at"]
+    list_display = ["name", "crowd_method", "member_count", "crowd_hidden_default", "created_at"]
     search_fields = ["name"]
-    fields = ["name", "crowd_hidden_default"]
+    fields = ["name", "crowd_method", "crowd_hidden_default"]
     inlines = [TeamMembershipInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "crowd_method" in form.changed_data:
+            team_crowd_method_apply(team_id=obj.pk)
 
     def get_queryset(self, request):
         visible = teams_visible_to(request.user, super().get_queryset(request))

@@ -8,7 +8,7 @@ from django.utils.text import slugify
 
 from forecasts.access import sources_visible_to
 from forecasts.estimative import phrase_choices
-from forecasts.models import YEAR_BOUNDS_MESSAGE, Forecast, Question, Source, within_year_bounds
+from forecasts.models import YEAR_BOUNDS_MESSAGE, Confidence, Forecast, Question, Source, within_year_bounds
 from forecasts.services import EDITABLE_FIELDS, question_create, question_open, question_update
 
 
@@ -131,6 +131,12 @@ class ForecastAddForm(forms.Form):
         help_text="Stored with its yardstick; the probability is the midpoint of the phrase's range.",
     )
     rationale = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 80}))
+    confidence = forms.ChoiceField(
+        required=False,
+        label="Analytic confidence",
+        choices=[("", "Not given"), *Confidence.choices],
+        help_text="How sound the judgement is (evidence, sources, assumptions), apart from how likely.",
+    )
     source = forms.ModelChoiceField(
         queryset=Source.objects.none(),
         required=False,
@@ -145,7 +151,7 @@ class ForecastAddForm(forms.Form):
             "Probability of YES",
             {"fields": ["probability", "percent", "phrase"], "description": "Give exactly one of the three."},
         ),
-        (None, {"fields": ["rationale"]}),
+        (None, {"fields": ["rationale", "confidence"]}),
         (
             "A source's statement (optional)",
             {
@@ -175,6 +181,7 @@ class ForecastAddForm(forms.Form):
             "phrase": phrase or None,
             "yardstick": yardstick or None,
             "rationale": data["rationale"],
+            "confidence": data["confidence"],
         }
         if data["source"]:
             arguments.update(source=data["source"], made_at=data["made_at"], quote=data["quote"], url=data["url"])

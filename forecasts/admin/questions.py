@@ -15,8 +15,9 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
+from forecasts import aggregation
 from forecasts.access import (
     NO_SUCH_QUESTION,
     crowd_visible_to,
@@ -34,7 +35,15 @@ from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveFor
 from forecasts.admin.imports import forecast_import_view
 from forecasts.admin.intake import ReportIntakeMixin
 from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime
-from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent, WindowChange
+from forecasts.models import (
+    ClosingAggregate,
+    CrowdMethod,
+    Forecast,
+    LatestForecast,
+    Question,
+    ResolutionEvent,
+    WindowChange,
+)
 from forecasts.selectors import standing_probability_for
 from forecasts.services import forecast_submit, question_delete, question_resolve, question_unresolve
 
@@ -96,7 +105,16 @@ class ForecastHistoryInline(ReadOnlyInline):
     fk_name = "question"
     verbose_name = "forecast"
     verbose_name_plural = "Forecast history (newest first)"
-    fields = ["made_at", "author", "probability_percent", "estimative", "rationale", "recorded_by", "recorded_at"]
+    fields = [
+        "made_at",
+        "author",
+        "probability_percent",
+        "estimative",
+        "confidence",
+        "rationale",
+        "recorded_by",
+        "recorded_at",
+    ]
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -165,7 +183,8 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
         "window_end_short",
         "resolve_by_short",
         "owner",
-        "crowd_median",
+        "crowd",
+        "other_aggregates",
         "forecast_count",
         "my_forecast",
     ]
@@ -186,7 +205,7 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
         "status",
         "outcome",
         "owner",
-        "crowd_median",
+        "crowd",
         "forecast_count",
         "forecaster_count",
         "created_at",
@@ -234,12 +253,13 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
                 },
             ),
         ]
-        if obj is not None:
+        if obj is not None and crowd_visible_to(request.user, obj):
+            fieldsets.append(("Crowd aggregates", {"fields": ["aggregates_table"]}))
             fieldsets.append(("Status and crowd", {"fields": self.status_fields, "classes": ["collapse"]}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.status_fields
+        return [] if obj is None else [*self.status_fields, "aggregates_table"]
 
     def get_inlines(self, request, obj):
         # On POST the inlines are not rendered back, and read-only inlines have nothing to save.
@@ -293,10 +313,55 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
     def resolve_by_short(self, question):
         return short_datetime(question.resolve_by)
 
-    @admin.display(description="crowd median", ordering="listed_crowd_probability")
-    def crowd_median(self, question):
+    @admin.display(description="crowd", ordering="listed_crowd_probability")
+    def crowd(self, question):
+        """The team's chosen aggregate (the median unless the team chose another), unless blind."""
         # Every question the admin loads carries the viewer's `crowd_visible` annotation.
         return crowd_median_text(None, question)
+
+    @admin.display(description="median · recency · log-odds · extremized · weighted")
+    def other_aggregates(self, question):
+        """All five: median, recency-weighted median, mean log-odds, extremized (with its factor), weighted."""
+        if question.crowd_median is None or not crowd_visible_to(None, question):
+            return None
+        return format_html(
+            '<span title="median · recency-weighted median · mean log-odds · extremized (factor) · '
+            'performance-weighted">{} · {} · {} · {} (×{}) · {}</span>',
+            as_percent(question.crowd_median),
+            as_percent(question.crowd_recency_weighted_median),
+            as_percent(question.crowd_mean_log_odds),
+            as_percent(question.crowd_extremized),
+            f"{question.crowd_extremizing_factor:.2f}",
+            as_percent(question.crowd_performance_weighted),
+        )
+
+    @admin.display(description="crowd aggregates")
+    def aggregates_table(self, question):
+        """The five aggregates now and, once resolved, as they stood at the close."""
+        closing = ClosingAggregate.objects.filter(question=question).first()
+        method = question.team.crowd_method if question.team_id else CrowdMethod.MEDIAN
+        rows = [
+            (
+                aggregation.METHOD_LABELS[name] + (" (shown as the crowd)" if name == method else ""),
+                as_percent(getattr(question, f"crowd_{name}")) or "–",
+                as_percent(getattr(closing, name)) if closing else "–",
+            )
+            for name in aggregation.METHODS
+        ]
+        factor = question.crowd_extremizing_factor
+        return format_html(
+            "<table><thead><tr><th>Method</th><th>Now</th><th>At the close</th></tr></thead><tbody>{}</tbody></table>"
+            "<p>Extremizing factor {} now{}.</p>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+            f"{factor:.3f}" if factor is not None else "–",
+            format_html(
+                ", {} at the close (fitted on {} earlier questions; 1 until 20)",
+                f"{closing.extremizing_factor:.3f}",
+                closing.factor_questions,
+            )
+            if closing
+            else "",
+        )
 
     @admin.display(description="my forecast")
     def my_forecast(self, question):
@@ -322,6 +387,7 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
             ),
             "crowd_median": crowd_median_text(request.user, question),
             "crowd_hidden_note": crowd_hidden_note(request.user, question),
+            "crowd_method": (question.team.get_crowd_method_display() if question.team_id else "Median").lower(),
         }
 
     def get_urls(self):
@@ -486,7 +552,21 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     fieldsets = [
-        (None, {"fields": ["question", "forecaster", "source", "probability", "phrase", "yardstick", "rationale"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "question",
+                    "forecaster",
+                    "source",
+                    "probability",
+                    "phrase",
+                    "yardstick",
+                    "confidence",
+                    "rationale",
+                ]
+            },
+        ),
         ("Source statement", {"fields": ["quote", "url"]}),
         ("Times", {"fields": ["made_at", "recorded_at", "recorded_by"]}),
     ]

@@ -19,6 +19,8 @@ from forecasts.models import (
     PROBABILITY_MIN,
     STALE_FORECAST_DAYS_DEFAULT,
     YEAR_BOUNDS_MESSAGE,
+    Confidence,
+    CrowdMethod,
     Forecast,
     Notification,
     Question,
@@ -27,6 +29,7 @@ from forecasts.models import (
     Team,
     within_year_bounds,
 )
+from forecasts.selectors import question_aggregates
 from forecasts.services import notification_update_url
 
 READ_ONLY_MESSAGE = "This field is read-only."
@@ -180,6 +183,20 @@ class StatementSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     url = serializers.URLField(allow_blank=True, max_length=500, required=False)
 
 
+class AggregatesSerializer(serializers.Serializer):
+    """The crowd's standing forecasts aggregated five ways (docs/scoring.md); all null with no forecast."""
+
+    method = serializers.ChoiceField(choices=CrowdMethod.choices, help_text="The team's method: `crowd_probability`.")
+    median = serializers.FloatField(allow_null=True)
+    recency_weighted_median = serializers.FloatField(allow_null=True)
+    mean_log_odds = serializers.FloatField(allow_null=True)
+    extremized = serializers.FloatField(allow_null=True)
+    performance_weighted = serializers.FloatField(allow_null=True)
+    extremizing_factor = serializers.FloatField(
+        allow_null=True, help_text="The fitted factor the extremized aggregate used (1 until 20 questions resolved)."
+    )
+
+
 class QuestionSerializer(serializers.ModelSerializer):
     tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
     owner = UserRefSerializer(read_only=True)
@@ -193,7 +210,7 @@ class QuestionSerializer(serializers.ModelSerializer):
     crowd_probability = serializers.FloatField(
         read_only=True,
         allow_null=True,
-        help_text="Median of every forecaster's latest forecast; null while the crowd is hidden from you.",
+        help_text="The crowd forecast by the team's chosen method (`aggregates.method`; the median by default); null while the crowd is hidden from you.",
     )
     crowd_hidden = serializers.ChoiceField(
         choices=Question.CrowdHidden.choices,
@@ -204,6 +221,7 @@ class QuestionSerializer(serializers.ModelSerializer):
         help_text="Whether you see the crowd now; when false every crowd field is null and other "
         "people's forecasts are left out of the forecast lists."
     )
+    aggregates = serializers.SerializerMethodField()
 
     class Meta:
         model = Question
@@ -230,6 +248,7 @@ class QuestionSerializer(serializers.ModelSerializer):
             "crowd_probability",
             "crowd_hidden",
             "crowd_visible",
+            "aggregates",
             "my_probability",
             "created_at",
             "opened_at",
@@ -259,6 +278,10 @@ class QuestionSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ChoiceField(choices=Question.Outcome.choices, allow_null=True))
     def get_outcome(self, question):
         return question.outcome or None
+
+    @extend_schema_field(AggregatesSerializer)
+    def get_aggregates(self, question):
+        return question_aggregates(question)
 
 
 class QuestionWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -323,6 +346,7 @@ class ForecastSerializer(serializers.ModelSerializer):
             "phrase",
             "yardstick",
             "rationale",
+            "confidence",
             "quote",
             "url",
             "made_at",
@@ -349,6 +373,12 @@ class ForecastWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         max_length=20, required=False, allow_blank=True, help_text="`icd203` (default) or `kent`."
     )
     rationale = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    confidence = serializers.ChoiceField(
+        choices=Confidence.choices,
+        required=False,
+        allow_blank=True,
+        help_text="Analytic confidence in the judgement (`low`, `moderate`, `high`), apart from its likelihood.",
+    )
     source = IntegerPrimaryKeyRelatedField(
         queryset=Source.objects.all(),
         required=False,

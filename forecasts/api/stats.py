@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from forecasts import charts, selectors
 from forecasts.api.pagination import PagePagination
 from forecasts.charts import svg_response
-from forecasts.models import QuestionKind, Score
+from forecasts.models import Confidence, CrowdMethod, QuestionKind, Score
 
 DATE_INPUT_FORMATS = ["iso-8601", "%Y-%m-%d"]
 SVG_RESPONSE = OpenApiResponse(
@@ -42,6 +42,11 @@ class StatsQuerySerializer(serializers.Serializer):
     )
     resolved_before = serializers.DateTimeField(
         required=False, input_formats=DATE_INPUT_FORMATS, help_text="Resolved before this moment."
+    )
+    confidence = serializers.ChoiceField(
+        choices=[*Confidence.values, "none"],
+        required=False,
+        help_text="Only counted forecasts given at this analytic confidence (`none`: not given).",
     )
 
     def validate_forecaster(self, value: str) -> int:
@@ -71,6 +76,7 @@ class StatsQuerySerializer(serializers.Serializer):
             team_id=data.get("team"),
             resolved_after=data.get("resolved_after"),
             resolved_before=data.get("resolved_before"),
+            confidence=data.get("confidence"),
         )
 
 
@@ -124,7 +130,7 @@ class CalibrationSerializer(serializers.Serializer):
     n = serializers.IntegerField(help_text="Scored (author, question) pairs: one final forecast each.")
     questions = serializers.IntegerField()
     base_rate = serializers.FloatField(allow_null=True)
-    brier = serializers.FloatField(allow_null=True)
+    brier = serializers.FloatField(allow_null=True, help_text="On the 0-1 scale (double it for the 0-2 scale).")
     log_loss = serializers.FloatField(allow_null=True)
     mean_time_averaged_brier = serializers.FloatField(allow_null=True)
     mean_relative_brier = serializers.FloatField(allow_null=True, help_text="Negative is better than the crowd.")
@@ -144,7 +150,7 @@ class LeaderboardEntrySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     n = serializers.IntegerField()
-    mean_brier = serializers.FloatField()
+    mean_brier = serializers.FloatField(help_text="On the 0-1 scale (double it for the 0-2 scale).")
     mean_log_loss = serializers.FloatField()
     mean_time_averaged_brier = serializers.FloatField()
     mean_relative_brier = serializers.FloatField(allow_null=True)
@@ -166,6 +172,37 @@ class PhraseCalibrationSerializer(serializers.Serializer):
     ci_low = serializers.FloatField(allow_null=True)
     ci_high = serializers.FloatField(allow_null=True)
     mean_brier = serializers.FloatField(allow_null=True)
+
+
+class LossSummarySerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text="Questions scored.")
+    brier = serializers.FloatField(allow_null=True, help_text="Mean Brier, 0-1 scale (double it for the 0-2 scale).")
+    brier_ci = serializers.ListField(
+        child=serializers.FloatField(), allow_null=True, help_text="95% bootstrap interval over questions."
+    )
+    log_loss = serializers.FloatField(allow_null=True)
+    log_loss_ci = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+
+
+class MethodLossSerializer(LossSummarySerializer):
+    method = serializers.ChoiceField(choices=CrowdMethod.choices)
+    label = serializers.CharField()
+
+
+class BestForecasterSerializer(LossSummarySerializer):
+    author_type = serializers.ChoiceField(choices=["forecaster", "source"])
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AggregateComparisonSerializer(serializers.Serializer):
+    questions = serializers.IntegerField(help_text="Resolved questions with a crowd at the close.")
+    methods = MethodLossSerializer(many=True)
+    best_forecaster = BestForecasterSerializer(allow_null=True)
+    best_forecaster_rule = serializers.CharField()
+    extremizing_factor = serializers.FloatField(help_text="The factor open questions use now.")
+    factor_questions = serializers.IntegerField(help_text="Resolved questions the factor was fitted on.")
+    factor_fitted_at = serializers.DateTimeField(allow_null=True)
 
 
 class SvgApiView(APIView):
@@ -235,6 +272,36 @@ class PhraseCalibrationApi(APIView):
         query = validated_query(StatsQuerySerializer, request)
         rows = selectors.phrase_calibration_for(request.user, filters=query.score_filters())
         return Response(PhraseCalibrationSerializer(rows, many=True).data)
+
+
+class AggregateComparisonApi(APIView):
+    """Which crowd aggregate works here: each method's Brier and log loss at the close, with intervals."""
+
+    @extend_schema(parameters=[StatsQuerySerializer], responses={200: AggregateComparisonSerializer}, tags=STATS_TAGS)
+    def get(self, request):
+        """Over the resolved questions you can see (the calibration filters), each aggregate as it stood
+        at the close, and the best single forecaster; 95% bootstrap intervals over questions (fixed seed)."""
+        query = validated_query(StatsQuerySerializer, request)
+        comparison = selectors.aggregate_comparison_for(request.user, filters=query.score_filters())
+        return Response(AggregateComparisonSerializer(comparison).data)
+
+
+class AggregateComparisonChartApi(SvgApiView):
+    """The aggregate comparison drawn: mean Brier per method with its 95% interval."""
+
+    @extend_schema(
+        operation_id="stats_aggregates_chart",
+        parameters=[StatsQuerySerializer],
+        responses={(200, "image/svg+xml"): SVG_RESPONSE},
+        tags=STATS_TAGS,
+    )
+    def get(self, request):
+        """The same filters and numbers as /api/stats/aggregates/, drawn as SVG."""
+        query = validated_query(StatsQuerySerializer, request)
+        filters = query.score_filters()
+        comparison = selectors.aggregate_comparison_for(request.user, filters=filters)
+        subject = selectors.filters_description(request.user, filters)
+        return svg_response(charts.aggregate_comparison_chart_svg(comparison, subject=subject))
 
 
 class CalibrationChartApi(SvgApiView):

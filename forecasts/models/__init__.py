@@ -4,13 +4,14 @@ from forecasts.models.accounts import (
     CROWD_MOVE_POINTS_DEFAULT,
     STALE_FORECAST_DAYS_DEFAULT,
     CrowdHidden,
+    CrowdMethod,
     Profile,
     Team,
     TeamMembership,
     default_digest_period,
     new_calendar_token,
 )
-from forecasts.models.forecasts import PROBABILITY_MAX, PROBABILITY_MIN, Forecast, LatestForecast
+from forecasts.models.forecasts import PROBABILITY_MAX, PROBABILITY_MIN, Confidence, Forecast, LatestForecast
 from forecasts.models.notifications import (
     ActionTokenUse,
     Delivery,
@@ -33,7 +34,7 @@ from forecasts.models.questions import (
     within_year_bounds,
 )
 from forecasts.models.resolutions import ResolutionEvent, WindowChange
-from forecasts.models.scores import CalibrationReport, Score
+from forecasts.models.scores import AuthorAccuracy, CalibrationReport, ClosingAggregate, ExtremizingFactor, Score
 
 __all__ = [
     "CROWD_MOVE_POINTS_DEFAULT",
@@ -45,11 +46,16 @@ __all__ = [
     "STALE_FORECAST_DAYS_DEFAULT",
     "YEAR_BOUNDS_MESSAGE",
     "ActionTokenUse",
+    "AuthorAccuracy",
     "CalibrationReport",
+    "ClosingAggregate",
+    "Confidence",
     "CrowdHidden",
+    "CrowdMethod",
     "Delivery",
     "DeliveryStatus",
     "DigestDelivery",
+    "ExtremizingFactor",
     "Forecast",
     "LatestForecast",
     "Notification",

@@ -22,6 +22,16 @@ STALE_FORECAST_DAYS_DEFAULT = 14
 CROWD_MOVE_POINTS_DEFAULT = 10
 
 
+class CrowdMethod(models.TextChoices):
+    """How a crowd forecast is made from the standing forecasts (DESIGN section 12)."""
+
+    MEDIAN = "median", "Median"
+    RECENCY_WEIGHTED_MEDIAN = "recency_weighted_median", "Recency-weighted median"
+    MEAN_LOG_ODDS = "mean_log_odds", "Mean log-odds"
+    EXTREMIZED = "extremized", "Extremized mean log-odds"
+    PERFORMANCE_WEIGHTED = "performance_weighted", "Performance-weighted log-odds"
+
+
 class Team(models.Model):
     name = models.CharField(max_length=120, unique=True)
     crowd_hidden_default = models.CharField(
@@ -31,11 +41,20 @@ class Team(models.Model):
         default=CrowdHidden.NEVER,
         help_text="Blind forecasting for the team's new questions (each question can change it).",
     )
+    crowd_method = models.CharField(
+        max_length=32,
+        choices=CrowdMethod.choices,
+        default=CrowdMethod.MEDIAN,
+        help_text="Which aggregate the team's questions show as their crowd forecast.",
+    )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="TeamMembership", related_name="teams")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(crowd_method__in=CrowdMethod.values), name="team_crowd_method_known")
+        ]
 
     def __str__(self):
         return self.name

@@ -20,6 +20,14 @@ def one_author_constraint(prefix: str) -> models.CheckConstraint:
     )
 
 
+class Confidence(models.TextChoices):
+    """Analytic confidence, kept apart from likelihood (ICD 203): how sound the judgement is."""
+
+    LOW = "low", "Low"
+    MODERATE = "moderate", "Moderate"
+    HIGH = "high", "High"
+
+
 class Forecast(models.Model):
     """A probability of YES, by a user or by a public source; never edited, never deleted."""
 
@@ -45,6 +53,9 @@ class Forecast(models.Model):
     phrase = models.CharField(max_length=60, blank=True)
     yardstick = models.CharField(max_length=10, choices=Yardstick.choices, blank=True)
     rationale = models.TextField(blank=True)
+    confidence = models.CharField(
+        max_length=10, choices=Confidence.choices, blank=True, help_text="Analytic confidence (optional)."
+    )
     quote = models.TextField(blank=True)
     url = models.URLField(blank=True, max_length=500)
 
@@ -74,6 +85,9 @@ class Forecast(models.Model):
             models.CheckConstraint(
                 condition=Q(phrase="", yardstick="") | (~Q(phrase="") & ~Q(yardstick="")),
                 name="forecast_phrase_with_yardstick",
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__in=["", *Confidence.values]), name="forecast_confidence_known"
             ),
         ]
 

@@ -177,7 +177,14 @@ class Question(models.Model):
     # Maintained aggregates, refreshed on every forecast so lists never scan forecasts.
     forecast_count = models.PositiveIntegerField(default=0)
     forecaster_count = models.PositiveIntegerField(default=0)
+    # The team's chosen crowd method (median by default), copied from the aggregates below.
     crowd_probability = models.FloatField(null=True, blank=True)
+    crowd_median = models.FloatField(null=True, blank=True)
+    crowd_recency_weighted_median = models.FloatField(null=True, blank=True)
+    crowd_mean_log_odds = models.FloatField(null=True, blank=True)
+    crowd_extremized = models.FloatField(null=True, blank=True)
+    crowd_performance_weighted = models.FloatField(null=True, blank=True)
+    crowd_extremizing_factor = models.FloatField(null=True, blank=True)
 
     objects = QuestionQuerySet.as_manager()
 

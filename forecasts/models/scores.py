@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from forecasts.models.accounts import Team
-from forecasts.models.forecasts import Forecast, one_author_constraint
+from forecasts.models.forecasts import Confidence, Forecast, one_author_constraint
 from forecasts.models.questions import Question, QuestionKind, Source
 
 
@@ -62,6 +62,7 @@ class Score(models.Model):
     window_end = models.DateTimeField()
     phrase = models.CharField(max_length=60, blank=True)
     yardstick = models.CharField(max_length=10, choices=Forecast.Yardstick.choices, blank=True)
+    confidence = models.CharField(max_length=10, choices=Confidence.choices, blank=True)
 
     computed_at = models.DateTimeField(default=timezone.now)
 
@@ -126,3 +127,67 @@ class CalibrationReport(Score):
         proxy = True
         verbose_name = "calibration"
         verbose_name_plural = "calibration"
+
+
+class AuthorAccuracy(models.Model):
+    """An author's mean Brier over every question scored so far, and the weight it earns in the
+    performance-weighted crowd of open questions; rebuilt with the author's scores."""
+
+    forecaster = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+")
+    source = models.OneToOneField(Source, null=True, on_delete=models.CASCADE, related_name="+")
+    scored_questions = models.PositiveIntegerField()
+    mean_brier = models.FloatField()
+    weight = models.FloatField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [one_author_constraint("author_accuracy")]
+
+    def __str__(self):
+        author = f"source {self.source_id}" if self.source_id else f"user {self.forecaster_id}"
+        return f"{author}: mean Brier {self.mean_brier:.3f} over {self.scored_questions}"
+
+
+class ExtremizingFactor(models.Model):
+    """The instance's extremizing factor for open questions: one row, refitted when a question resolves."""
+
+    factor = models.FloatField(default=1.0)
+    questions = models.PositiveIntegerField(default=0, help_text="Resolved questions it was fitted on.")
+    fitted_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"extremizing factor {self.factor:.3f} on {self.questions} questions"
+
+
+class ClosingAggregate(models.Model):
+    """A resolved yes/no question's five crowd aggregates as they stood at the scoring cutoff.
+
+    Written with the question's scores, so comparing the methods reads these rows alone. The factor
+    and the weights used are the ones known at the question's close (no look-ahead).
+    """
+
+    question = models.OneToOneField(Question, on_delete=models.CASCADE, related_name="closing_aggregate")
+    outcome = models.PositiveSmallIntegerField(help_text="1 for YES, 0 for NO.")
+    forecasters = models.PositiveIntegerField()
+    median = models.FloatField()
+    recency_weighted_median = models.FloatField()
+    mean_log_odds = models.FloatField()
+    mean_logit = models.FloatField(help_text="The mean log-odds itself, what later factors are fitted on.")
+    extremized = models.FloatField()
+    performance_weighted = models.FloatField()
+    extremizing_factor = models.FloatField()
+    factor_questions = models.PositiveIntegerField(help_text="Earlier questions the factor was fitted on.")
+    scored_until = models.DateTimeField()
+    # Copies of the question's fields, so the comparison filters these rows alone.
+    question_kind = models.CharField(max_length=32, choices=QuestionKind.choices)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    resolved_at = models.DateTimeField()
+    window_end = models.DateTimeField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["resolved_at"], name="closing_aggregate_resolved_idx")]
+        constraints = [models.CheckConstraint(condition=Q(outcome__in=[0, 1]), name="closing_aggregate_outcome_binary")]
+
+    def __str__(self):
+        return f"crowd of question {self.question_id} at its close"

@@ -17,6 +17,7 @@ computed with numpy from the probability column alone (one float per scored pair
 `forecasts.scoring` does, and the grouping then runs in SQL on those edges.
 """
 
+import dataclasses
 import functools
 import operator
 from dataclasses import dataclass
@@ -40,10 +41,10 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Ceil, Greatest, Least, TruncMonth
 
-from forecasts import scoring
+from forecasts import aggregation, scoring
 from forecasts.access import authors_visible_to, scores_visible_to
 from forecasts.estimative import YARDSTICKS
-from forecasts.models import Question, Score, Source
+from forecasts.models import ClosingAggregate, Confidence, ExtremizingFactor, Question, Score, Source
 
 DEFAULT_BINS = 10
 MAX_BINS = 100
@@ -65,6 +66,7 @@ class ScoreFilters:
     team_id: int | None = None
     resolved_after: datetime | None = None  # inclusive
     resolved_before: datetime | None = None  # exclusive
+    confidence: str | None = None  # the counted forecast's analytic confidence; "none" for not given
 
 
 def scores_for(user, filters: ScoreFilters = ScoreFilters(), *, now: datetime | None = None) -> QuerySet[Score]:
@@ -84,6 +86,8 @@ def scores_for(user, filters: ScoreFilters = ScoreFilters(), *, now: datetime | 
         scores = scores.filter(resolved_at__gte=filters.resolved_after)
     if filters.resolved_before is not None:
         scores = scores.filter(resolved_at__lt=filters.resolved_before)
+    if filters.confidence:
+        scores = scores.filter(confidence="" if filters.confidence == "none" else filters.confidence)
     if filters.tag:
         tagged = Question.tags.through.objects.filter(tag__name=filters.tag).values("question_id")
         scores = scores.filter(question_id__in=tagged)
@@ -417,4 +421,107 @@ def filters_description(user, filters: ScoreFilters) -> str:
         parts.append(f"resolved from {filters.resolved_after:%Y-%m-%d}")
     if filters.resolved_before is not None:
         parts.append(f"resolved before {filters.resolved_before:%Y-%m-%d}")
+    if filters.confidence:
+        parts.append(f"confidence {filters.confidence}")
     return ", ".join(parts) or "everyone you can see"
+
+
+# Which aggregate works here -----------------------------------------------------------------------
+
+BEST_FORECASTER_RULE = (
+    "The author with the lowest mean Brier among those scored on at least half of these questions, "
+    "picked after the fact (so flattered by the choice), scored on their own questions."
+)
+
+
+def loss_summary(probabilities: list[float], outcomes: list[int]) -> dict:
+    """n, Brier and log loss of the forecasts, each with its 95% bootstrap interval over questions."""
+    if not probabilities:
+        return {"n": 0, "brier": None, "brier_ci": None, "log_loss": None, "log_loss_ci": None}
+    forecast, outcome = np.asarray(probabilities, dtype=float), np.asarray(outcomes, dtype=float)
+    brier = (forecast - outcome) ** 2
+    log_loss = -np.log(np.where(outcome == 1, forecast, 1.0 - forecast))
+    return {
+        "n": int(forecast.size),
+        "brier": float(brier.mean()),
+        "brier_ci": list(aggregation.bootstrap_interval(brier)),
+        "log_loss": float(log_loss.mean()),
+        "log_loss_ci": list(aggregation.bootstrap_interval(log_loss)),
+    }
+
+
+def best_forecaster_for(user, scores: QuerySet[Score], *, questions: int) -> dict | None:
+    """The best single author on these scores (BEST_FORECASTER_RULE), with their losses; 2 queries."""
+    if not questions:
+        return None
+    leader = (
+        scores.values("forecaster_id", "source_id")
+        .annotate(n=Count("id"), mean_brier=Avg("brier"))
+        .filter(n__gte=max(1, -(-questions // 2)))
+        .order_by("mean_brier", "-n", F("forecaster_id").asc(nulls_last=True), F("source_id").asc(nulls_last=True))
+        .first()
+    )
+    if leader is None:
+        return None
+    is_source = leader["source_id"] is not None
+    own = scores.filter(
+        **({"source_id": leader["source_id"]} if is_source else {"forecaster_id": leader["forecaster_id"]})
+    )
+    rows = list(own.values_list("probability", "outcome"))
+    if is_source:
+        name = Source.objects.filter(pk=leader["source_id"]).values_list("name", flat=True).first()
+    else:
+        name = authors_visible_to(user).filter(pk=leader["forecaster_id"]).values_list("username", flat=True).first()
+    return {
+        "author_type": "source" if is_source else "forecaster",
+        "id": leader["source_id"] if is_source else leader["forecaster_id"],
+        "name": name or "",
+        **loss_summary([row[0] for row in rows], [row[1] for row in rows]),
+    }
+
+
+def aggregate_comparison_for(user, *, filters: ScoreFilters = ScoreFilters(), now: datetime | None = None) -> dict:
+    """Brier and log loss of each crowd aggregate at the close over the resolved questions the
+    user may see (the calibration filters), beside the best single forecaster, with 95% bootstrap
+    intervals over questions. Reads the stored at-close aggregates: no forecast is loaded."""
+    scores = scores_for(user, filters, now=now)
+    rows = list(
+        ClosingAggregate.objects.filter(question_id__in=scores.values("question_id"))
+        .order_by("question_id")
+        .values("outcome", *aggregation.METHODS)
+    )
+    outcomes = [row["outcome"] for row in rows]
+    methods = [
+        {
+            "method": method,
+            "label": aggregation.METHOD_LABELS[method],
+            **loss_summary([row[method] for row in rows], outcomes),
+        }
+        for method in aggregation.METHODS
+    ]
+    factor = ExtremizingFactor.objects.filter(pk=1).values("factor", "questions", "fitted_at").first()
+    return {
+        "questions": len(rows),
+        "methods": methods,
+        "best_forecaster": best_forecaster_for(user, scores, questions=len(rows)),
+        "best_forecaster_rule": BEST_FORECASTER_RULE,
+        "extremizing_factor": factor["factor"] if factor else 1.0,
+        "factor_questions": factor["questions"] if factor else 0,
+        "factor_fitted_at": factor["fitted_at"] if factor else None,
+    }
+
+
+def calibration_by_confidence_for(
+    user, *, filters: ScoreFilters = ScoreFilters(), now: datetime | None = None
+) -> list[dict]:
+    """Calibration of the counted forecasts at each analytic confidence level (and none given),
+    to compare: does "high confidence" make forecasts better calibrated?"""
+    levels = [(value, label) for value, label in Confidence.choices] + [("none", "Not given")]
+    return [
+        {
+            "confidence": value,
+            "label": label,
+            **calibration_for(user, filters=dataclasses.replace(filters, confidence=value), now=now),
+        }
+        for value, label in levels
+    ]

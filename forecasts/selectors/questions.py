@@ -6,6 +6,7 @@ may see; the functions here add only what a page loads and in which order.
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from forecasts import aggregation
 from forecasts.access import (
     forecasts_visible_to,
     notifications_visible_to,
@@ -14,7 +15,7 @@ from forecasts.access import (
     questions_with_crowd_visibility,
     sources_visible_to,
 )
-from forecasts.models import Forecast, LatestForecast, Notification, Question, ResolutionEvent, Source
+from forecasts.models import CrowdMethod, Forecast, LatestForecast, Notification, Question, ResolutionEvent, Source
 
 
 def standing_probability_for(user) -> Subquery:
@@ -45,9 +46,19 @@ QUESTION_LIST_COLUMNS = (
     "id", "title", "details", "resolution_criteria", "kind", "status", "window_start", "window_end",
     "resolve_by", "outcome", "occurred_at", "resolved_at", "source_quote", "source_statement_date",
     "source_url", "forecast_count", "forecaster_count", "crowd_probability", "crowd_hidden", "created_at", "opened_at",
-    "closed_at", "updated_at", "owner__id", "owner__username", "team__id", "team__name", "source__id", "source__name",
-    "source__url",
+    "closed_at", "updated_at", "owner__id", "owner__username", "team__id", "team__name", "team__crowd_method",
+    "source__id", "source__name", "source__url",
+    *(f"crowd_{method}" for method in aggregation.METHODS), "crowd_extremizing_factor",
 )  # fmt: skip
+
+
+def question_aggregates(question: Question) -> dict:
+    """The question's maintained crowd aggregates by method, the factor, and the team's chosen method."""
+    return {
+        "method": question.team.crowd_method if question.team_id else CrowdMethod.MEDIAN,
+        **{method: getattr(question, f"crowd_{method}") for method in aggregation.METHODS},
+        "extremizing_factor": question.crowd_extremizing_factor,
+    }
 
 
 def question_page_for(user) -> QuerySet[Question]:

@@ -42,7 +42,13 @@ from forecasts.services.action_links import (
     action_link_use,
 )
 from forecasts.services.batches import in_locked_batches
-from forecasts.services.crowd import crowd_rebuild, question_crowd_refresh, questions_crowd_rebuild
+from forecasts.services.crowd import (
+    crowd_rebuild,
+    open_questions_crowd_refresh,
+    question_crowd_refresh,
+    questions_crowd_rebuild,
+    team_crowd_method_apply,
+)
 from forecasts.services.deliveries import (
     NOT_VISIBLE_ERROR,
     WEBHOOK_TEST_TEXT,
@@ -120,6 +126,11 @@ from forecasts.services.resolutions import (
 )
 from forecasts.services.scores import (
     RECOMPUTE_BATCH_SIZE,
+    author_accuracy_refresh,
+    closing_aggregate_store,
+    closing_aggregates_rebuild,
+    crowd_calibration_refresh,
+    crowd_calibration_stale,
     question_scores_recompute,
     questions_missing_scores,
     questions_scores_recompute,
@@ -175,11 +186,16 @@ __all__ = [
     "api_token_max_age",
     "api_token_revoke",
     "api_token_rotate",
+    "author_accuracy_refresh",
     "calendar_feed_url",
     "calendar_token_rotate",
     "client_address",
+    "closing_aggregate_store",
+    "closing_aggregates_rebuild",
     "closing_soon_message",
     "closing_soon_notify",
+    "crowd_calibration_refresh",
+    "crowd_calibration_stale",
     "crowd_moved_message",
     "crowd_moves_nudge",
     "crowd_rebuild",
@@ -209,6 +225,7 @@ __all__ = [
     "notifications_create",
     "notifications_mark_read",
     "nudges_arm",
+    "open_questions_crowd_refresh",
     "probability_from_input",
     "profile_update",
     "question_admin_url",
@@ -248,6 +265,7 @@ __all__ = [
     "stale_forecasts_nudge",
     "stale_scores_recompute",
     "tasks_queue",
+    "team_crowd_method_apply",
     "user_secrets_rotate",
     "webhook_deliver",
     "webhook_deliveries_due",

@@ -11,38 +11,112 @@ recorded later never replaces a newer one.
 from django.db import connection
 from django.utils import timezone
 
+from forecasts import aggregation
 from forecasts.models import Forecast, LatestForecast, Question
+
+# The maintained aggregate columns of a question, by method (forecasts/aggregation.py).
+AGGREGATE_COLUMNS = {method: f"crowd_{method}" for method in aggregation.METHODS}
 
 
 def crowd_aggregates_sql(crowd: str) -> str:
-    """SQL for `(question_id, authors, median)` of a relation `crowd` of (question_id, probability) rows.
+    """SQL for every question's count of authors and five crowd aggregates (DESIGN section 12).
 
-    The median is (lower middle + upper middle) / 2, the middle one for an odd count: exactly
-    what statistics.median gives (percentile_cont would interpolate as a + 0.5 * (b - a), which
-    can differ in the last bit).
+    `crowd` is a relation of (question_id, probability, made_at, forecast_id, forecaster_id,
+    source_id) rows, one per standing forecast. The median is (lower middle + upper middle) / 2,
+    exactly what statistics.median gives (percentile_cont would interpolate as a + 0.5 * (b - a),
+    which can differ in the last bit). The recency weight of the k-th oldest of N is
+    exp(sqrt(k) - sqrt(N)); the weighted median is the first p, in ascending order, whose
+    cumulative weight reaches half the total (within the tolerance of forecasts.aggregation), and
+    the mean of it and the next when it lands on half. The performance weight is the author's
+    maintained AuthorAccuracy.weight, 1 / 0.30 without one; the factor is the instance's fitted one.
     """
+    tolerance = repr(aggregation.HALF_TOLERANCE)
+    default_weight = repr(aggregation.DEFAULT_WEIGHT)
     return f"""
-        SELECT question_id, COUNT(*) AS authors,
-            AVG(probability) FILTER (WHERE position IN ((crowd_size + 1) / 2, (crowd_size + 2) / 2)) AS median
+        SELECT question_id, authors, median, recency_weighted_median,
+            1.0 / (1.0 + EXP(-mean_logit)) AS mean_log_odds,
+            1.0 / (1.0 + EXP(-factor.value * mean_logit)) AS extremized,
+            1.0 / (1.0 + EXP(-weighted_logit)) AS performance_weighted,
+            factor.value AS extremizing_factor
         FROM (
-            SELECT question_id, probability,
-                ROW_NUMBER() OVER (PARTITION BY question_id ORDER BY probability) AS position,
-                COUNT(*) OVER (PARTITION BY question_id) AS crowd_size
-            FROM {crowd}
-        ) AS ranked
-        GROUP BY question_id
+            SELECT question_id, COUNT(*) AS authors,
+                AVG(probability) FILTER (WHERE position IN ((crowd_size + 1) / 2, (crowd_size + 2) / 2)) AS median,
+                MIN(
+                    CASE WHEN ABS(cumulative - total / 2) <= {tolerance} * total
+                    THEN (probability + COALESCE(next_probability, probability)) / 2 ELSE probability END
+                ) FILTER (WHERE cumulative >= total / 2 - {tolerance} * total) AS recency_weighted_median,
+                AVG(logit) AS mean_logit,
+                SUM(performance_weight * logit) / SUM(performance_weight) AS weighted_logit
+            FROM (
+                SELECT question_id, probability, logit, performance_weight, position, crowd_size,
+                    SUM(recency_weight) OVER (
+                        PARTITION BY question_id ORDER BY position ROWS UNBOUNDED PRECEDING
+                    ) AS cumulative,
+                    SUM(recency_weight) OVER (PARTITION BY question_id) AS total,
+                    LEAD(probability) OVER (PARTITION BY question_id ORDER BY position) AS next_probability
+                FROM (
+                    SELECT question_id, probability,
+                        LN(probability / (1.0 - probability)) AS logit,
+                        COALESCE(
+                            user_accuracy.weight, source_accuracy.weight, CAST({default_weight} AS DOUBLE PRECISION)
+                        ) AS performance_weight,
+                        ROW_NUMBER() OVER (
+                            PARTITION BY question_id ORDER BY probability, made_at, forecast_id
+                        ) AS position,
+                        COUNT(*) OVER (PARTITION BY question_id) AS crowd_size,
+                        EXP(
+                            SQRT(CAST(
+                                ROW_NUMBER() OVER (PARTITION BY question_id ORDER BY made_at, forecast_id)
+                                AS DOUBLE PRECISION
+                            ))
+                            - SQRT(CAST(COUNT(*) OVER (PARTITION BY question_id) AS DOUBLE PRECISION))
+                        ) AS recency_weight
+                    FROM {crowd}
+                    LEFT JOIN forecasts_authoraccuracy AS user_accuracy
+                        ON user_accuracy.forecaster_id = crowd.forecaster_id
+                    LEFT JOIN forecasts_authoraccuracy AS source_accuracy
+                        ON source_accuracy.source_id = crowd.source_id
+                ) AS ranked
+            ) AS weighed
+            GROUP BY question_id
+        ) AS grouped
+        CROSS JOIN (
+            SELECT COALESCE(MAX(factor), CAST(1 AS DOUBLE PRECISION)) AS value FROM forecasts_extremizingfactor
+        ) AS factor
     """
 
 
-# Any database: the question's counts and median from its standing forecasts as they now are.
-AGGREGATES_SQL = """
+def crowd_probability_sql(columns: dict[str, str]) -> str:
+    """SQL for the crowd forecast a question shows: its team's chosen method, the median by default.
+
+    `columns` names the SQL holding each method's value.
+    """
+    cases = " ".join(f"WHEN '{method}' THEN {columns[method]}" for method in aggregation.METHODS if method != "median")
+    team_method = "(SELECT crowd_method FROM forecasts_team WHERE forecasts_team.id = forecasts_question.team_id)"
+    return f"CASE {team_method} {cases} ELSE {columns['median']} END"
+
+
+AGGREGATE_ASSIGNMENTS = ", ".join(
+    [f"{column} = standing.{method}" for method, column in AGGREGATE_COLUMNS.items()]
+    + [
+        "crowd_extremizing_factor = standing.extremizing_factor",
+        "crowd_probability = " + crowd_probability_sql({method: f"standing.{method}" for method in AGGREGATE_COLUMNS}),
+    ]
+)
+AGGREGATE_RETURNING = ", ".join(["crowd_probability", *AGGREGATE_COLUMNS.values(), "crowd_extremizing_factor"])
+
+# Any database: the question's counts and aggregates from its standing forecasts as they now are.
+AGGREGATES_SQL = (
+    """
     UPDATE forecasts_question
-    SET forecast_count = forecast_count + 1, forecaster_count = standing.authors,
-        crowd_probability = standing.median, updated_at = %(now)s
+    SET forecast_count = forecast_count + 1, forecaster_count = standing.authors, updated_at = %(now)s, """
+    + AGGREGATE_ASSIGNMENTS
+    + """
     FROM ({aggregates}) AS standing
     WHERE forecasts_question.id = %(question_id)s
-    RETURNING forecast_count, forecaster_count, crowd_probability
-"""
+    RETURNING forecast_count, forecaster_count, """
+    + AGGREGATE_RETURNING
+)
 
 # One statement on PostgreSQL. Its parts share one snapshot, so the crowd is read as it was
 # before the upsert: every other author's standing forecast, plus this author's new one when the
@@ -58,12 +132,12 @@ STANDING_AND_AGGREGATES_SQL = (
         SET forecast_id = EXCLUDED.forecast_id, probability = EXCLUDED.probability, made_at = EXCLUDED.made_at
         WHERE (EXCLUDED.made_at, EXCLUDED.forecast_id)
             >= (forecasts_latestforecast.made_at, forecasts_latestforecast.forecast_id)
-        RETURNING question_id, probability
+        RETURNING question_id, probability, made_at, forecast_id, forecaster_id, source_id
     ),
     crowd AS (
-        SELECT question_id, probability FROM moved
+        SELECT question_id, probability, made_at, forecast_id, forecaster_id, source_id FROM moved
         UNION ALL
-        SELECT question_id, probability FROM forecasts_latestforecast
+        SELECT question_id, probability, made_at, forecast_id, forecaster_id, source_id FROM forecasts_latestforecast
         WHERE question_id = %(question_id)s
             AND ({author_column} IS DISTINCT FROM %(author_id)s OR NOT EXISTS (SELECT 1 FROM moved))
     )
@@ -85,13 +159,38 @@ STANDING_REBUILD_SQL = """
     ) AS ranked
     WHERE recency = 1
 """
-AGGREGATES_REBUILD_SQL = """
+AGGREGATES_REBUILD_SQL = (
+    """
     UPDATE forecasts_question
-    SET forecast_count = counts.forecasts, forecaster_count = standing.authors, crowd_probability = standing.median
+    SET forecast_count = counts.forecasts, forecaster_count = standing.authors, """
+    + AGGREGATE_ASSIGNMENTS
+    + """
     FROM (SELECT question_id, COUNT(*) AS forecasts FROM forecasts_forecast{where} GROUP BY question_id) AS counts,
         ({aggregates}) AS standing
     WHERE counts.question_id = forecasts_question.id AND standing.question_id = forecasts_question.id
 """
+)
+# Open questions only, their counts untouched: after the factor or an author's weight changed.
+OPEN_AGGREGATES_REFRESH_SQL = (
+    """
+    UPDATE forecasts_question SET """
+    + AGGREGATE_ASSIGNMENTS
+    + """
+    FROM ({aggregates}) AS standing
+    WHERE standing.question_id = forecasts_question.id AND forecasts_question.status = 'open'
+"""
+)
+STANDING_OF_OPEN_QUESTIONS = """(
+    SELECT question_id, probability, made_at, forecast_id, forecaster_id, source_id FROM forecasts_latestforecast
+    WHERE question_id IN (SELECT id FROM forecasts_question WHERE status = 'open')
+) AS crowd"""
+
+
+def aggregates_store(question: Question, row: tuple) -> None:
+    """Set the counts and aggregates a refresh returned on the in-memory question."""
+    question.forecast_count, question.forecaster_count, question.crowd_probability, *values = row
+    for column, value in zip([*AGGREGATE_COLUMNS.values(), "crowd_extremizing_factor"], values, strict=True):
+        setattr(question, column, value)
 
 
 def question_crowd_refresh(*, question: Question, forecast: Forecast) -> None:
@@ -123,7 +222,7 @@ def crowd_refresh_in_one_statement(*, question: Question, forecast: Forecast) ->
                 "now": now,
             },
         )
-        question.forecast_count, question.forecaster_count, question.crowd_probability = cursor.fetchone()
+        aggregates_store(question, cursor.fetchone())
     question.updated_at = now
 
 
@@ -141,7 +240,8 @@ def crowd_refresh_in_two_steps(*, question: Question, forecast: Forecast) -> Non
         standing.made_at = forecast.made_at
         standing.save(update_fields=["forecast", "probability", "made_at"])
     crowd = (
-        "(SELECT question_id, probability FROM forecasts_latestforecast WHERE question_id = %(question_id)s) AS crowd"
+        "(SELECT question_id, probability, made_at, forecast_id, forecaster_id, source_id"
+        " FROM forecasts_latestforecast WHERE question_id = %(question_id)s) AS crowd"
     )
     now = timezone.now()
     with connection.cursor() as cursor:
@@ -149,7 +249,7 @@ def crowd_refresh_in_two_steps(*, question: Question, forecast: Forecast) -> Non
             AGGREGATES_SQL.format(aggregates=crowd_aggregates_sql(crowd)),
             {"question_id": question.pk, "now": connection.ops.adapt_datetimefield_value(now)},
         )
-        question.forecast_count, question.forecaster_count, question.crowd_probability = cursor.fetchone()
+        aggregates_store(question, cursor.fetchone())
     question.updated_at = now
 
 
@@ -158,12 +258,15 @@ def crowd_rebuild() -> None:
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM forecasts_latestforecast")
         cursor.execute(
-            "UPDATE forecasts_question SET forecast_count = 0, forecaster_count = 0, crowd_probability = NULL"
-            " WHERE forecast_count <> 0 OR crowd_probability IS NOT NULL"
+            "UPDATE forecasts_question SET forecast_count = 0, forecaster_count = 0, crowd_probability = NULL, "
+            + ", ".join(f"{column} = NULL" for column in [*AGGREGATE_COLUMNS.values(), "crowd_extremizing_factor"])
+            + " WHERE forecast_count <> 0 OR crowd_probability IS NOT NULL"
         )
         cursor.execute(STANDING_REBUILD_SQL.format(where=""))
         cursor.execute(
-            AGGREGATES_REBUILD_SQL.format(where="", aggregates=crowd_aggregates_sql("forecasts_latestforecast"))
+            AGGREGATES_REBUILD_SQL.format(
+                where="", aggregates=crowd_aggregates_sql("forecasts_latestforecast AS crowd")
+            )
         )
 
 
@@ -174,9 +277,31 @@ def questions_crowd_rebuild(*, question_ids, batch_size: int = 500) -> None:
         for start in range(0, len(question_ids), batch_size):
             batch = question_ids[start : start + batch_size]
             where = " WHERE question_id IN ({})".format(", ".join(["%s"] * len(batch)))
-            crowd = f"(SELECT question_id, probability FROM forecasts_latestforecast{where}) AS crowd"
+            crowd = (
+                "(SELECT question_id, probability, made_at, forecast_id, forecaster_id, source_id"
+                f" FROM forecasts_latestforecast{where}) AS crowd"
+            )
             cursor.execute("DELETE FROM forecasts_latestforecast" + where, batch)
             cursor.execute(STANDING_REBUILD_SQL.format(where=where), batch)
             cursor.execute(
                 AGGREGATES_REBUILD_SQL.format(where=where, aggregates=crowd_aggregates_sql(crowd)), batch * 2
             )
+
+
+def open_questions_crowd_refresh() -> int:
+    """Recompute the aggregates of every open question from its standing forecasts, in one statement
+    (after the fitted factor or an author's weight changed); returns how many were refreshed."""
+    with connection.cursor() as cursor:
+        cursor.execute(OPEN_AGGREGATES_REFRESH_SQL.format(aggregates=crowd_aggregates_sql(STANDING_OF_OPEN_QUESTIONS)))
+        return cursor.rowcount
+
+
+def team_crowd_method_apply(*, team_id: int) -> int:
+    """Copy each of a team's questions' chosen aggregate into crowd_probability; returns how many."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE forecasts_question SET crowd_probability = {crowd_probability_sql(AGGREGATE_COLUMNS)}"
+            " WHERE team_id = %s",
+            [team_id],
+        )
+        return cursor.rowcount

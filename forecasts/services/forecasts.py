@@ -67,6 +67,7 @@ def forecast_submit(
     phrase: str | None = None,
     yardstick: str | None = None,
     rationale: str = "",
+    confidence: str = "",
     source: Source | None = None,
     made_at: datetime | None = None,
     quote: str = "",
@@ -129,6 +130,7 @@ def forecast_submit(
         phrase=phrase,
         yardstick=yardstick,
         rationale=rationale,
+        confidence=confidence or "",
         quote=quote,
         url=url,
     )

@@ -29,7 +29,7 @@ from forecasts.services.reminders import (
     resolutions_notify,
     resolver_reminders_send,
 )
-from forecasts.services.scores import stale_scores_recompute
+from forecasts.services.scores import crowd_calibration_stale, stale_scores_recompute
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ def lifecycle_sweep(*, now: datetime | None = None) -> SweepReport:
         ("stale", stale_forecasts_nudge, report.notifications),
         ("crowd_moved", crowd_moves_nudge, report.notifications),
         ("scores", stale_scores_recompute, report.rescored),
+        ("crowd_factor", crowd_calibration_stale, []),
         ("resolved", resolutions_notify, report.notifications),
     ]
     for name, step, results in steps:

@@ -93,7 +93,7 @@ def stale_forecast_message(question: Question, *, forecast: Forecast, now: datet
 def crowd_moved_message(question: Question, *, forecast: Forecast, crowd_before: float) -> str:
     """The nudge to a forecaster when the crowd has moved since their last forecast (never sent blind)."""
     return (
-        f"The crowd on “{question.title}” moved from {crowd_before:.0%} to {question.crowd_probability:.0%} "
+        f"The crowd median on “{question.title}” moved from {crowd_before:.0%} to {question.crowd_median:.0%} "
         f"since your forecast of {forecast.probability:.0%}. Update yours if your view has changed."
     )
 
@@ -101,8 +101,9 @@ def crowd_moved_message(question: Question, *, forecast: Forecast, crowd_before:
 def score_summary_text(score: Score) -> str:
     """One sentence with a forecaster's score, for the resolution notice."""
     text = (
-        f"Your forecast of {score.probability:.0%} scored Brier {score.brier:.3f}"
-        f" (log loss {score.log_loss:.3f}; time-averaged Brier {score.time_averaged_brier:.3f}"
+        f"Your forecast of {score.probability:.0%} scored Brier {score.brier:.3f} on the 0-1 scale"
+        f" ({2 * score.brier:.3f} on the 0-2 scale; log loss {score.log_loss:.3f};"
+        f" time-averaged Brier {score.time_averaged_brier:.3f}"
     )
     if score.relative_brier is not None:
         text += f"; {score.relative_brier:+.3f} against the crowd"

@@ -44,7 +44,7 @@ MOVE_TOLERANCE = 1e-9
 ARM_SQL = """
     INSERT INTO forecasts_nudgestate
         (user_id, question_id, forecast_id, crowd_at_forecast, armed_at, stale_sent_at, crowd_move_sent_at)
-    SELECT standing.forecaster_id, standing.question_id, standing.forecast_id, question.crowd_probability,
+    SELECT standing.forecaster_id, standing.question_id, standing.forecast_id, question.crowd_median,
         %(now)s, NULL, NULL
     FROM forecasts_latestforecast AS standing
     JOIN forecasts_question AS question ON question.id = standing.question_id
@@ -137,10 +137,10 @@ def crowd_moves_nudge(*, now: datetime, batch_size: int) -> list[Notification]:
     due = (
         armed_on_open_questions(now=now)
         .filter(crowd_move_sent_at__isnull=True, crowd_at_forecast__isnull=False)
-        .filter(question__crowd_probability__isnull=False)
+        .filter(question__crowd_median__isnull=False)
         .exclude(user__forewarn_profile__crowd_move_points=0)
         .alias(
-            move=Abs(F("question__crowd_probability") - F("crowd_at_forecast")),
+            move=Abs(F("question__crowd_median") - F("crowd_at_forecast")),
             threshold=ExpressionWrapper(points * Value(0.01) - Value(MOVE_TOLERANCE), output_field=FloatField()),
         )
         .filter(move__gte=F("threshold"))

@@ -19,12 +19,21 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from forecasts import scoring
-from forecasts.models import Forecast, Question, ResolutionEvent, Score
+from forecasts import aggregation, scoring
+from forecasts.models import (
+    AuthorAccuracy,
+    ClosingAggregate,
+    ExtremizingFactor,
+    Forecast,
+    Question,
+    ResolutionEvent,
+    Score,
+)
+from forecasts.services.crowd import open_questions_crowd_refresh
 from forecasts.services.messages import score_summary_text
 
 logger = logging.getLogger(__name__)
@@ -57,8 +66,8 @@ def author_key(forecast: dict) -> AuthorKey:
 def scores_from_forecasts(question: Question, forecasts: Iterable[dict], *, computed_at: datetime) -> list[Score]:
     """Unsaved Score rows for every author with a forecast before the cutoff (pure, no queries).
 
-    ``forecasts`` are dicts with id, forecaster_id, source_id, made_at, probability, phrase and
-    yardstick, oldest first (ties by id), all made before the cutoff.
+    ``forecasts`` are dicts with id, forecaster_id, source_id, made_at, probability, phrase,
+    yardstick and (optionally) confidence, oldest first (ties by id), all made before the cutoff.
     """
     outcome = OUTCOME_VALUES[question.outcome]
     cutoff = scoring_cutoff(question)
@@ -95,31 +104,181 @@ def scores_from_forecasts(question: Question, forecasts: Iterable[dict], *, comp
                 window_end=question.window_end,
                 phrase=final["phrase"],
                 yardstick=final["yardstick"],
+                confidence=final.get("confidence", ""),
                 computed_at=computed_at,
             )
         )
     return scores
 
 
+def question_scores_recompute(*, question_id: int, refresh_crowd: bool = True) -> int:
+    """Replace a question's stored scores and at-close aggregates with ones computed from its
+    forecasts; returns how many scores. With `refresh_crowd`, the instance's extremizing factor and
+    the open questions' aggregates follow in a transaction of their own, so the open questions'
+    rows are not held locked while the scores are written (a batch refreshes once at its end)."""
+    stored = question_scores_replace(question_id=question_id)
+    if refresh_crowd:
+        crowd_calibration_refresh()
+    return stored
+
+
 @transaction.atomic
-def question_scores_recompute(*, question_id: int) -> int:
-    """Replace a question's stored scores with ones computed from its forecasts; returns how many."""
+def question_scores_replace(*, question_id: int) -> int:
+    """Replace a question's stored scores, at-close aggregates and its authors' accuracy; returns how many scores."""
     # The lock queues this behind a resolution being written, so it always scores committed state.
     question = Question.objects.select_for_update().filter(pk=question_id).first()
     if question is None:
         return 0
     computed_at = timezone.now()
+    previous_authors = list(Score.objects.filter(question_id=question_id).values_list("forecaster_id", "source_id"))
     Score.objects.filter(question_id=question_id).delete()
-    if not is_scored(question):
-        return 0
-    forecasts = list(
-        Forecast.objects.filter(question_id=question_id, made_at__lt=scoring_cutoff(question))
-        .order_by("made_at", "id")
-        .values("id", "forecaster_id", "source_id", "made_at", "probability", "phrase", "yardstick")
-    )
-    scores = scores_from_forecasts(question, forecasts, computed_at=computed_at)
-    Score.objects.bulk_create(scores)
+    ClosingAggregate.objects.filter(question_id=question_id).delete()
+    scores: list[Score] = []
+    if is_scored(question):
+        forecasts = list(
+            Forecast.objects.filter(question_id=question_id, made_at__lt=scoring_cutoff(question))
+            .order_by("made_at", "id")
+            .values("id", "forecaster_id", "source_id", "made_at", "probability", "phrase", "yardstick", "confidence")
+        )
+        scores = scores_from_forecasts(question, forecasts, computed_at=computed_at)
+        Score.objects.bulk_create(scores)
+        closing_aggregate_store(question=question, forecasts=forecasts, computed_at=computed_at)
+    authors = previous_authors + [(score.forecaster_id, score.source_id) for score in scores]
+    author_accuracy_refresh(authors=authors)
     return len(scores)
+
+
+def closing_aggregate_store(*, question: Question, forecasts: list[dict], computed_at: datetime) -> None:
+    """Store the question's five aggregates at its scoring cutoff, with the factor and weights known
+    then: only questions resolved before the cutoff count (no look-ahead), never this one."""
+    standing_by_author = {author_key(forecast): forecast for forecast in forecasts}
+    if not standing_by_author:
+        return
+    standing = sorted(standing_by_author.values(), key=lambda forecast: (forecast["made_at"], forecast["id"]))
+    cutoff = scoring_cutoff(question)
+    earlier = ClosingAggregate.objects.filter(resolved_at__lt=cutoff, window_end__lte=cutoff).exclude(
+        question_id=question.pk
+    )
+    earlier_logits = list(earlier.values_list("mean_logit", "outcome"))
+    factor = aggregation.extremizing_factor_fit(
+        [mean_logit for mean_logit, _ in earlier_logits], [outcome for _, outcome in earlier_logits]
+    )
+    accuracy = author_accuracy_rows(
+        Score.objects.filter(resolved_at__lt=cutoff).exclude(question_id=question.pk),
+        authors=[(forecast["forecaster_id"], forecast["source_id"]) for forecast in standing],
+    )
+    weights = [accuracy.get(author_key(forecast), (0, None, aggregation.DEFAULT_WEIGHT))[2] for forecast in standing]
+    closing_aggregate_row(
+        question,
+        probabilities=[forecast["probability"] for forecast in standing],
+        weights=weights,
+        factor=factor,
+        factor_questions=len(earlier_logits),
+        computed_at=computed_at,
+    ).save(force_insert=True)
+
+
+def closing_aggregate_row(
+    question: Question,
+    *,
+    probabilities: list[float],
+    weights: list[float],
+    factor: float,
+    factor_questions: int,
+    computed_at: datetime,
+) -> ClosingAggregate:
+    """An unsaved at-close row from the standing forecasts (oldest first), their weights and the factor."""
+    return ClosingAggregate(
+        question_id=question.pk,
+        outcome=OUTCOME_VALUES[question.outcome],
+        forecasters=len(probabilities),
+        mean_logit=aggregation.mean_logit(probabilities),
+        extremizing_factor=factor,
+        factor_questions=factor_questions,
+        scored_until=scoring_cutoff(question),
+        question_kind=question.kind,
+        team_id=question.team_id,
+        resolved_at=question.resolved_at,
+        window_end=question.window_end,
+        computed_at=computed_at,
+        **aggregation.aggregates(probabilities, weights, factor),
+    )
+
+
+def author_accuracy_rows(
+    scores: QuerySet[Score], *, authors: Iterable[tuple]
+) -> dict[AuthorKey, tuple[int, float, float]]:
+    """{author: (scored questions, mean Brier, weight)} of the given (forecaster id, source id) authors, from `scores`."""
+    forecaster_ids = {forecaster_id for forecaster_id, source_id in authors if forecaster_id is not None}
+    source_ids = {source_id for forecaster_id, source_id in authors if source_id is not None}
+    if not forecaster_ids and not source_ids:
+        return {}
+    rows = (
+        scores.filter(Q(forecaster_id__in=forecaster_ids) | Q(source_id__in=source_ids))
+        .values("forecaster_id", "source_id")
+        .annotate(questions=Count("id"), mean_brier=Avg("brier"))
+        .order_by()
+    )
+    return {
+        author_key(row): (
+            row["questions"],
+            row["mean_brier"],
+            aggregation.performance_weight(row["mean_brier"], row["questions"]),
+        )
+        for row in rows
+    }
+
+
+def author_accuracy_refresh(*, authors: Iterable[tuple]) -> None:
+    """Rebuild the given (forecaster id, source id) authors' mean Brier and weight over all their scores."""
+    authors = list(authors)
+    if not authors:
+        return
+    forecaster_ids = {forecaster_id for forecaster_id, _ in authors if forecaster_id is not None}
+    source_ids = {source_id for _, source_id in authors if source_id is not None}
+    AuthorAccuracy.objects.filter(Q(forecaster_id__in=forecaster_ids) | Q(source_id__in=source_ids)).delete()
+    now = timezone.now()
+    AuthorAccuracy.objects.bulk_create(
+        AuthorAccuracy(
+            forecaster_id=author_id if kind == "forecaster" else None,
+            source_id=author_id if kind == "source" else None,
+            scored_questions=questions,
+            mean_brier=mean_brier,
+            weight=weight,
+            updated_at=now,
+        )
+        for (kind, author_id), (questions, mean_brier, weight) in author_accuracy_rows(
+            Score.objects.all(), authors=authors
+        ).items()
+    )
+
+
+@transaction.atomic
+def crowd_calibration_refresh(*, now: datetime | None = None) -> ExtremizingFactor:
+    """Refit the instance's extremizing factor on every question resolved yes/no whose window has
+    ended (each at its own close), then recompute the open questions' aggregates with it."""
+    now = now or timezone.now()
+    rows = list(ClosingAggregate.objects.filter(window_end__lte=now).values_list("mean_logit", "outcome"))
+    factor = aggregation.extremizing_factor_fit([row[0] for row in rows], [row[1] for row in rows])
+    fitted, _ = ExtremizingFactor.objects.update_or_create(
+        pk=1, defaults={"factor": factor, "questions": len(rows), "fitted_at": now}
+    )
+    open_questions_crowd_refresh()
+    return fitted
+
+
+def crowd_calibration_stale(*, now: datetime | None = None, batch_size: int = 0) -> list[int]:
+    """Refit the factor when questions became eligible since the last fit (a resolved question's
+    window ended meanwhile); a sweep step, returning [] or [the number of questions fitted on].
+
+    `batch_size` is unused (one fit covers every question); the sweep calls every step alike.
+    """
+    now = now or timezone.now()
+    eligible = ClosingAggregate.objects.filter(window_end__lte=now).count()
+    fitted = ExtremizingFactor.objects.filter(pk=1).values_list("questions", flat=True).first() or 0
+    if eligible == fitted:
+        return []
+    return [crowd_calibration_refresh(now=now).questions]
 
 
 def questions_scores_recompute(question_ids: Iterable[int]) -> tuple[int, int, list[int]]:
@@ -132,13 +291,15 @@ def questions_scores_recompute(question_ids: Iterable[int]) -> tuple[int, int, l
     failed = []
     for question_id in question_ids:
         try:
-            stored += question_scores_recompute(question_id=question_id)
+            stored += question_scores_recompute(question_id=question_id, refresh_crowd=False)
             questions += 1
         except (OperationalError, InterfaceError):
             raise
         except Exception:
             logger.exception("recomputing the scores of question %s failed", question_id)
             failed.append(question_id)
+    if questions:
+        crowd_calibration_refresh()
     return questions, stored, failed
 
 
@@ -203,3 +364,123 @@ def score_summaries_for(*, question_ids: Iterable[int]) -> dict[tuple[int, int],
     """{(question id, user id): summary} for every forecaster scored on these questions, one query."""
     scores = Score.objects.filter(question_id__in=list(question_ids), forecaster__isnull=False)
     return {(score.question_id, score.forecaster_id): score_summary_text(score) for score in scores}
+
+
+def closing_aggregates_rebuild() -> int:
+    """Every resolved question's at-close aggregates, from scratch and in bulk (data loaded without the
+    services, as the benchmark's): the same numbers `closing_aggregate_store` gives one by one, each
+    with only the questions resolved before its own cutoff. Then every author's accuracy and the
+    instance's factor. Returns how many questions."""
+    questions = sorted(
+        (
+            question
+            for question in Question.objects.filter(status=Question.Status.RESOLVED, outcome__in=list(OUTCOME_VALUES))
+            .only("id", "outcome", "kind", "team_id", "resolved_at", "window_end", "closed_at", "occurred_at")
+            .iterator()
+        ),
+        key=lambda question: (scoring_cutoff(question), question.pk),
+    )
+    if not questions:
+        ClosingAggregate.objects.all().delete()
+        return 0
+    latest_cutoff = max(scoring_cutoff(question) for question in questions)
+    cutoffs = {question.pk: scoring_cutoff(question) for question in questions}
+    # Standing forecasts at each question's own cutoff: forecasts after it are dropped per question below.
+    forecasts_by_question: dict[int, list[dict]] = {}
+    rows = (
+        Forecast.objects.filter(question_id__in=list(cutoffs), made_at__lt=latest_cutoff)
+        .order_by("question_id", "made_at", "id")
+        .values_list("question_id", "forecaster_id", "source_id", "probability", "made_at")
+        .iterator(chunk_size=20_000)
+    )
+    for question_id, forecaster_id, source_id, probability, made_at in rows:
+        if made_at < cutoffs[question_id]:
+            forecasts_by_question.setdefault(question_id, []).append(
+                {"forecaster_id": forecaster_id, "source_id": source_id, "probability": probability}
+            )
+    # Each author's last forecast before the cutoff, in the order those were made.
+    standing_by_question: dict[int, list[dict]] = {}
+    for question_id, rows in forecasts_by_question.items():
+        last_position = {author_key(row): position for position, row in enumerate(rows)}
+        standing_by_question[question_id] = [rows[position] for position in sorted(last_position.values())]
+    mean_logits = {
+        question_id: aggregation.mean_logit([row["probability"] for row in standing])
+        for question_id, standing in standing_by_question.items()
+    }
+    # Scores in the order they resolved, folded into running per-author sums as each cutoff passes.
+    scores = sorted(
+        Score.objects.values_list("resolved_at", "question_id", "forecaster_id", "source_id", "brier").iterator(
+            chunk_size=50_000
+        ),
+        key=lambda row: row[0],
+    )
+    running: dict[AuthorKey, list[float]] = {}
+    own_brier: dict[tuple[int, AuthorKey], float] = {}
+    for _, question_id, forecaster_id, source_id, brier in scores:
+        own_brier[(question_id, author_key({"forecaster_id": forecaster_id, "source_id": source_id}))] = brier
+    # Earlier questions for the factor, in the order they become eligible: resolved before the cutoff
+    # (strictly) and window ended by it.
+    eligible_order = sorted(
+        (question for question in questions if question.pk in mean_logits),
+        key=lambda question: max(question.resolved_at, question.window_end),
+    )
+    score_position = eligible_position = 0
+    fitted_logits: list[float] = []
+    fitted_outcomes: list[int] = []
+    fitted_ids: set[int] = set()
+    cached_factor: tuple[int, float] | None = None
+    now = timezone.now()
+    closing = []
+    for question in questions:
+        standing = standing_by_question.get(question.pk)
+        cutoff = cutoffs[question.pk]
+        while score_position < len(scores) and scores[score_position][0] < cutoff:
+            _, _, forecaster_id, source_id, brier = scores[score_position]
+            sums = running.setdefault(author_key({"forecaster_id": forecaster_id, "source_id": source_id}), [0, 0.0])
+            sums[0] += 1
+            sums[1] += brier
+            score_position += 1
+        while eligible_position < len(eligible_order):
+            candidate = eligible_order[eligible_position]
+            if not (candidate.resolved_at < cutoff and candidate.window_end <= cutoff):
+                break
+            fitted_logits.append(mean_logits[candidate.pk])
+            fitted_outcomes.append(OUTCOME_VALUES[candidate.outcome])
+            fitted_ids.add(candidate.pk)
+            eligible_position += 1
+        if not standing:
+            continue
+        if question.pk in fitted_ids:  # resolved early, before its own cutoff: never fitted on itself
+            index = [candidate.pk for candidate in eligible_order[:eligible_position]].index(question.pk)
+            logits = fitted_logits[:index] + fitted_logits[index + 1 :]
+            outcomes = fitted_outcomes[:index] + fitted_outcomes[index + 1 :]
+            factor, factor_questions = aggregation.extremizing_factor_fit(logits, outcomes), len(logits)
+        else:
+            if cached_factor is None or cached_factor[0] != len(fitted_logits):
+                cached_factor = (len(fitted_logits), aggregation.extremizing_factor_fit(fitted_logits, fitted_outcomes))
+            factor_questions, factor = cached_factor
+        weights = []
+        for row in standing:
+            key = author_key(row)
+            count, total = running.get(key, (0, 0.0))
+            own = own_brier.get((question.pk, key))
+            if own is not None and question.resolved_at < cutoff:  # its own score is not an earlier one
+                count, total = count - 1, total - own
+            weights.append(aggregation.performance_weight(total / count if count else None, count))
+        closing.append(
+            closing_aggregate_row(
+                question,
+                probabilities=[row["probability"] for row in standing],
+                weights=weights,
+                factor=factor,
+                factor_questions=factor_questions,
+                computed_at=now,
+            )
+        )
+    with transaction.atomic():
+        ClosingAggregate.objects.all().delete()
+        ClosingAggregate.objects.bulk_create(closing, batch_size=5_000)
+        AuthorAccuracy.objects.all().delete()
+        author_accuracy_refresh(authors=Score.objects.values_list("forecaster_id", "source_id").distinct())
+        crowd_calibration_refresh()
+    return len(closing)
