@@ -414,11 +414,11 @@ def forecasts_insert(rows: list[tuple], *, recorded_by_id: int, now: datetime) -
                 [Forecast._meta.db_table, len(rows)],
             )
             ids = [row[0] for row in cursor.fetchall()]
-        columns = ("id", *FORECAST_COLUMNS, "recorded_by_id", "recorded_at", "rationale")
+        columns = ("id", *FORECAST_COLUMNS, "recorded_by_id", "recorded_at", "rationale", "confidence")
         rows_copy(
             Forecast._meta.db_table,
             columns,
-            ((pk, *row, recorded_by_id, now, "") for pk, row in zip(ids, rows, strict=True)),
+            ((pk, *row, recorded_by_id, now, "", "") for pk, row in zip(ids, rows, strict=True)),
         )
     else:
         created = Forecast.objects.bulk_create(
