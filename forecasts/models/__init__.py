@@ -2,6 +2,7 @@
 
 from forecasts.models.accounts import Profile, Team, TeamMembership, default_digest_period, new_calendar_token
 from forecasts.models.forecasts import PROBABILITY_MAX, PROBABILITY_MIN, Forecast, LatestForecast
+from forecasts.models.groups import MAX_MEMBERS, MIN_MEMBERS, QuestionGroup
 from forecasts.models.notifications import (
     ActionTokenUse,
     Delivery,
@@ -28,7 +29,9 @@ from forecasts.models.scores import CalibrationReport, Score
 __all__ = [
     "EARLIEST_YEAR",
     "LATEST_YEAR",
+    "MAX_MEMBERS",
     "MAX_TAGS",
+    "MIN_MEMBERS",
     "PROBABILITY_MAX",
     "PROBABILITY_MIN",
     "YEAR_BOUNDS_MESSAGE",
@@ -42,6 +45,7 @@ __all__ = [
     "Notification",
     "Profile",
     "Question",
+    "QuestionGroup",
     "QuestionKind",
     "QuestionStatus",
     "ResolutionEvent",

@@ -26,6 +26,16 @@ from forecasts.selectors.calibration import (
     scores_for,
     uniform_bin_expression,
 )
+from forecasts.selectors.groups import (
+    GroupScore,
+    ImpliedDistribution,
+    group_distribution,
+    group_get_for,
+    group_list_for,
+    group_scores_for,
+    groups_as_listed_for,
+    implied_distribution,
+)
 from forecasts.selectors.questions import (
     QUESTION_LIST_COLUMNS,
     forecast_export_rows,
@@ -49,6 +59,8 @@ __all__ = [
     "MAX_BINS",
     "QUESTION_LIST_COLUMNS",
     "STRATEGIES",
+    "GroupScore",
+    "ImpliedDistribution",
     "ScoreFilters",
     "bin_sums",
     "brier_over_time_for",
@@ -58,6 +70,12 @@ __all__ = [
     "filters_description",
     "forecast_export_rows",
     "forecast_list_for",
+    "group_distribution",
+    "group_get_for",
+    "group_list_for",
+    "group_scores_for",
+    "groups_as_listed_for",
+    "implied_distribution",
     "leaderboard_entry",
     "leaderboard_for",
     "notification_list_for",

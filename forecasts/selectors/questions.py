@@ -25,7 +25,7 @@ def standing_probability_for(user) -> Subquery:
 def questions_as_listed_for(user) -> QuerySet[Question]:
     """Every question loaded as the list shows it, before visibility: pass it through `forecasts.access`."""
     return (
-        Question.objects.select_related("owner", "team", "source")
+        Question.objects.select_related("owner", "team", "source", "group")
         .prefetch_related("tags")
         .annotate(my_probability=standing_probability_for(user))
     )
@@ -41,7 +41,7 @@ QUESTION_LIST_COLUMNS = (
     "resolve_by", "outcome", "occurred_at", "resolved_at", "source_quote", "source_statement_date",
     "source_url", "forecast_count", "forecaster_count", "crowd_probability", "created_at", "opened_at",
     "closed_at", "updated_at", "owner__id", "owner__username", "team__id", "team__name", "source__id", "source__name",
-    "source__url",
+    "source__url", "group__id", "group__kind", "group_position", "option_label",
 )  # fmt: skip
 
 

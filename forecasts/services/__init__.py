@@ -59,6 +59,16 @@ from forecasts.services.deliveries import (
 )
 from forecasts.services.drafts import question_delete
 from forecasts.services.forecasts import forecast_submit, probability_from_input
+from forecasts.services.groups import (
+    SUM_TOLERANCE,
+    group_annul,
+    group_create,
+    group_forecast_submit,
+    group_open,
+    group_resolve,
+    group_unresolve,
+    members_of,
+)
 from forecasts.services.lifecycle import LifecycleRun, SweepReport, lifecycle_run, lifecycle_sweep, questions_close_due
 from forecasts.services.logins import (
     LoginRefusal,
@@ -136,6 +146,7 @@ __all__ = [
     "RECOMPUTE_BATCH_SIZE",
     "RESPONSE_LIMIT_BYTES",
     "SALT",
+    "SUM_TOLERANCE",
     "TRANSITIONS",
     "WEBHOOK_TEST_TEXT",
     "ActionLinkConflict",
@@ -180,6 +191,12 @@ __all__ = [
     "escalations_send",
     "forecast_submit",
     "format_moment",
+    "group_annul",
+    "group_create",
+    "group_forecast_submit",
+    "group_open",
+    "group_resolve",
+    "group_unresolve",
     "in_locked_batches",
     "key_moment",
     "lifecycle_run",
@@ -187,6 +204,7 @@ __all__ = [
     "login_attempt_check",
     "login_failure_record",
     "login_success_record",
+    "members_of",
     "moderator_ids",
     "notifications_create",
     "notifications_mark_read",
