@@ -43,10 +43,13 @@ TOO_FEW = f"A group needs at least {MIN_MEMBERS} members."
 TOO_MANY = f"A group has at most {MAX_MEMBERS} members."
 
 
-def member_error(error: ValidationError, prefix: str) -> ValidationError:
-    """The member's error with each field named under `prefix` (`forecasts.2.percent`); 409s stay 409s."""
+def member_error(error: ValidationError, prefix: str, *, keep_fields: bool = True) -> ValidationError:
+    """The member's error with each field named under `prefix` (`forecasts.2.percent`), or as
+    `prefix` alone without `keep_fields` (`probabilities.2`); 409s stay 409s."""
     fields = error.error_dict if hasattr(error, "error_dict") else {"": error.error_list}
-    renamed = {f"{prefix}.{field}" if field else prefix: messages for field, messages in fields.items()}
+    renamed: dict[str, list] = {}
+    for field, messages in fields.items():
+        renamed.setdefault(f"{prefix}.{field}" if field and keep_fields else prefix, []).extend(messages)
     if isinstance(error, StateConflict):
         (field, messages), *_ = renamed.items()
         first = messages[0]
@@ -264,7 +267,8 @@ def member_inputs(inputs: Sequence[dict], *, field: str) -> list[tuple[float, st
         try:
             parsed.append(probability_from_input(**given))
         except ValidationError as error:
-            raise member_error(error, f"{field}.{index}") from error
+            # A bare number has no field of its own: the error names its place in the list.
+            raise member_error(error, f"{field}.{index}", keep_fields=field != "probabilities") from error
     return parsed
 
 
