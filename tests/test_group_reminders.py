@@ -85,7 +85,7 @@ def test_two_concurrent_sweeps_send_one_reminder_per_group_per_round(owner):
             barrier.wait(timeout=10)
             # One row per batch: the two sweeps interleave, each holding different members.
             created[slot] = services.resolver_reminders_send(now=T0 + timedelta(minutes=1), batch_size=1)
-        except Exception as error:  # noqa: BLE001 - reported below
+        except Exception as error:
             errors.append(error)
         finally:
             connection.close()

@@ -6,6 +6,7 @@ outcomes, the log score with `math.log`, and isotonic regression from scikit-lea
 dependency only: Forewarn itself runs its own pool-adjacent-violators).
 """
 
+import itertools
 import math
 import random
 
@@ -39,7 +40,9 @@ def test_rps_matches_the_textbook_form_and_the_mean_member_brier(seed):
     outcomes = [1 if k >= occurred_in else 0 for k in range(members)]
     rps = scoring.ranked_probability_score(cumulative, outcomes)
     assert rps == pytest.approx(rps_from_interval_probabilities(masses, occurred_in, members), abs=1e-12)
-    member_briers = [scoring.brier([forecast], [outcome]) for forecast, outcome in zip(cumulative, outcomes)]
+    member_briers = [
+        scoring.brier([forecast], [outcome]) for forecast, outcome in zip(cumulative, outcomes, strict=True)
+    ]
     assert rps == pytest.approx(sum(member_briers) / members, abs=1e-12)
 
 
@@ -80,7 +83,7 @@ def test_pool_adjacent_violators_matches_scikit_learn(seed):
     unweighted = IsotonicRegression(increasing=True).fit_transform(np.arange(size), values)
     fitted = scoring.isotonic_non_decreasing(values)
     assert fitted == pytest.approx(list(unweighted), abs=1e-12)
-    assert all(b >= a for a, b in zip(fitted, fitted[1:]))
+    assert all(b >= a for a, b in itertools.pairwise(fitted))
 
 
 def test_isotonic_known_vectors():

@@ -231,7 +231,11 @@ def test_not_by_resolves_every_rung_no_and_undo_and_annul_apply_to_the_whole_gro
     annulled = client.post(f"/api/groups/{group.pk}/resolve/", {"annul": True}, format="json")
     assert annulled.status_code == 200 and annulled.json()["status"] == "annulled"
     history = ResolutionEvent.objects.filter(question__group=group).order_by("question__group_position", "id")
-    assert [event.action for event in history if event.question.group_position == 0] == ["resolve", "unresolve", "annul"]
+    assert [event.action for event in history if event.question.group_position == 0] == [
+        "resolve",
+        "unresolve",
+        "annul",
+    ]
     assert history.count() == 9
 
 
@@ -276,8 +280,13 @@ def test_an_open_ladder_cannot_resolve_not_by_and_nothing_is_half_resolved(owner
 
 def test_only_the_owner_or_a_moderator_resolves_a_group(owner, forecaster, editor):
     group = historical_when(owner)
-    assert client_for(forecaster).post(f"/api/groups/{group.pk}/resolve/", {"not_by": True}, format="json").status_code == 403
-    assert client_for(editor).post(f"/api/groups/{group.pk}/resolve/", {"not_by": True}, format="json").status_code == 200
+    assert (
+        client_for(forecaster).post(f"/api/groups/{group.pk}/resolve/", {"not_by": True}, format="json").status_code
+        == 403
+    )
+    assert (
+        client_for(editor).post(f"/api/groups/{group.pk}/resolve/", {"not_by": True}, format="json").status_code == 200
+    )
 
 
 # Visibility ------------------------------------------------------------------------------------
@@ -459,4 +468,3 @@ def test_coherent_distribution_of_the_crowd_is_flagged_when_it_differs_by_more_t
     assert crossed.coherent == pytest.approx([0.2, 0.5, 0.5]) and crossed.incoherent
     assert scoring.coherent_distribution("which", [0.5, None, 0.5]) == [0.5, None, 0.5]
     assert implied_distribution("which", [0.6, 0.6]).coherent == [0.5, 0.5]
-

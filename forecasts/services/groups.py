@@ -10,7 +10,7 @@ member's index (`forecasts.2.percent`, `members.1.outcome`).
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -122,9 +122,19 @@ def check_options(options: Sequence[str]) -> list[str]:
     return labels
 
 
+def last_day(window_end: datetime) -> date:
+    """The last day a window covers: a window ending at 00:00 UTC ends with the day before."""
+    moment = window_end.astimezone(UTC)
+    return (
+        (moment - timedelta(microseconds=1)).date()
+        if moment.timetz() == time.min.replace(tzinfo=UTC)
+        else moment.date()
+    )
+
+
 def member_title(title: str, *, window_end: datetime | None = None, option: str = "") -> str:
     """`<group title>: by 15 Feb 2022` for a rung of a ladder, `<group title>: <option>` for an option."""
-    suffix = option or f"by {window_end:%-d %b %Y}"
+    suffix = option or f"by {last_day(window_end):%-d %b %Y}"
     room = 300 - len(suffix) - 2
     return f"{title[:room]}: {suffix}"
 
@@ -189,8 +199,8 @@ def group_create(
     created = []
     for position, member in enumerate(members):
         criteria = (
-            f"{resolution_criteria}\n\nThis member resolves YES if the event happens by"
-            f" {member['window_end']:%-d %B %Y %H:%M} UTC."
+            f"{resolution_criteria}\n\nThis member resolves YES if the event happens by the end of"
+            f" {last_day(member['window_end']):%-d %B %Y} (the window ends {member['window_end']:%-d %B %Y %H:%M} UTC)."
             if kind == Kind.WHEN
             else f"{resolution_criteria}\n\nThis member resolves YES if the outcome is: {member['option_label']}."
         )
