@@ -67,6 +67,7 @@ from forecasts.services.groups import (
     group_open,
     group_resolve,
     group_unresolve,
+    last_day,
     members_of,
 )
 from forecasts.services.lifecycle import LifecycleRun, SweepReport, lifecycle_run, lifecycle_sweep, questions_close_due
@@ -199,6 +200,7 @@ __all__ = [
     "group_unresolve",
     "in_locked_batches",
     "key_moment",
+    "last_day",
     "lifecycle_run",
     "lifecycle_sweep",
     "login_attempt_check",
