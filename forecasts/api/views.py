@@ -33,7 +33,7 @@ from forecasts.api.filters import (
 from forecasts.api.pagination import ForecastCursorPagination, PagePagination
 from forecasts.api.permissions import CreateNeedsModelPermission
 from forecasts.api.throttling import LoginThrottle
-from forecasts.models import Forecast, Notification, Profile, Question, ResolutionEvent, Source
+from forecasts.models import Forecast, Notification, Profile, Question, QuestionGroup, ResolutionEvent, Source
 from forecasts.services import (
     api_token_issue,
     api_token_revoke,
@@ -506,6 +506,7 @@ class GroupListView(generics.ListAPIView):
 class GroupDetailView(generics.GenericAPIView):
     """One group: its members with their crowd, and the crowd's implied distribution."""
 
+    queryset = QuestionGroup.objects.none()  # the model, for the schema
     serializer_class = serializers.GroupSerializer
 
     def get(self, request, pk):
@@ -516,6 +517,7 @@ class GroupDetailView(generics.GenericAPIView):
 class GroupForecastsView(generics.GenericAPIView):
     """Forecast every member of a group at once."""
 
+    queryset = QuestionGroup.objects.none()  # the model, for the schema
     serializer_class = serializers.GroupForecastWriteSerializer
     permission_classes = [IsAuthenticated, CreateNeedsModelPermission]
     create_permission = "forecasts.add_forecast"
@@ -533,6 +535,7 @@ class GroupForecastsView(generics.GenericAPIView):
 class GroupResolveView(generics.GenericAPIView):
     """Resolve (or annul) every member of a group in one step (owner or moderator)."""
 
+    queryset = QuestionGroup.objects.none()  # the model, for the schema
     serializer_class = serializers.GroupResolveSerializer
 
     @extend_schema(request=serializers.GroupResolveSerializer, responses={200: serializers.GroupSerializer})
@@ -555,6 +558,7 @@ class GroupResolveView(generics.GenericAPIView):
 class GroupUnresolveView(generics.GenericAPIView):
     """Undo the resolution or annulment of every member (owner or moderator)."""
 
+    queryset = QuestionGroup.objects.none()  # the model, for the schema
     serializer_class = serializers.UnresolveSerializer
 
     @extend_schema(request=serializers.UnresolveSerializer, responses={200: serializers.GroupSerializer})
@@ -570,6 +574,7 @@ class GroupUnresolveView(generics.GenericAPIView):
 class GroupScoresView(generics.GenericAPIView):
     """Each author's score on the whole group: RPS for `when`, multiclass Brier and log score for `which`."""
 
+    queryset = QuestionGroup.objects.none()  # the model, for the schema
     serializer_class = serializers.GroupScoreSerializer
 
     @extend_schema(responses={200: serializers.GroupScoreSerializer(many=True)})
