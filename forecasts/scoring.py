@@ -264,10 +264,7 @@ def ranked_probability_score(cumulative: Sequence[float], outcomes: Sequence[int
 
 def multiclass_brier(probabilities: Sequence[float], winner: int) -> float:
     """Sum over the options of (p_i - o_i)^2, o the winner's indicator: 0 is perfect, 2 the worst."""
-    forecast = np.asarray(probabilities, dtype=float).reshape(-1)
-    _check_probabilities(forecast)
-    if not 0 <= winner < forecast.size:
-        raise ValueError(f"winner {winner} is not one of {forecast.size} options")
+    forecast = options_with_winner(probabilities, winner)
     outcome = np.zeros_like(forecast)
     outcome[winner] = 1.0
     return float(np.sum((forecast - outcome) ** 2))
@@ -275,10 +272,7 @@ def multiclass_brier(probabilities: Sequence[float], winner: int) -> float:
 
 def multiclass_log_score(probabilities: Sequence[float], winner: int) -> float:
     """-ln of the probability given to the winning option (no clipping: 0 gives infinity)."""
-    forecast = np.asarray(probabilities, dtype=float).reshape(-1)
-    _check_probabilities(forecast)
-    if not 0 <= winner < forecast.size:
-        raise ValueError(f"winner {winner} is not one of {forecast.size} options")
+    forecast = options_with_winner(probabilities, winner)
     with np.errstate(divide="ignore"):
         return float(-np.log(forecast[winner]))
 
@@ -299,6 +293,15 @@ def validated_arrays(
     if not np.all((outcome == 0) | (outcome == 1)):
         raise ValueError("outcomes must be 0 or 1")
     return forecast, outcome
+
+
+def options_with_winner(probabilities: Sequence[float], winner: int) -> np.ndarray:
+    """The options' probabilities as an array, checked, with `winner` one of their indices."""
+    forecast = np.asarray(probabilities, dtype=float).reshape(-1)
+    _check_probabilities(forecast)
+    if not 0 <= winner < forecast.size:
+        raise ValueError(f"winner {winner} is not one of {forecast.size} options")
+    return forecast
 
 
 def _check_probabilities(forecast: np.ndarray) -> None:

@@ -61,6 +61,19 @@ def historical_when(owner, *, ends=((2022, 2, 16), (2022, 3, 1), (2022, 4, 1))) 
     )
 
 
+def closed_which(owner) -> QuestionGroup:
+    """A set of three options whose window closed two days ago."""
+    return services.group_create(
+        owner=owner,
+        kind="which",
+        title="Axis",
+        resolution_criteria="First reported.",
+        window_end=ago(2),
+        options=["North", "East", "South"],
+        opened_at=ago(10),
+    )
+
+
 # Filing ---------------------------------------------------------------------------------------
 
 
@@ -240,15 +253,7 @@ def test_not_by_resolves_every_rung_no_and_undo_and_annul_apply_to_the_whole_gro
 
 
 def test_a_which_set_resolves_with_the_winning_option(owner):
-    group = services.group_create(
-        owner=owner,
-        kind="which",
-        title="Axis",
-        resolution_criteria="First reported.",
-        window_end=ago(2),
-        options=["North", "East", "South"],
-        opened_at=ago(10),
-    )
+    group = closed_which(owner)
     response = client_for(owner).post(f"/api/groups/{group.pk}/resolve/", {"option": 1}, format="json")
     assert response.status_code == 200
     assert [member["outcome"] for member in response.json()["members"]] == ["no", "yes", "no"]
@@ -359,15 +364,7 @@ def test_ladder_scores_are_the_rps_which_equals_the_mean_member_brier(owner, for
 
 
 def test_which_scores_are_multiclass_brier_and_log_score(owner, forecaster):
-    group = services.group_create(
-        owner=owner,
-        kind="which",
-        title="Axis",
-        resolution_criteria="First reported.",
-        window_end=ago(2),
-        options=["North", "East", "South"],
-        opened_at=ago(10),
-    )
+    group = closed_which(owner)
     for member, value in zip(services.members_of(group), [0.2, 0.7, 0.1], strict=True):
         factories.StandingForecastFactory(question=member, forecaster=forecaster, probability=value, made_at=ago(5))
     services.group_resolve(group=group, actor=owner, option=1)

@@ -7,13 +7,12 @@ and a group the user may not see is the same 404 page as one that does not exist
 """
 
 from datetime import UTC, time
-from functools import wraps
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -21,13 +20,12 @@ from django.utils.html import format_html
 from forecasts import charts
 from forecasts.access import NO_SUCH_GROUP, group_or_404, groups_visible_to, user_can_resolve_group
 from forecasts.admin.forms import GroupAddForm, GroupForecastForm, GroupResolveForm, UnresolveForm, add_group_errors
-from forecasts.admin.support import as_percent, short_datetime
+from forecasts.admin.support import as_percent, not_found_as_page, short_datetime
 from forecasts.models import Question, QuestionGroup
 from forecasts.selectors import group_distribution, groups_as_listed_for
 from forecasts.services import group_annul, group_forecast_submit, group_resolve, group_unresolve, last_day
 
 GROUP_ACTION_TEMPLATE = "admin/forecasts/questiongroup/group_action.html"
-NOT_FOUND_TEMPLATE = "admin/forecasts/question/not_found.html"
 FINAL = (Question.Status.RESOLVED, Question.Status.ANNULLED)
 
 
@@ -167,16 +165,7 @@ class QuestionGroupAdmin(admin.ModelAdmin):
 
     def not_found_as_page(self, view):
         """A hidden or missing group answers with the admin's own 404 page."""
-
-        @wraps(view)
-        def view_or_not_found(request, *args, **kwargs):
-            try:
-                return view(request, *args, **kwargs)
-            except Http404:
-                context = {**self.admin_site.each_context(request), "opts": self.opts, "title": NO_SUCH_GROUP}
-                return TemplateResponse(request, NOT_FOUND_TEMPLATE, context, status=404)
-
-        return view_or_not_found
+        return not_found_as_page(self, view, title=NO_SUCH_GROUP)
 
     def visible_group_or_404(self, request, object_id) -> QuestionGroup:
         group = self.get_object(request, unquote(object_id))

@@ -346,10 +346,8 @@ class ForecastInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     )
 
 
-class ForecastWriteSerializer(ForecastInputSerializer):
-    """Exactly one of probability, percent or phrase; a source's statement adds source, made_at, quote, url."""
-
-    read_only_names = frozenset(ForecastSerializer.Meta.fields)
+class StatementInputSerializer(serializers.Serializer):
+    """A forecast's rationale, and for a source's statement its source, date, quote and link."""
 
     rationale = serializers.CharField(required=False, allow_blank=True, max_length=10000)
     source = IntegerPrimaryKeyRelatedField(
@@ -363,6 +361,12 @@ class ForecastWriteSerializer(ForecastInputSerializer):
     )
     quote = serializers.CharField(required=False, allow_blank=True, max_length=10000)
     url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+
+
+class ForecastWriteSerializer(ForecastInputSerializer, StatementInputSerializer):
+    """Exactly one of probability, percent or phrase; a source's statement adds source, made_at, quote, url."""
+
+    read_only_names = frozenset(ForecastSerializer.Meta.fields)
 
 
 class ResolveSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -613,7 +617,7 @@ class GroupWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         return data
 
 
-class GroupForecastWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+class GroupForecastWriteSerializer(RejectUnknownFieldsMixin, StatementInputSerializer):
     """One forecast per member, in order: `probabilities` (numbers) or `forecasts` (any input form of a question)."""
 
     probabilities = serializers.ListField(
@@ -628,16 +632,6 @@ class GroupForecastWriteSerializer(RejectUnknownFieldsMixin, serializers.Seriali
     normalize = serializers.BooleanField(
         required=False, default=False, help_text="`which`: scale the probabilities to sum to 1."
     )
-    rationale = serializers.CharField(required=False, allow_blank=True, max_length=10000)
-    source = IntegerPrimaryKeyRelatedField(
-        queryset=Source.objects.all(),
-        required=False,
-        allow_null=True,
-        help_text="Record this source's statement on every member instead of your own forecast.",
-    )
-    made_at = BoundedDateTimeField(required=False, allow_null=True)
-    quote = serializers.CharField(required=False, allow_blank=True, max_length=10000)
-    url = serializers.URLField(required=False, allow_blank=True, max_length=500)
 
     def validate(self, attrs):
         given = [name for name in ("probabilities", "forecasts") if name in attrs]

@@ -81,6 +81,21 @@ def seed_source(definition: dict, recorded_by) -> Source:
     )
 
 
+def seed_statement_record(*, question: Question, statement: dict, made_at: datetime, sources: dict, user) -> None:
+    """Record one source's statement on a seed question, with its phrase, quote and link."""
+    forecast_submit(
+        question=question,
+        recorded_by=user,
+        source=sources[statement["source"]],
+        made_at=made_at,
+        phrase=statement["phrase"],
+        yardstick=statement["yardstick"],
+        quote=statement["quote"],
+        url=statement["url"],
+        rationale=statement.get("rationale", ""),
+    )
+
+
 def seed_question_load(
     *, entry: dict, source_definitions: dict, user, loaded_at: datetime, summary: LoadSummary
 ) -> None:
@@ -111,16 +126,8 @@ def seed_question_load(
         opened_at=min(made_at) if made_at else loaded_at,
     )
     for statement, statement_made_at in zip(statements, made_at, strict=False):
-        forecast_submit(
-            question=question,
-            recorded_by=user,
-            source=sources[statement["source"]],
-            made_at=statement_made_at,
-            phrase=statement["phrase"],
-            yardstick=statement["yardstick"],
-            quote=statement["quote"],
-            url=statement["url"],
-            rationale=statement.get("rationale", ""),
+        seed_statement_record(
+            question=question, statement=statement, made_at=statement_made_at, sources=sources, user=user
         )
         summary.statements += 1
     outcome = entry.get("outcome")
@@ -169,16 +176,9 @@ def seed_group_load(*, entry: dict, source_definitions: dict, user, summary: Loa
     )
     members = members_of(group)
     for statement, statement_made_at in zip(statements, made_at, strict=True):
-        forecast_submit(
-            question=members[statement["member"]],
-            recorded_by=user,
-            source=sources[statement["source"]],
-            made_at=statement_made_at,
-            phrase=statement["phrase"],
-            yardstick=statement["yardstick"],
-            quote=statement["quote"],
-            url=statement["url"],
-            rationale=statement.get("rationale", ""),
+        question = members[statement["member"]]
+        seed_statement_record(
+            question=question, statement=statement, made_at=statement_made_at, sources=sources, user=user
         )
         summary.statements += 1
     outcome = entry.get("outcome")
