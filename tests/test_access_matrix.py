@@ -484,6 +484,7 @@ QUESTION_CALLS = (
 GROUP_CALLS = (
     Call("api.group-detail", "get", "/api/groups/{id}/"),
     Call("api.group-scores", "get", "/api/groups/{id}/scores/"),
+    Call("api.group-publish", "patch", "/api/groups/{id}/", {"draft": False}),
     Call("api.group-forecast", "post", "/api/groups/{id}/forecasts/", {"probabilities": [0.4]}),
     Call("api.group-resolve", "post", "/api/groups/{id}/resolve/", {"not_by": True, "note": "Seen."}),
     Call("api.group-annul", "post", "/api/groups/{id}/resolve/", {"annul": True}),

@@ -131,6 +131,19 @@ def test_a_group_for_a_team_one_is_not_in_is_refused_whole(owner):
     assert not QuestionGroup.objects.exists() and not Question.objects.exists()
 
 
+def test_a_draft_group_is_its_owners_until_opened(owner, forecaster):
+    group = filed(owner, when_body(draft=True))
+    assert group["status"] == "draft" and {member["status"] for member in group["members"]} == {"draft"}
+    assert client_for(forecaster).get(f"/api/groups/{group['id']}/").status_code == 404
+    refused = client_for(owner).patch(f"/api/groups/{group['id']}/", {"draft": True}, format="json")
+    assert refused.status_code == 400 and "draft" in error_fields(refused)
+    opened = client_for(owner).patch(f"/api/groups/{group['id']}/", {"draft": False}, format="json")
+    assert opened.status_code == 200 and opened.json()["status"] == "open"
+    assert client_for(forecaster).get(f"/api/groups/{group['id']}/").status_code == 200
+    again = client_for(owner).patch(f"/api/groups/{group['id']}/", {"draft": False}, format="json")
+    assert again.status_code == 409 and again.json()["codes"] == {"draft": ["group_not_draft"]}
+
+
 # Forecasting ----------------------------------------------------------------------------------
 
 

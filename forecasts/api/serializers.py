@@ -617,6 +617,15 @@ class GroupWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         return data
 
 
+class GroupPublishSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    draft = serializers.BooleanField(help_text="false opens a draft group; a group once opened stays open.")
+
+    def validate_draft(self, value):
+        if value:
+            raise serializers.ValidationError("A group that has been opened cannot become a draft again.")
+        return value
+
+
 class GroupForecastWriteSerializer(RejectUnknownFieldsMixin, StatementInputSerializer):
     """One forecast per member, in order: `probabilities` (numbers) or `forecasts` (any input form of a question)."""
 

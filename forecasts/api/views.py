@@ -23,6 +23,7 @@ from rest_framework.throttling import UserRateThrottle
 from forecasts import selectors
 from forecasts.access import group_or_404, question_or_404
 from forecasts.api import serializers
+from forecasts.api.exceptions import Conflict
 from forecasts.api.filters import (
     ForecastFilter,
     NotificationFilter,
@@ -44,6 +45,7 @@ from forecasts.services import (
     group_annul,
     group_create,
     group_forecast_submit,
+    group_open,
     group_resolve,
     group_unresolve,
     login_failure_record,
@@ -509,9 +511,22 @@ class GroupDetailView(generics.GenericAPIView):
     queryset = QuestionGroup.objects.none()  # the model, for the schema
     serializer_class = serializers.GroupSerializer
 
+    http_method_names = ["get", "patch", "head", "options"]
+
     def get(self, request, pk):
         """A group with its members (as the question API shows them) and the implied distribution."""
         return Response(self.get_serializer(selectors.group_get_for(request.user, group_id=pk)).data)
+
+    @extend_schema(request=serializers.GroupPublishSerializer, responses={200: serializers.GroupSerializer})
+    def patch(self, request, pk):
+        """`{"draft": false}` opens a draft group: every member starts taking forecasts."""
+        group = group_or_404(request.user, pk)
+        change = serializers.GroupPublishSerializer(data=request.data)
+        change.is_valid(raise_exception=True)
+        if group.status != Question.Status.DRAFT:
+            raise Conflict({"draft": ["Only a draft group can be opened."]}, code="group_not_draft")
+        group_open(group=group, actor=request.user)
+        return group_response(request.user, group.pk)
 
 
 class GroupForecastsView(generics.GenericAPIView):
