@@ -36,7 +36,7 @@ SUM_TOLERANCE = 0.005
 NOT_MONOTONE = "A ladder's probabilities cannot decrease: this one is below the one before it ({previous:g})."
 NOT_SUMMING_TO_ONE = (
     "The options' probabilities must sum to 1 (within {tolerance:g}); these sum to {total:g}."
-    ' Send "normalize": true to scale them.'
+    " Ask for them to be scaled to 1 (normalize) if that is what you mean."
 )
 WRONG_COUNT = "Give one forecast per member: this group has {members}, not {given}."
 TOO_FEW = f"A group needs at least {MIN_MEMBERS} members."
