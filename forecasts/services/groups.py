@@ -135,8 +135,9 @@ def last_day(window_end: datetime) -> date:
 def member_title(title: str, *, window_end: datetime | None = None, option: str = "") -> str:
     """`<group title>: by 15 Feb 2022` for a rung of a ladder, `<group title>: <option>` for an option."""
     suffix = option or f"by {last_day(window_end):%-d %b %Y}"
+    base = title.rstrip().removesuffix("?").rstrip()  # the member's suffix ends the sentence
     room = 300 - len(suffix) - 2
-    return f"{title[:room]}: {suffix}"
+    return f"{base[:room]}: {suffix}"
 
 
 @transaction.atomic
