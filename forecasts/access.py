@@ -13,17 +13,33 @@ as Zulip's `access_stream_by_id` does for streams, so an id never tells whether 
 The rule is written once, as a `Q` over a question's columns with the viewer as a parameter:
 either one user (`questions_visible_to(user)`) or a column of each row (`row_user_may_see`), for
 jobs that pick recipients in bulk and for deliveries that re-check them before sending.
+
+Blind forecasting (`Question.crowd_hidden`) is one more rule of the same shape, `crowd_rule`:
+whether a viewer may see a question's crowd, meaning every value computed from other people's
+forecasts (each name in CROWD_FIELDS: the median, the aggregates) and other people's forecasts
+themselves. A source's statement is public and is never hidden; nor are the forecast counts.
+- `never` (the default): everyone who sees the question sees its crowd.
+- `until_forecast`: a viewer sees it once they have a forecast of their own on the question, or
+  once the window has closed (nothing is left to anchor).
+- `until_close`: nobody sees it while the window is open.
+Moderators always see the crowd (they moderate forecasts and answer for the question); an owner
+is blind like any other forecaster. Forms of the rule: `crowd_visible_to` (one question),
+`questions_with_crowd_visibility` (an annotation for lists, no query per row),
+`forecasts_visible_to` (hides other people's forecasts) and `crowd_fields_hide` (for output).
 """
 
 from collections.abc import Callable
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Case, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Value, When
 from django.http import Http404
+from django.utils import timezone
 
 from forecasts.models import (
+    CrowdHidden,
     Forecast,
+    LatestForecast,
     Notification,
     Question,
     QuestionGroup,
@@ -38,6 +54,8 @@ from forecasts.models import (
 
 NO_SUCH_QUESTION = "No such question."
 NO_SUCH_GROUP = "No such question group."
+# Every output field computed from other people's forecasts: hidden together by `crowd_fields_hide`.
+CROWD_FIELDS = ("crowd_probability", "aggregates")
 MODERATE_PERMISSION = "forecasts.moderate_question"
 
 
@@ -158,13 +176,82 @@ def user_can_resolve_group(user, group: QuestionGroup) -> bool:
     return user_is_moderator(user) or group.owner_id == user.pk
 
 
+# Blind forecasting: the crowd -------------------------------------------------------------------
+
+
+def crowd_rule(*, viewer, question: str = "", now=None) -> Q:
+    """The crowd of the question at `question` (a lookup path, "" for Question itself) is visible to
+    `viewer` (a user's id, or the name of the row's column holding one). Assumes the question is.
+    """
+    prefix = f"{question}__" if question else ""
+    question_id = OuterRef(f"{question}_id" if question else "pk")
+    viewer_outer = OuterRef(viewer) if isinstance(viewer, str) else viewer
+    closed = ~Q(**{f"{prefix}status__in": [QuestionStatus.DRAFT, QuestionStatus.OPEN]}) | Q(
+        **{f"{prefix}window_end__lte": now or timezone.now()}
+    )
+    has_forecast = Exists(LatestForecast.objects.filter(question_id=question_id, forecaster_id=viewer_outer))
+    rule = (
+        Q(**{f"{prefix}crowd_hidden": CrowdHidden.NEVER})
+        | closed
+        | (Q(**{f"{prefix}crowd_hidden": CrowdHidden.UNTIL_FORECAST}) & has_forecast)
+    )
+    if isinstance(viewer, str):
+        rule |= Exists(moderators().filter(pk=OuterRef(viewer)))
+    return rule
+
+
+def questions_with_crowd_visibility(user, queryset: QuerySet) -> QuerySet[Question]:
+    """`queryset` annotated with `crowd_visible` (may the user see each question's crowd) and
+    `listed_crowd_probability` (the crowd median, or NULL where hidden: what lists sort by)."""
+    if user_is_moderator(user):
+        visible = Value(True)
+    elif not user or not user.is_authenticated:
+        visible = Value(False)
+    else:
+        visible = ExpressionWrapper(crowd_rule(viewer=user.pk), output_field=BooleanField())
+    return queryset.annotate(crowd_visible=visible).annotate(
+        listed_crowd_probability=Case(When(crowd_visible=True, then=F("crowd_probability")), default=None)
+    )
+
+
+def crowd_visible_to(user, question: Question) -> bool:
+    """May `user` see this question's crowd? Reads the `crowd_visible` annotation when the question
+    was loaded through `questions_with_crowd_visibility`; otherwise decides in Python (one query
+    at most, for `until_forecast`)."""
+    annotated = getattr(question, "crowd_visible", None)
+    if annotated is not None:
+        return bool(annotated)
+    if question.crowd_hidden == CrowdHidden.NEVER or user_is_moderator(user):
+        return True
+    if question.status not in (QuestionStatus.DRAFT, QuestionStatus.OPEN) or question.window_end <= timezone.now():
+        return True
+    if question.crowd_hidden == CrowdHidden.UNTIL_FORECAST and user and user.is_authenticated:
+        return LatestForecast.objects.filter(question_id=question.pk, forecaster_id=user.pk).exists()
+    return False
+
+
+def crowd_fields_hide(data: dict, *, visible: bool) -> dict:
+    """`data` (a question as output) with every crowd field emptied (None) unless `visible`."""
+    if not visible:
+        for name in CROWD_FIELDS:
+            if name in data:
+                data[name] = None
+    return data
+
+
 # Rows that hang off a question -------------------------------------------------------------------
 
 
 def forecasts_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Forecast]:
-    """Forecasts on the questions the user may see (of `queryset`, by default all of them)."""
+    """Forecasts the user may see (of `queryset`, by default all of them): on the questions they may
+    see, and, on a blind question, only their own and sources' public statements."""
     forecasts = Forecast.objects.all() if queryset is None else queryset
-    return visible_rows(user, forecasts, lambda viewer: question_rule(viewer=viewer, question="question"))
+
+    def rule(viewer: int) -> Q:
+        not_blind = Q(source__isnull=False) | Q(forecaster_id=viewer) | crowd_rule(viewer=viewer, question="question")
+        return question_rule(viewer=viewer, question="question") & not_blind
+
+    return visible_rows(user, forecasts, rule)
 
 
 def scores_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Score]:
@@ -231,7 +318,8 @@ def teams_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Team]:
 
 def authors_visible_to(user) -> QuerySet:
     """The users a page or a statistic may name: the viewer, and whoever has a forecast on a question
-    the viewer may see (their names already show in its forecast history); moderators: all.
+    the viewer may see (their names already show in its forecast history; on a blind question, once
+    its crowd is visible to the viewer); moderators: all.
 
     Forecasts rather than standing forecasts: scores are computed from forecasts, so the author of
     every score the viewer may see is one the viewer may see named.
@@ -239,6 +327,7 @@ def authors_visible_to(user) -> QuerySet:
 
     def themselves_or_seen_forecasting(viewer: int) -> Q:
         forecasts = Forecast.objects.filter(forecaster_id=OuterRef("pk"))
-        return Q(pk=viewer) | Exists(forecasts.filter(question_rule(viewer=viewer, question="question")))
+        seen = question_rule(viewer=viewer, question="question") & crowd_rule(viewer=viewer, question="question")
+        return Q(pk=viewer) | Exists(forecasts.filter(seen))
 
     return visible_rows(user, get_user_model().objects.all(), themselves_or_seen_forecasting)

@@ -15,6 +15,8 @@ def beat_schedule() -> dict[str, dict]:
     return {
         # Every minute: close ended windows, remind resolvers (at close, +1, +3, +7 days, then
         # weekly), escalate past resolve-by, nudge forecasters a day before a window closes,
+        # nudge them about forecasts older than their setting (14 days by default) and crowds
+        # that moved by their threshold (10 points) since they last forecast (services/nudges.py),
         # tell forecasters about resolutions the broker missed, queue pending webhooks.
         "forewarn-sweep": {
             "task": "forecasts.tasks.lifecycle_sweep",

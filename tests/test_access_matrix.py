@@ -8,7 +8,10 @@ forecasts/access.py and never computed by access.py, so that a wrong implementat
 - a draft only to its owner;
 - moderators (Editors and superusers) see every question;
 - a forecast, score, notification or tag is visible when its question is, and a statistic names
-  only the authors whose forecasts the caller can already see.
+  only the authors whose forecasts the caller can already see;
+- blind forecasting (the last section, `BLIND_TABLE`) hides a question's crowd and other people's
+  forecasts, never sources' statements, from whoever has not forecast (`until_forecast`) or until
+  the window closes (`until_close`); moderators always see it.
 
 A hidden row answers exactly like a missing one (same status, same body), a write to it changes
 nothing, lists neither show nor count it, and its title, tag and author names appear in no page,
@@ -43,6 +46,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from forecasts import services, tasks
+from forecasts.access import crowd_visible_to, questions_with_crowd_visibility
 from forecasts.models import (
     ActionTokenUse,
     Forecast,
@@ -84,11 +88,11 @@ superuser y       y       y             y             y                y        
 """
 
 
-def table_parse(text: str) -> dict[str, dict[str, bool]]:
+def table_parse(text: str, kinds=KINDS, roles=ROLES) -> dict[str, dict[str, bool]]:
     header, *rows = (line.split() for line in text.strip().splitlines())
-    assert tuple(header) == KINDS
+    assert tuple(header) == kinds
     table = {role: dict(zip(header, (mark == "y" for mark in marks), strict=True)) for role, *marks in rows}
-    assert tuple(table) == ROLES
+    assert tuple(table) == roles
     return table
 
 
@@ -1216,3 +1220,281 @@ def test_link_issued_before_removal_answers_like_a_link_to_a_missing_question(wo
     if method == "get":
         still = Client().get(path[public])
         assert still.status_code == 200 and "zzstillzz" in body_of(still), "a link to a visible question works"
+
+
+# Blind forecasting ------------------------------------------------------------------------------
+#
+# A second, smaller world: public questions with every `crowd_hidden` setting, open and closed,
+# each with two other users' forecasts, a source's statement and one by the "forecaster" role.
+# The crowd (every author's standing forecast) is the same on every question: 74%. Who may see
+# it, written out by hand from the docstring of forecasts/access.py: `until_forecast` once you
+# have forecast, `until_close` once the window has closed, moderators always, owners like anyone.
+
+BLIND_KINDS = (
+    "never_open",
+    "until_forecast_open",
+    "until_close_open",
+    "until_forecast_closed",
+    "until_close_closed",
+    "until_close_resolved",
+)
+BLIND_ROLES = ("blind", "forecaster", "owner", "editor", "superuser")
+BLIND_TABLE = """
+           never_open  until_forecast_open  until_close_open  until_forecast_closed  until_close_closed  until_close_resolved
+blind      y           -                    -                 y                      y                   y
+forecaster y           y                    -                 y                      y                   y
+owner      y           -                    -                 y                      y                   y
+editor     y           y                    y                 y                      y                   y
+superuser  y           y                    y                 y                      y                   y
+"""
+CROWD_TEXT, CROWD_VALUE = "74%", 0.74  # median of 31% (source), 65% (forecaster), 83% and 87% (others)
+OTHERS = {"other_one": 0.87, "other_two": 0.83}
+BLIND_MARKER = {name: f"zzblind{name.replace('_', '')}zz" for name in (*BLIND_KINDS, *BLIND_ROLES, *OTHERS, "source")}
+
+
+CROWD_SEEN = table_parse(BLIND_TABLE, BLIND_KINDS, BLIND_ROLES)
+
+
+@dataclass
+class BlindWorld:
+    now: datetime
+    users: dict = field(default_factory=dict)  # role or other author -> user
+    tokens: dict = field(default_factory=dict)
+    sessions: dict = field(default_factory=dict)
+    questions: dict = field(default_factory=dict)  # kind -> Question
+    forecasts: dict = field(default_factory=dict)  # (kind, author) -> Forecast
+
+    def kind_of(self, question) -> str:
+        return next(kind for kind, row in self.questions.items() if row.pk == question.pk)
+
+
+def blind_world_build() -> BlindWorld:
+    if Group.objects.filter(name__in=["Forecasters", "Editors"]).count() != 2:
+        roles_restore()
+    world = BlindWorld(now=timezone.now())
+    make = {"editor": factories.EditorFactory, "superuser": factories.SuperuserFactory}
+    for name in (*BLIND_ROLES, *OTHERS):
+        world.users[name] = make.get(name, factories.ForecasterFactory)(username=f"user-{BLIND_MARKER[name]}")
+    source = factories.SourceFactory(name=f"Source {BLIND_MARKER['source']}")
+    for kind in BLIND_KINDS:
+        closed = not kind.endswith("_open")
+        window_end = world.now - timedelta(days=5) if closed else world.now + timedelta(days=30)
+        question = factories.QuestionFactory(
+            owner=world.users["owner"],
+            title=f"Will {BLIND_MARKER[kind]} happen?",
+            crowd_hidden=kind.rsplit("_", 1)[0],
+            status=Question.Status.AWAITING_RESOLUTION if closed else Question.Status.OPEN,
+            opened_at=world.now - timedelta(days=20),
+            window_end=window_end,
+            resolve_by=world.now + timedelta(days=33),
+            closed_at=window_end if closed else None,
+        )
+        made_at = min(window_end, world.now) - timedelta(days=2)
+        for author, probability in (*OTHERS.items(), ("forecaster", 0.65)):
+            world.forecasts[(kind, author)] = factories.StandingForecastFactory(
+                question=question, forecaster=world.users[author], made_at=made_at, probability=probability
+            )
+        statement = factories.source_statement(question, source, world.users["owner"], made_at, 0.31)
+        services.question_crowd_refresh(question=question, forecast=statement)
+        world.forecasts[(kind, "source")] = statement
+        if kind.endswith("_resolved"):
+            services.question_resolve(question=question, actor=world.users["owner"], outcome="yes")
+        question.refresh_from_db()
+        assert question.crowd_probability == pytest.approx(CROWD_VALUE)
+        world.questions[kind] = question
+    ResolutionEvent.objects.update(notified_at=world.now)
+    for role, user in world.users.items():
+        world.tokens[role] = Token.objects.create(user=user).key
+        client = Client()
+        client.force_login(user)
+        world.sessions[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return world
+
+
+@pytest.fixture(scope="module")
+def blind_world(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield blind_world_build()
+        transaction.set_rollback(True)
+
+
+@dataclass(frozen=True)
+class BlindView:
+    """What one endpoint showed one role about one question: the crowd, and whose forecasts."""
+
+    crowd: bool
+    authors: frozenset  # of "other_one", "other_two", "forecaster", "source"
+
+
+def authors_in(text: str) -> frozenset:
+    return frozenset(author for author in (*OTHERS, "forecaster", "source") if BLIND_MARKER[author] in text)
+
+
+def blind_api(world, role, path):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens[role]}")
+    cache.clear()
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return response
+
+
+def blind_browser(world, role, path):
+    client = Client()
+    client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[role]
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return body_of(response)
+
+
+def crowd_in_api_row(row) -> bool:
+    """The crowd as a question row of the API shows it; `crowd_visible` must agree with it."""
+    shown = row["crowd_probability"] is not None
+    assert row["crowd_visible"] is shown
+    assert shown is False or row["crowd_probability"] == pytest.approx(CROWD_VALUE)
+    return shown
+
+
+def view_api_question(world, role, question):
+    return BlindView(crowd_in_api_row(blind_api(world, role, f"/api/questions/{question.pk}/").json()), frozenset())
+
+
+def view_api_question_list(world, role, question):
+    rows = blind_api(world, role, f"/api/questions/?search={BLIND_MARKER[world.kind_of(question)]}").json()["results"]
+    (row,) = rows
+    return BlindView(crowd_in_api_row(row), frozenset())
+
+
+def view_api_question_forecasts(world, role, question):
+    rows = blind_api(world, role, f"/api/questions/{question.pk}/forecasts/").json()["results"]
+    return BlindView(False, authors_in(json.dumps(rows)))
+
+
+def view_api_forecasts(world, role, question):
+    rows = blind_api(world, role, f"/api/forecasts/?question={question.pk}").json()["results"]
+    return BlindView(False, authors_in(json.dumps(rows)))
+
+
+def view_api_export(world, role, question):
+    body = body_of(blind_api(world, role, f"/api/forecasts/export.csv?question={question.pk}"))
+    return BlindView(False, authors_in(body))
+
+
+def view_admin_question_page(world, role, question):
+    body = blind_browser(world, role, f"/admin/forecasts/question/{question.pk}/change/")
+    return BlindView(CROWD_TEXT in body, authors_in(body))
+
+
+def view_admin_forecast_box(world, role, question):
+    body = blind_browser(world, role, f"/admin/forecasts/question/{question.pk}/forecast/")
+    return BlindView(CROWD_TEXT in body, authors_in(body))
+
+
+def view_admin_question_list(world, role, question):
+    body = blind_browser(world, role, f"/admin/forecasts/question/?q={BLIND_MARKER[world.kind_of(question)]}")
+    return BlindView(CROWD_TEXT in body, frozenset())
+
+
+def view_admin_forecast_list(world, role, question):
+    body = blind_browser(world, role, f"/admin/forecasts/forecast/?q={BLIND_MARKER[world.kind_of(question)]}")
+    return BlindView(False, authors_in(body))
+
+
+# endpoint -> (view, shows the crowd, lists forecasts, kinds it applies to)
+BLIND_ENDPOINTS = {
+    "api.question": (view_api_question, True, False, BLIND_KINDS),
+    "api.question-list": (view_api_question_list, True, False, BLIND_KINDS),
+    "api.question-forecasts": (view_api_question_forecasts, False, True, BLIND_KINDS),
+    "api.forecasts": (view_api_forecasts, False, True, BLIND_KINDS),
+    "api.export-csv": (view_api_export, False, True, BLIND_KINDS),
+    "admin.question-page": (view_admin_question_page, True, True, BLIND_KINDS),
+    # The forecast box takes forecasts on open questions only (closed ones redirect to the page).
+    "admin.forecast-box": (view_admin_forecast_box, True, False, tuple(k for k in BLIND_KINDS if k.endswith("_open"))),
+    "admin.question-list": (view_admin_question_list, True, False, BLIND_KINDS),
+    "admin.forecast-list": (view_admin_forecast_list, False, True, BLIND_KINDS),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", BLIND_ENDPOINTS)
+@pytest.mark.parametrize("role", BLIND_ROLES)
+def test_blind_questions_hide_the_crowd_and_other_peoples_forecasts(blind_world, endpoint, role):
+    view, shows_crowd, lists_forecasts, kinds = BLIND_ENDPOINTS[endpoint]
+    failures = []
+    for kind in kinds:
+        seen = view(blind_world, role, blind_world.questions[kind])
+        expected = CROWD_SEEN[role][kind]
+        if shows_crowd and seen.crowd is not expected:
+            failures.append(f"{kind}: crowd {'shown' if seen.crowd else 'hidden'}, expected the opposite")
+        if lists_forecasts:
+            own = {"forecaster"} if role == "forecaster" else set()
+            others = set(OTHERS) | ({"forecaster"} if role != "forecaster" else set())
+            wanted = {"source"} | own | (others if expected else set())
+            if seen.authors != wanted:
+                failures.append(f"{kind}: forecasts of {sorted(seen.authors)}, expected {sorted(wanted)}")
+    assert not failures, f"{endpoint} as {role}:\n  " + "\n  ".join(failures)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", BLIND_ROLES)
+def test_a_hidden_forecast_page_answers_like_a_missing_one(blind_world, role):
+    client = Client()
+    client.cookies[settings.SESSION_COOKIE_NAME] = blind_world.sessions[role]
+    missing = client.get(f"/admin/forecasts/forecast/{MISSING_ID}/change/")
+    for kind in BLIND_KINDS:
+        forecast = blind_world.forecasts[(kind, "other_one")]
+        response = client.get(f"/admin/forecasts/forecast/{forecast.pk}/change/")
+        if CROWD_SEEN[role][kind]:
+            assert response.status_code == 200, kind
+        else:
+            assert (response.status_code, response.get("Location")) == (missing.status_code, missing.get("Location"))
+
+
+@pytest.mark.django_db
+def test_blind_questions_sort_as_if_they_had_no_crowd(blind_world):
+    """Ordering by the crowd must not leak it: a hidden crowd sorts like an empty one (then by id)."""
+    search = "&search=zzblind"
+    for role in BLIND_ROLES:
+        rows = blind_api(blind_world, role, f"/api/questions/?ordering=crowd_probability{search}").json()["results"]
+        order = [(row["crowd_probability"] is None, row["id"]) for row in rows]
+        assert order == sorted(order), role
+
+
+@pytest.mark.django_db
+def test_the_crowd_moved_nudge_reaches_only_those_who_see_the_crowd(blind_world):
+    with rolled_back():
+        services.lifecycle_sweep()  # arms every standing forecast at 74%
+        for kind in BLIND_KINDS:
+            if kind.endswith("_open"):  # three more forecasts at 99%: the crowd moves to 87%
+                for _ in range(3):
+                    services.forecast_submit(
+                        question=blind_world.questions[kind],
+                        recorded_by=factories.ForecasterFactory(),
+                        probability=0.99,
+                    )
+        told = services.lifecycle_sweep().notifications
+        moved = {
+            (blind_world.kind_of(Question(pk=n.question_id)), n.user_id)
+            for n in told
+            if n.kind == Notification.Kind.CROWD_MOVED
+        }
+        forecaster = blind_world.users["forecaster"].pk
+        # Only "forecaster" (and the two others) forecast: told where they see the crowd, never blind.
+        assert {kind for kind, user in moved if user == forecaster} == {"never_open", "until_forecast_open"}
+        assert {kind for kind, _ in moved} == {"never_open", "until_forecast_open"}
+
+
+@pytest.mark.django_db
+def test_one_question_and_the_list_annotation_give_the_same_answer(blind_world):
+    """`crowd_visible_to` on a bare question (Python) and the list's annotation (SQL) agree with the table."""
+    for role in BLIND_ROLES:
+        user = blind_world.users[role]
+        annotated = dict(
+            questions_with_crowd_visibility(user, Question.objects.filter(title__contains="zzblind")).values_list(
+                "pk", "crowd_visible"
+            )
+        )
+        for kind, question in blind_world.questions.items():
+            bare = Question.objects.get(pk=question.pk)
+            assert crowd_visible_to(user, bare) is CROWD_SEEN[role][kind], (role, kind)
+            assert annotated[question.pk] is CROWD_SEEN[role][kind], (role, kind)

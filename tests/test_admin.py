@@ -52,6 +52,7 @@ def question_form_data(question, **overrides) -> dict:
         "kind": question.kind,
         "tags": ", ".join(question.tags.values_list("name", flat=True)),
         "team": question.team_id or "",
+        "crowd_hidden": question.crowd_hidden,
         "details": question.details,
         "resolution_criteria": question.resolution_criteria,
         "source": question.source_id or "",
@@ -666,6 +667,7 @@ def test_editor_builds_a_team_and_forecasters_see_only_their_own(client, editor,
         reverse("admin:forecasts_team_add"),
         {
             "name": "Eastern Europe desk",
+            "crowd_hidden_default": "until_forecast",
             "memberships-TOTAL_FORMS": "1",
             "memberships-INITIAL_FORMS": "0",
             "memberships-MIN_NUM_FORMS": "0",
@@ -676,6 +678,7 @@ def test_editor_builds_a_team_and_forecasters_see_only_their_own(client, editor,
     assert response.status_code == 302
     team = Team.objects.get()
     assert list(team.members.all()) == [forecaster]
+    assert team.crowd_hidden_default == "until_forecast"
     factories.TeamFactory(name="Sanctions desk")
 
     client.force_login(forecaster)

@@ -61,6 +61,8 @@ def test_me_shows_the_account_teams_and_settings(owner, team):
         "digest_period": "PT1H",
         "digest_period_minutes": 60,
         "closing_soon_opt_in": True,
+        "stale_forecast_days": 14,
+        "crowd_move_points": 10,
         "webhook_url": "",
     }
 

@@ -54,9 +54,9 @@ class TeamMembershipInline(admin.TabularInline):
 
 
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "member_count", "created_at"]
+    list_display = ["name", "member_count", "crowd_hidden_default", "created_at"]
     search_fields = ["name"]
-    fields = ["name"]
+    fields = ["name", "crowd_hidden_default"]
     inlines = [TeamMembershipInline]
 
     def get_queryset(self, request):

@@ -81,6 +81,11 @@ class QuestionAdminForm(forms.ModelForm):
             self.initial["tags"] = ", ".join(self.instance.tags.values_list("name", flat=True))
             if self.instance.status != Question.Status.DRAFT:
                 del self.fields["publish"]
+        if adding and "crowd_hidden" in self.fields:
+            crowd_hidden = self.fields["crowd_hidden"]
+            crowd_hidden.required = False
+            crowd_hidden.choices = [("", "The team's default (never without a team)"), *Question.CrowdHidden.choices]
+            self.initial["crowd_hidden"] = ""
         if adding and "resolve_by" in self.fields:
             self.fields["resolve_by"].required = False
             self.fields["resolve_by"].help_text = "Leave blank for the window end plus the grace period."

@@ -15,7 +15,13 @@ from django.views.decorators.http import require_POST
 from forecasts.access import notifications_visible_to
 from forecasts.admin.support import ReadOnlyAdminMixin
 from forecasts.models import Notification, Profile
-from forecasts.services import api_token_max_age, api_token_rotate, calendar_token_rotate, notifications_mark_read
+from forecasts.services import (
+    api_token_max_age,
+    api_token_rotate,
+    calendar_token_rotate,
+    notification_update_url,
+    notifications_mark_read,
+)
 
 
 class ReadFilter(admin.SimpleListFilter):
@@ -34,12 +40,12 @@ class ReadFilter(admin.SimpleListFilter):
 
 
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["marker", "kind", "question_link", "message", "created_at", "emailed_at"]
+    list_display = ["marker", "kind", "question_link", "message", "update_link", "created_at", "emailed_at"]
     list_display_links = ["kind"]
     list_filter = [ReadFilter, "kind"]
     search_fields = ["message", "question__title"]
     actions = ["mark_read", "mark_unread"]
-    fields = ["kind", "question_link", "message", "round", "created_at", "emailed_at", "read_at"]
+    fields = ["kind", "question_link", "message", "update_link", "round", "created_at", "emailed_at", "read_at"]
     readonly_fields = fields
     list_per_page = 50
 
@@ -63,6 +69,11 @@ class NotificationAdmin(admin.ModelAdmin):
             return "—"
         url = reverse("admin:forecasts_question_change", args=[notification.question_id])
         return format_html('<a href="{}">{}</a>', url, notification.question.title)
+
+    @admin.display(description="update")
+    def update_link(self, notification):
+        url = notification_update_url(notification)
+        return format_html('<a href="{}">Update your forecast</a>', url) if url else ""
 
     @admin.display(description="emailed", ordering="sent_at")
     def emailed_at(self, notification):

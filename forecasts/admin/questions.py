@@ -17,9 +17,11 @@ from django.utils.html import format_html
 
 from forecasts.access import (
     NO_SUCH_QUESTION,
+    crowd_visible_to,
     forecasts_visible_to,
     question_or_404,
     questions_visible_to,
+    questions_with_crowd_visibility,
     sources_visible_to,
     teams_visible_to,
     user_can_edit_question,
@@ -27,6 +29,7 @@ from forecasts.access import (
     user_is_moderator,
 )
 from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
+from forecasts.admin.imports import forecast_import_view
 from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, not_found_as_page, short_datetime
 from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent, WindowChange
 from forecasts.selectors import standing_probability_for
@@ -41,6 +44,22 @@ def forecast_author(forecast: Forecast) -> str:
 
 def forecast_estimative(forecast: Forecast) -> str:
     return f"{forecast.phrase} ({forecast.get_yardstick_display()})" if forecast.phrase else ""
+
+
+def crowd_median_text(user, question: Question) -> str:
+    """The crowd median as a percentage, or "hidden" while blind forecasting hides it from the user."""
+    if not crowd_visible_to(user, question):
+        return "hidden (blind)"
+    return as_percent(question.crowd_probability)
+
+
+def crowd_hidden_note(user, question: Question) -> str:
+    """Why the user does not see the crowd yet, or "" when they do."""
+    if crowd_visible_to(user, question):
+        return ""
+    if question.crowd_hidden == Question.CrowdHidden.UNTIL_FORECAST:
+        return "Blind forecasting: the crowd and other people's forecasts show once you have forecast."
+    return "Blind forecasting: the crowd and other people's forecasts show once the window closes."
 
 
 class AwaitingResolutionFilter(admin.SimpleListFilter):
@@ -77,12 +96,11 @@ class ForecastHistoryInline(ReadOnlyInline):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("forecaster", "source", "recorded_by")
-            .order_by("-made_at", "-id")
-        )
+        # Blind questions: only the viewer's own forecasts and sources' statements (forecasts/access.py).
+        return forecasts_visible_to(
+            request.user,
+            super().get_queryset(request).select_related("forecaster", "source", "recorded_by"),
+        ).order_by("-made_at", "-id")
 
     @admin.display(description="author")
     def author(self, forecast):
@@ -176,13 +194,15 @@ class QuestionAdmin(admin.ModelAdmin):
     ]
 
     def questions_with_my_forecast(self, request):
-        """Every question, with the user's standing probability: visibility is applied by the callers."""
-        return (
+        """Every question, with the user's standing probability and whether they may see its crowd:
+        visibility is applied by the callers."""
+        questions = (
             super()
             .get_queryset(request)
             .select_related("owner", "team", "source")
             .annotate(my_probability=standing_probability_for(request.user))
         )
+        return questions_with_crowd_visibility(request.user, questions)
 
     def get_queryset(self, request):
         return questions_visible_to(request.user, self.questions_with_my_forecast(request))
@@ -194,7 +214,7 @@ class QuestionAdmin(admin.ModelAdmin):
         return question_or_404(request.user, object_id, queryset=self.questions_with_my_forecast(request))
 
     def get_fieldsets(self, request, obj=None):
-        question_fields = ["title", "kind", "tags", "team", "details", "resolution_criteria"]
+        question_fields = ["title", "kind", "tags", "team", "crowd_hidden", "details", "resolution_criteria"]
         if obj is None:
             question_fields.append("draft")
         elif obj.status == Question.Status.DRAFT and self.has_change_permission(request, obj):
@@ -269,9 +289,10 @@ class QuestionAdmin(admin.ModelAdmin):
     def resolve_by_short(self, question):
         return short_datetime(question.resolve_by)
 
-    @admin.display(description="crowd median", ordering="crowd_probability")
+    @admin.display(description="crowd median", ordering="listed_crowd_probability")
     def crowd_median(self, question):
-        return as_percent(question.crowd_probability)
+        # Every question the admin loads carries the viewer's `crowd_visible` annotation.
+        return crowd_median_text(None, question)
 
     @admin.display(description="my forecast")
     def my_forecast(self, question):
@@ -295,7 +316,8 @@ class QuestionAdmin(admin.ModelAdmin):
                 .values_list("probability", flat=True)
                 .first()
             ),
-            "crowd_median": as_percent(question.crowd_probability),
+            "crowd_median": crowd_median_text(request.user, question),
+            "crowd_hidden_note": crowd_hidden_note(request.user, question),
         }
 
     def get_urls(self):
@@ -431,7 +453,9 @@ class QuestionAdmin(admin.ModelAdmin):
 
 
 class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Forecasts are append-only: listed and viewed here, added from a question's page."""
+    """Forecasts are append-only: listed and viewed here, added from a question's page or imported."""
+
+    change_list_template = "admin/forecasts/forecast/change_list.html"
 
     list_display = [
         "made_at",
@@ -457,6 +481,14 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return forecasts_visible_to(request.user, super().get_queryset(request)).select_related(
             "question", "forecaster", "source", "recorded_by"
         )
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_import"
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name=name), *super().get_urls()]
+
+    def import_view(self, request):
+        return forecast_import_view(self, request)
 
     @admin.display(description="question", ordering="question__title")
     def question_link(self, forecast):

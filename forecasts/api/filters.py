@@ -89,6 +89,12 @@ class StableOrderingFilter(OrderingFilter):
                 message = f"Unknown ordering {', '.join(unknown)}; use one of: {', '.join(self.choices(view))}."
                 raise ValidationError({self.ordering_param: [ErrorDetail(message, code="invalid_choice")]})
         ordering = super().get_ordering(request, queryset, view)
+        aliases = getattr(view, "ordering_aliases", {})
+        if ordering:
+            ordering = [
+                f"{'-' if term.startswith('-') else ''}{aliases.get(term.lstrip('-'), term.lstrip('-'))}"
+                for term in ordering
+            ]
         if ordering and not any(field.lstrip("-") == "id" for field in ordering):
             ordering = [*ordering, "id"]
         return ordering

@@ -11,11 +11,13 @@ from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import ErrorDetail
 
-from forecasts.access import user_is_moderator
+from forecasts.access import crowd_fields_hide, crowd_visible_to, user_is_moderator
 from forecasts.models import (
+    CROWD_MOVE_POINTS_DEFAULT,
     MAX_TAGS,
     PROBABILITY_MAX,
     PROBABILITY_MIN,
+    STALE_FORECAST_DAYS_DEFAULT,
     YEAR_BOUNDS_MESSAGE,
     Forecast,
     Notification,
@@ -27,6 +29,7 @@ from forecasts.models import (
     within_year_bounds,
 )
 from forecasts.selectors import group_distribution
+from forecasts.services import notification_update_url
 
 READ_ONLY_MESSAGE = "This field is read-only."
 UNKNOWN_FIELD_MESSAGE = "Unknown field."
@@ -208,7 +211,18 @@ class QuestionSerializer(serializers.ModelSerializer):
         read_only=True, allow_null=True, help_text="Your standing forecast on this question, if any."
     )
     crowd_probability = serializers.FloatField(
-        read_only=True, allow_null=True, help_text="Median of every forecaster's latest forecast."
+        read_only=True,
+        allow_null=True,
+        help_text="Median of every forecaster's latest forecast; null while the crowd is hidden from you.",
+    )
+    crowd_hidden = serializers.ChoiceField(
+        choices=Question.CrowdHidden.choices,
+        read_only=True,
+        help_text="Blind forecasting: `never`, `until_forecast` (your first forecast) or `until_close`.",
+    )
+    crowd_visible = serializers.SerializerMethodField(
+        help_text="Whether you see the crowd now; when false every crowd field is null and other "
+        "people's forecasts are left out of the forecast lists."
     )
     group = serializers.SerializerMethodField()
 
@@ -235,6 +249,8 @@ class QuestionSerializer(serializers.ModelSerializer):
             "forecast_count",
             "forecaster_count",
             "crowd_probability",
+            "crowd_hidden",
+            "crowd_visible",
             "my_probability",
             "group",
             "created_at",
@@ -243,6 +259,14 @@ class QuestionSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_crowd_visible(self, question) -> bool:
+        return crowd_visible_to(self.context.get("request") and self.context["request"].user, question)
+
+    def to_representation(self, question):
+        data = super().to_representation(question)
+        return crowd_fields_hide(data, visible=data["crowd_visible"])
 
     @extend_schema_field(GroupMembershipSerializer(allow_null=True))
     def get_group(self, question):
@@ -283,6 +307,11 @@ class QuestionWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     window_end = BoundedDateTimeField()
     resolve_by = BoundedDateTimeField(
         allow_null=True, required=False, help_text="Defaults to the window end plus the grace period."
+    )
+    crowd_hidden = serializers.ChoiceField(
+        choices=Question.CrowdHidden.choices,
+        required=False,
+        help_text="Blind forecasting; when filed without it, the team's default (`never` without a team).",
     )
     draft = serializers.BooleanField(
         required=False, help_text="Create as a draft (no forecasts until opened); on PATCH, false opens a draft."
@@ -422,11 +451,17 @@ class QuestionRefSerializer(serializers.Serializer):
 
 class NotificationSerializer(serializers.ModelSerializer):
     question = QuestionRefSerializer(read_only=True, allow_null=True)
+    update_url = serializers.SerializerMethodField(
+        help_text="For a nudge (closing soon, stale forecast, crowd moved): the question's forecast box; else empty."
+    )
 
     class Meta:
         model = Notification
-        fields = ["id", "kind", "channel", "message", "question", "created_at", "sent_at", "read_at"]
+        fields = ["id", "kind", "channel", "message", "question", "update_url", "created_at", "sent_at", "read_at"]
         read_only_fields = fields
+
+    def get_update_url(self, notification) -> str:
+        return notification_update_url(notification)
 
 
 class ReadAllResultSerializer(serializers.Serializer):
@@ -440,6 +475,20 @@ class SettingsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     )
     digest_period_minutes = serializers.SerializerMethodField()
     closing_soon_opt_in = serializers.BooleanField(required=False)
+    stale_forecast_days = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=3650,
+        help_text=f"Nudge when your forecast on an open question is this many days old; 0 is off "
+        f"(default {STALE_FORECAST_DAYS_DEFAULT}).",
+    )
+    crowd_move_points = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=99,
+        help_text=f"Nudge when the crowd moved this many percentage points since your last forecast; 0 is off "
+        f"(default {CROWD_MOVE_POINTS_DEFAULT}).",
+    )
     webhook_url = serializers.URLField(
         required=False,
         allow_blank=True,

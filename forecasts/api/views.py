@@ -122,6 +122,8 @@ class QuestionListView(generics.ListAPIView):
     ordering_fields = [
         "window_end", "resolve_by", "created_at", "updated_at", "crowd_probability", "forecast_count", "title", "id"
     ]  # fmt: skip
+    # A blind question sorts as if it had no crowd, so the order cannot leak its median.
+    ordering_aliases = {"crowd_probability": "listed_crowd_probability"}
     ordering = ["window_end", "id"]
     permission_classes = [IsAuthenticated, CreateNeedsModelPermission]
     create_permission = "forecasts.add_question"
@@ -188,7 +190,7 @@ class QuestionForecastsView(generics.ListAPIView):
 
     def get_queryset(self):
         question = question_or_404(self.request.user, self.kwargs["pk"])
-        return selectors.question_forecasts_for(question)
+        return selectors.question_forecasts_for(self.request.user, question)
 
     @extend_schema(request=serializers.ForecastWriteSerializer, responses={201: serializers.ForecastSerializer})
     def post(self, request, pk):
@@ -309,6 +311,12 @@ class ForecastExportView(generics.GenericAPIView):
         "window_start",
         "window_end",
         "occurred_at",
+        "opened_at",
+        "closed_at",
+        "resolved_at",
+        "quote",
+        "url",
+        "kind",
     ]
 
     def get_queryset(self):

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('forecasts', '0007_window_changes_and_coverage_index'),
+        ('forecasts', '0009_profile_is_imported'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

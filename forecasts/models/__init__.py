@@ -1,6 +1,15 @@
 """Forewarn's domain: sources, questions with windows, append-only forecasts, resolutions, scores."""
 
-from forecasts.models.accounts import Profile, Team, TeamMembership, default_digest_period, new_calendar_token
+from forecasts.models.accounts import (
+    CROWD_MOVE_POINTS_DEFAULT,
+    STALE_FORECAST_DAYS_DEFAULT,
+    CrowdHidden,
+    Profile,
+    Team,
+    TeamMembership,
+    default_digest_period,
+    new_calendar_token,
+)
 from forecasts.models.forecasts import PROBABILITY_MAX, PROBABILITY_MIN, Forecast, LatestForecast
 from forecasts.models.groups import MAX_MEMBERS, MIN_MEMBERS, QuestionGroup
 from forecasts.models.notifications import (
@@ -9,6 +18,7 @@ from forecasts.models.notifications import (
     DeliveryStatus,
     DigestDelivery,
     Notification,
+    NudgeState,
     WebhookDelivery,
 )
 from forecasts.models.questions import (
@@ -27,6 +37,7 @@ from forecasts.models.resolutions import ResolutionEvent, WindowChange
 from forecasts.models.scores import CalibrationReport, Score
 
 __all__ = [
+    "CROWD_MOVE_POINTS_DEFAULT",
     "EARLIEST_YEAR",
     "LATEST_YEAR",
     "MAX_MEMBERS",
@@ -34,15 +45,18 @@ __all__ = [
     "MIN_MEMBERS",
     "PROBABILITY_MAX",
     "PROBABILITY_MIN",
+    "STALE_FORECAST_DAYS_DEFAULT",
     "YEAR_BOUNDS_MESSAGE",
     "ActionTokenUse",
     "CalibrationReport",
+    "CrowdHidden",
     "Delivery",
     "DeliveryStatus",
     "DigestDelivery",
     "Forecast",
     "LatestForecast",
     "Notification",
+    "NudgeState",
     "Profile",
     "Question",
     "QuestionGroup",

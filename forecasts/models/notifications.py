@@ -17,6 +17,8 @@ class Notification(models.Model):
         ESCALATION = "escalation", "Resolve-by passed"
         CLOSING_SOON = "closing_soon", "Window closing soon"
         RESOLVED = "resolved", "Question resolved"
+        STALE_FORECAST = "stale_forecast", "Forecast getting old"
+        CROWD_MOVED = "crowd_moved", "Crowd moved"
 
     class Channel(models.TextChoices):
         IN_APP = "in_app", "In-app and email digest"
@@ -110,6 +112,28 @@ class WebhookDelivery(Delivery):
 
     def __str__(self):
         return f"webhook {self.pk} to {self.url} ({self.status})"
+
+
+class NudgeState(models.Model):
+    """What the nudges know about one user's standing forecast on one question.
+
+    Armed by the sweep for the standing forecast it names, with the crowd as it stood then; a
+    new forecast re-arms it (a new `forecast`, the crowd again, both nudges unsent).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="+")
+    forecast = models.ForeignKey("forecasts.Forecast", on_delete=models.CASCADE, related_name="+")
+    crowd_at_forecast = models.FloatField(null=True, blank=True)
+    armed_at = models.DateTimeField(default=timezone.now)
+    stale_sent_at = models.DateTimeField(null=True, blank=True)
+    crowd_move_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "question"], name="nudge_state_one_per_user")]
+
+    def __str__(self):
+        return f"nudges of user {self.user_id} on {self.question_id}"
 
 
 class ActionTokenUse(models.Model):

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from forecasts.models.accounts import Team
+from forecasts.models.accounts import CrowdHidden, Team
 
 # Every date a question or forecast carries lies in these years, whatever the entry point (API,
 # admin, commands, seeds): calendar arithmetic on them (grace periods, chart margins, feed
@@ -103,6 +103,7 @@ class Question(models.Model):
 
     Kind = QuestionKind
     Status = QuestionStatus
+    CrowdHidden = CrowdHidden
 
     class Outcome(models.TextChoices):
         YES = "yes", "Yes"
@@ -133,6 +134,14 @@ class Question(models.Model):
     resolve_by = models.DateTimeField()
 
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN)
+    # Blind forecasting: who may see the crowd is decided in forecasts/access.py (crowd_rule).
+    crowd_hidden = models.CharField(
+        "blind forecasting",
+        max_length=20,
+        choices=CrowdHidden.choices,
+        default=CrowdHidden.NEVER,
+        help_text="Hide the crowd (median, aggregates, other people's forecasts) to avoid anchoring.",
+    )
     outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
     occurred_at = models.DateTimeField(null=True, blank=True, help_text="When the event happened (early resolution).")
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -223,6 +232,10 @@ class Question(models.Model):
             models.CheckConstraint(
                 condition=Q(group__isnull=True) | Q(group_position__isnull=False),
                 name="question_group_member_has_position",
+            ),
+            models.CheckConstraint(
+                condition=Q(crowd_hidden__in=CrowdHidden.values),
+                name="question_crowd_hidden_known",
             ),
             models.CheckConstraint(
                 condition=Q(forecaster_count__lte=models.F("forecast_count")),

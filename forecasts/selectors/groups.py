@@ -75,8 +75,12 @@ def implied_distribution(kind: str, medians: list[float | None]) -> ImpliedDistr
 
 
 def group_distribution(group: QuestionGroup) -> ImpliedDistribution:
-    """The implied distribution of a group loaded by `groups_as_listed_for` (no further query)."""
-    return implied_distribution(group.kind, [member.crowd_probability for member in group.listed_members])
+    """The implied distribution of a group loaded by `groups_as_listed_for` (no further query).
+
+    Built from each member's crowd as the viewer may see it (`listed_crowd_probability`, None
+    while blind forecasting hides it), so a hidden crowd never shows through the group.
+    """
+    return implied_distribution(group.kind, [member.listed_crowd_probability for member in group.listed_members])
 
 
 # Group scores ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from forecasts.access import (
     notifications_visible_to,
     question_or_404,
     questions_visible_to,
+    questions_with_crowd_visibility,
     sources_visible_to,
 )
 from forecasts.models import Forecast, LatestForecast, Notification, Question, ResolutionEvent, Source
@@ -23,12 +24,16 @@ def standing_probability_for(user) -> Subquery:
 
 
 def questions_as_listed_for(user) -> QuerySet[Question]:
-    """Every question loaded as the list shows it, before visibility: pass it through `forecasts.access`."""
-    return (
+    """Every question loaded as the list shows it, before visibility: pass it through `forecasts.access`.
+
+    Annotated with whether the user may see each question's crowd (blind forecasting).
+    """
+    questions = (
         Question.objects.select_related("owner", "team", "source", "group")
         .prefetch_related("tags")
         .annotate(my_probability=standing_probability_for(user))
     )
+    return questions_with_crowd_visibility(user, questions)
 
 
 def question_list_for(user) -> QuerySet[Question]:
@@ -39,7 +44,7 @@ def question_list_for(user) -> QuerySet[Question]:
 QUESTION_LIST_COLUMNS = (
     "id", "title", "details", "resolution_criteria", "kind", "status", "window_start", "window_end",
     "resolve_by", "outcome", "occurred_at", "resolved_at", "source_quote", "source_statement_date",
-    "source_url", "forecast_count", "forecaster_count", "crowd_probability", "created_at", "opened_at",
+    "source_url", "forecast_count", "forecaster_count", "crowd_probability", "crowd_hidden", "created_at", "opened_at",
     "closed_at", "updated_at", "owner__id", "owner__username", "team__id", "team__name", "source__id", "source__name",
     "source__url", "group__id", "group__kind", "group_position", "option_label",
 )  # fmt: skip
@@ -82,12 +87,21 @@ def forecast_export_rows(forecasts: QuerySet[Forecast]) -> QuerySet:
         "question__window_start",
         "question__window_end",
         "question__occurred_at",
+        # What another Forewarn needs to score the same numbers on import (docs/imports.md).
+        "question__opened_at",
+        "question__closed_at",
+        "question__resolved_at",
+        "quote",
+        "url",
+        "question__kind",
     )
 
 
-def question_forecasts_for(question: Question) -> QuerySet[Forecast]:
-    """A question's forecast history, oldest first (the caller has already checked visibility)."""
-    return question.forecasts.select_related("forecaster", "source", "recorded_by").order_by("made_at", "id")
+def question_forecasts_for(user, question: Question) -> QuerySet[Forecast]:
+    """A question's forecast history as the user may see it (blind: own and sources' only), oldest first."""
+    return forecasts_visible_to(
+        user, question.forecasts.select_related("forecaster", "source", "recorded_by")
+    ).order_by("made_at", "id")
 
 
 def resolution_history_for(question: Question) -> QuerySet[ResolutionEvent]:

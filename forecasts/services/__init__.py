@@ -1,11 +1,13 @@
 """Every write Forewarn makes goes through one of these services; import them from this package.
 
 - questions, drafts, sources, forecasts, accounts: what people create and edit.
+- imports: forecasts of other trackers (and of another Forewarn) loaded in bulk.
 - resolutions: resolve, annul and undo, as one transition table.
 - crowd: the crowd median and counts, maintained as forecasts arrive.
 - scores: the stored scores, rebuilt from forecasts and resolutions.
 - lifecycle: closing ended windows, and the sweep with what follows it (beat and `manage.py sweep`).
 - reminders: who is reminded, nudged or told, and when.
+- nudges: stale-forecast and crowd-moved nudges, armed by the sweep from each standing forecast.
 - messages: the wording of every notice and email.
 - notifications: storing notices; deliveries: sending them (digest email, webhook POST).
 - webhook_targets: where a webhook may go (public addresses or the allow-list) and the guarded POST.
@@ -39,7 +41,7 @@ from forecasts.services.action_links import (
     action_link_use,
 )
 from forecasts.services.batches import in_locked_batches
-from forecasts.services.crowd import crowd_rebuild, question_crowd_refresh
+from forecasts.services.crowd import crowd_rebuild, question_crowd_refresh, questions_crowd_rebuild
 from forecasts.services.deliveries import (
     NOT_VISIBLE_ERROR,
     WEBHOOK_TEST_TEXT,
@@ -70,6 +72,7 @@ from forecasts.services.groups import (
     last_day,
     members_of,
 )
+from forecasts.services.imports import ImportFailed, ImportReport, forecasts_import
 from forecasts.services.lifecycle import LifecycleRun, SweepReport, lifecycle_run, lifecycle_sweep, questions_close_due
 from forecasts.services.logins import (
     LoginRefusal,
@@ -80,19 +83,24 @@ from forecasts.services.logins import (
 )
 from forecasts.services.messages import (
     closing_soon_message,
+    crowd_moved_message,
     digest_email_build,
     digest_items,
     digest_message_id,
     escalation_message,
     format_moment,
+    notification_update_url,
     question_admin_url,
+    question_forecast_url,
     ready_to_resolve_message,
     reminder_message,
     resolution_message,
     score_summary_text,
+    stale_forecast_message,
     webhook_text,
 )
 from forecasts.services.notifications import key_moment, notifications_create, notifications_mark_read
+from forecasts.services.nudges import crowd_moves_nudge, nudges_arm, stale_forecasts_nudge
 from forecasts.services.questions import (
     EDITABLE_FIELDS,
     question_create,
@@ -157,6 +165,8 @@ __all__ = [
     "ActionLinkInvalid",
     "ActionLinkUsed",
     "DeliveryTally",
+    "ImportFailed",
+    "ImportReport",
     "LifecycleRun",
     "LoginRefusal",
     "ResolutionDetails",
@@ -179,6 +189,8 @@ __all__ = [
     "client_address",
     "closing_soon_message",
     "closing_soon_notify",
+    "crowd_moved_message",
+    "crowd_moves_nudge",
     "crowd_rebuild",
     "digest_deliver",
     "digest_email_build",
@@ -191,6 +203,7 @@ __all__ = [
     "escalation_message",
     "escalations_send",
     "forecast_submit",
+    "forecasts_import",
     "format_moment",
     "group_annul",
     "group_create",
@@ -208,8 +221,10 @@ __all__ = [
     "login_success_record",
     "members_of",
     "moderator_ids",
+    "notification_update_url",
     "notifications_create",
     "notifications_mark_read",
+    "nudges_arm",
     "probability_from_input",
     "profile_update",
     "question_admin_url",
@@ -217,12 +232,14 @@ __all__ = [
     "question_create",
     "question_crowd_refresh",
     "question_delete",
+    "question_forecast_url",
     "question_open",
     "question_resolve",
     "question_scores_recompute",
     "question_unresolve",
     "question_update",
     "questions_close_due",
+    "questions_crowd_rebuild",
     "questions_missing_scores",
     "questions_scores_recompute",
     "ready_to_resolve_message",
@@ -242,6 +259,8 @@ __all__ = [
     "scores_recompute_all",
     "scoring_cutoff",
     "source_create",
+    "stale_forecast_message",
+    "stale_forecasts_nudge",
     "stale_scores_recompute",
     "tasks_queue",
     "user_secrets_rotate",

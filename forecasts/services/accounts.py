@@ -19,14 +19,14 @@ from forecasts.exceptions import WebhookDeliveryFailed
 from forecasts.models import Profile, new_calendar_token
 from forecasts.services.webhook_targets import WebhookTargetRefused, webhook_target_check
 
-PROFILE_FIELDS = {"digest_period", "closing_soon_opt_in", "webhook_url"}
+PROFILE_FIELDS = {"digest_period", "closing_soon_opt_in", "webhook_url", "stale_forecast_days", "crowd_move_points"}
 DIGEST_PERIOD_MIN = timedelta(minutes=1)
 DIGEST_PERIOD_MAX = timedelta(days=31)
 
 
 @transaction.atomic
 def profile_update(*, user, **changes) -> Profile:
-    """Change the user's reminder settings: digest period, closing-soon nudges, webhook URL."""
+    """Change the user's reminder settings: digest period, closing-soon, stale and crowd-move nudges, webhook URL."""
     unknown = set(changes) - PROFILE_FIELDS
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "This setting does not exist."))

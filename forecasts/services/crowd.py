@@ -81,14 +81,14 @@ STANDING_REBUILD_SQL = """
             ROW_NUMBER() OVER (
                 PARTITION BY question_id, forecaster_id, source_id ORDER BY made_at DESC, id DESC
             ) AS recency
-        FROM forecasts_forecast
+        FROM forecasts_forecast{where}
     ) AS ranked
     WHERE recency = 1
 """
 AGGREGATES_REBUILD_SQL = """
     UPDATE forecasts_question
     SET forecast_count = counts.forecasts, forecaster_count = standing.authors, crowd_probability = standing.median
-    FROM (SELECT question_id, COUNT(*) AS forecasts FROM forecasts_forecast GROUP BY question_id) AS counts,
+    FROM (SELECT question_id, COUNT(*) AS forecasts FROM forecasts_forecast{where} GROUP BY question_id) AS counts,
         ({aggregates}) AS standing
     WHERE counts.question_id = forecasts_question.id AND standing.question_id = forecasts_question.id
 """
@@ -161,5 +161,22 @@ def crowd_rebuild() -> None:
             "UPDATE forecasts_question SET forecast_count = 0, forecaster_count = 0, crowd_probability = NULL"
             " WHERE forecast_count <> 0 OR crowd_probability IS NOT NULL"
         )
-        cursor.execute(STANDING_REBUILD_SQL)
-        cursor.execute(AGGREGATES_REBUILD_SQL.format(aggregates=crowd_aggregates_sql("forecasts_latestforecast")))
+        cursor.execute(STANDING_REBUILD_SQL.format(where=""))
+        cursor.execute(
+            AGGREGATES_REBUILD_SQL.format(where="", aggregates=crowd_aggregates_sql("forecasts_latestforecast"))
+        )
+
+
+def questions_crowd_rebuild(*, question_ids, batch_size: int = 500) -> None:
+    """`crowd_rebuild` for these questions only (forecasts loaded in bulk by an import)."""
+    question_ids = list(question_ids)
+    with connection.cursor() as cursor:
+        for start in range(0, len(question_ids), batch_size):
+            batch = question_ids[start : start + batch_size]
+            where = " WHERE question_id IN ({})".format(", ".join(["%s"] * len(batch)))
+            crowd = f"(SELECT question_id, probability FROM forecasts_latestforecast{where}) AS crowd"
+            cursor.execute("DELETE FROM forecasts_latestforecast" + where, batch)
+            cursor.execute(STANDING_REBUILD_SQL.format(where=where), batch)
+            cursor.execute(
+                AGGREGATES_REBUILD_SQL.format(where=where, aggregates=crowd_aggregates_sql(crowd)), batch * 2
+            )

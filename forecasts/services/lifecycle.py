@@ -2,7 +2,7 @@
 
 The sweep runs every step once, each found from database state and done in locked batches
 (`batches.py`): close ended windows here, then the reminders, escalations and nudges of
-`reminders.py`, stale scores, and the resolution notices the broker missed. `lifecycle_run` is
+`reminders.py`, the forecast nudges of `nudges.py`, stale scores, and the resolution notices the broker missed. `lifecycle_run` is
 the whole sequence (sweep, then digests, then webhooks) that beat runs every minute and
 `manage.py sweep` runs once; only the way digests and webhooks are sent differs, and the caller
 passes it in (beat queues one task per delivery, the command sends inline).
@@ -21,6 +21,7 @@ from django.utils import timezone
 from forecasts.models import Notification, Question
 from forecasts.services.batches import in_locked_batches
 from forecasts.services.deliveries import DeliveryTally, webhook_deliveries_due
+from forecasts.services.nudges import crowd_moves_nudge, nudges_arm, stale_forecasts_nudge
 from forecasts.services.reminders import (
     closing_soon_notify,
     escalations_send,
@@ -100,6 +101,10 @@ def lifecycle_sweep(*, now: datetime | None = None) -> SweepReport:
         ("remind", resolver_reminders_send, report.notifications),
         ("escalate", escalations_send, report.notifications),
         ("closing_soon", closing_soon_notify, report.notifications),
+        # Nudges: arm from the standing forecasts first, so a new forecast re-arms before the checks.
+        ("nudges_arm", nudges_arm, report.notifications),
+        ("stale", stale_forecasts_nudge, report.notifications),
+        ("crowd_moved", crowd_moves_nudge, report.notifications),
         ("scores", stale_scores_recompute, report.rescored),
         ("resolved", resolutions_notify, report.notifications),
     ]

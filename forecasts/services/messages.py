@@ -11,17 +11,32 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from forecasts.access import user_can_resolve_question
-from forecasts.models import DigestDelivery, Notification, Question, ResolutionEvent, Score
+from forecasts.models import DigestDelivery, Forecast, Notification, Question, ResolutionEvent, Score
 from forecasts.services.action_links import ACTIONS, action_link_url
 
 RESOLVER_KINDS = (Notification.Kind.READY_TO_RESOLVE, Notification.Kind.REMINDER, Notification.Kind.ESCALATION)
+# Notices asking a forecaster to look at their forecast again: they carry an "update" link.
+NUDGE_KINDS = (Notification.Kind.CLOSING_SOON, Notification.Kind.STALE_FORECAST, Notification.Kind.CROWD_MOVED)
 
 
 def question_admin_url(question_id: int) -> str:
     """The question's page in the admin, as an absolute link for emails and webhooks."""
     return f"{settings.SITE_URL}/admin/forecasts/question/{question_id}/change/"
+
+
+def question_forecast_url(question_id: int) -> str:
+    """The question's forecast box in the admin (its "Add forecast" form), as an absolute link."""
+    return f"{settings.SITE_URL}{reverse('admin:forecasts_question_forecast', args=[question_id])}"
+
+
+def notification_update_url(notification: Notification) -> str:
+    """The one-click "update your forecast" link of a nudge; "" for every other notice."""
+    if notification.kind in NUDGE_KINDS and notification.question_id is not None:
+        return question_forecast_url(notification.question_id)
+    return ""
 
 
 def format_moment(moment: datetime) -> str:
@@ -66,6 +81,23 @@ def closing_soon_message(question: Question) -> str:
     )
 
 
+def stale_forecast_message(question: Question, *, forecast: Forecast, now: datetime) -> str:
+    """The nudge to a forecaster whose standing forecast on an open question has grown old."""
+    days = (now - forecast.made_at).days
+    return (
+        f"Your forecast of {forecast.probability:.0%} on “{question.title}” is {days} day{'s' if days != 1 else ''} "
+        f"old. Is it still your view? The window closes on {format_moment(question.window_end)}."
+    )
+
+
+def crowd_moved_message(question: Question, *, forecast: Forecast, crowd_before: float) -> str:
+    """The nudge to a forecaster when the crowd has moved since their last forecast (never sent blind)."""
+    return (
+        f"The crowd on “{question.title}” moved from {crowd_before:.0%} to {question.crowd_probability:.0%} "
+        f"since your forecast of {forecast.probability:.0%}. Update yours if your view has changed."
+    )
+
+
 def score_summary_text(score: Score) -> str:
     """One sentence with a forecaster's score, for the resolution notice."""
     text = (
@@ -96,7 +128,7 @@ def webhook_text(notification: Notification) -> str:
     """A notification as a webhook carries it: its text and a link to its question."""
     text = notification.message
     if notification.question_id:
-        text += f" {question_admin_url(notification.question_id)}"
+        text += f" {notification_update_url(notification) or question_admin_url(notification.question_id)}"
     return text
 
 
@@ -135,6 +167,7 @@ def digest_items(*, user, notifications: list[Notification]) -> list[dict]:
                 "message": notification.message,
                 "created_at": format_moment(notification.created_at),
                 "question_url": question_admin_url(question.pk) if question is not None else "",
+                "update_url": notification_update_url(notification),
                 "actions": actions,
             }
         )

@@ -31,6 +31,7 @@ EDITABLE_FIELDS = {
     "window_start",
     "window_end",
     "resolve_by",
+    "crowd_hidden",
 }
 SCHEDULE_FIELDS = {"window_end", "resolve_by"}
 WINDOW_FIELDS = ("window_start", "window_end")
@@ -116,8 +117,7 @@ def historical_opening(*, window_start: datetime | None, window_end: datetime, o
     return opened_at
 
 
-@transaction.atomic
-def question_create(
+def question_build(
     *,
     owner,
     title: str,
@@ -125,7 +125,6 @@ def question_create(
     window_end: datetime,
     kind: str = Question.Kind.OTHER,
     details: str = "",
-    tags=(),
     team: Team | None = None,
     source: Source | None = None,
     source_quote: str = "",
@@ -136,14 +135,16 @@ def question_create(
     draft: bool = False,
     opened_at: datetime | None = None,
     external_key: str = "",
+    crowd_hidden: str | None = None,
 ) -> Question:
-    """File a new question, open for forecasts unless saved as a draft.
+    """An unsaved, unchecked question as `question_create` would file it (imports save many at once).
+
+    `crowd_hidden` (blind forecasting) defaults to the team's `crowd_hidden_default`, `never` without a team.
 
     `opened_at` defaults to now; a question logged after the fact may start at its statement date.
     A question filed after its window ended is a historical record: it is closed at once at its
     window end, ready to resolve, and takes only source statements dated before that end.
     """
-    check_team(owner, team)
     now = timezone.now()
     historical = not draft and window_end is not None and window_end <= now
     if historical:
@@ -166,10 +167,19 @@ def question_create(
         opened_at=None if draft or historical else opened_at or now,
         created_at=now,
         external_key=external_key,
+        crowd_hidden=crowd_hidden or (team.crowd_hidden_default if team else Question.CrowdHidden.NEVER),
     )
     if historical:
         question.opened_at = opened_at
         close_at_window_end(question)
+    return question
+
+
+@transaction.atomic
+def question_create(*, owner, tags=(), team: Team | None = None, **fields) -> Question:
+    """File a new question, open for forecasts unless saved as a draft (see `question_build`)."""
+    check_team(owner, team)
+    question = question_build(owner=owner, team=team, **fields)
     question.full_clean()
     question.save()
     question.tags.set(tags_from_names(tags))

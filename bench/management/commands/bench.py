@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from bench import database, measure, report
 from bench.data import dataset_load
+from bench.imports import import_figures
 from bench.load import submission_figures
 from bench.sweep import sweep_figures
 from forecasts.models import Question
@@ -125,6 +126,7 @@ class Command(BaseCommand):
             windows = max(100, round(10_000 * scale))
             sweep, results["sweep"] = sweep_figures(data, runs=runs, count=windows, seed=seed)
             figures += sweep
+            figures += import_figures(scale=scale, seed=seed)[0]
             results["machine"]["load_average_after"] = report.machine_description()["load_average"]
         results["figures"] = [figure.as_dict() for figure in figures]
         return results, figures

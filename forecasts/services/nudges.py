@@ -1,0 +1,162 @@
+"""Nudges that keep forecasts fresh: a standing forecast grown old, and a crowd that has moved.
+
+Both hang off `NudgeState`, one row per user and question, which the sweep keeps in step with
+the user's standing forecast on every open question:
+
+1. `nudges_arm` (one INSERT ... SELECT): a standing forecast the state does not name yet (a
+   first forecast, or a new one since) arms the state afresh: that forecast, the crowd as it
+   stands now, both nudges unsent. This is the re-arming: forecasting again is the only way to
+   get either nudge a second time on the same question.
+2. `stale_forecasts_nudge`: a forecast older than the user's `stale_forecast_days` (default 14).
+3. `crowd_moves_nudge`: the crowd median now differs from the one at arming by at least the
+   user's `crowd_move_points` (default 10 points). Never for a user from whom blind forecasting
+   hides the crowd (`access.crowd_rule`): the message would give it away.
+
+Each sends once per armed forecast: the state records when (`stale_sent_at`,
+`crowd_move_sent_at`), and the dedupe key names the forecast, so a rerun, or two sweeps at once,
+sends nothing twice. A setting of 0 turns the nudge off. The crowd at arming is read by the sweep
+(every minute), not at the submission itself, which stays as fast as it was.
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import ExpressionWrapper, F, FloatField, Q, Value
+from django.db.models.functions import Abs, Coalesce
+
+from forecasts.access import crowd_rule, row_user_may_see
+from forecasts.models import (
+    CROWD_MOVE_POINTS_DEFAULT,
+    STALE_FORECAST_DAYS_DEFAULT,
+    Notification,
+    NudgeState,
+    Profile,
+    Question,
+)
+from forecasts.services.batches import in_locked_batches
+from forecasts.services.messages import crowd_moved_message, stale_forecast_message
+from forecasts.services.notifications import notifications_create
+
+# A move of exactly the threshold counts, whatever the last bit of the float subtraction says.
+MOVE_TOLERANCE = 1e-9
+
+ARM_SQL = """
+    INSERT INTO forecasts_nudgestate
+        (user_id, question_id, forecast_id, crowd_at_forecast, armed_at, stale_sent_at, crowd_move_sent_at)
+    SELECT standing.forecaster_id, standing.question_id, standing.forecast_id, question.crowd_probability,
+        %(now)s, NULL, NULL
+    FROM forecasts_latestforecast AS standing
+    JOIN forecasts_question AS question ON question.id = standing.question_id
+    LEFT JOIN forecasts_nudgestate AS state
+        ON state.user_id = standing.forecaster_id AND state.question_id = standing.question_id
+    WHERE standing.forecaster_id IS NOT NULL AND question.status = %(open)s
+        AND (state.id IS NULL OR state.forecast_id <> standing.forecast_id)
+    ON CONFLICT (user_id, question_id) DO UPDATE SET
+        forecast_id = excluded.forecast_id, crowd_at_forecast = excluded.crowd_at_forecast,
+        armed_at = excluded.armed_at, stale_sent_at = NULL, crowd_move_sent_at = NULL
+"""
+
+
+def nudges_arm(*, now: datetime, batch_size: int) -> list[int]:
+    """(Re-)arm the nudge state of every user's standing forecast on an open question that the state
+    does not name yet, in one statement; returns nothing (the count is in the log of the database)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ARM_SQL,
+            {"now": connection.ops.adapt_datetimefield_value(now), "open": Question.Status.OPEN.value},
+        )
+    return []
+
+
+def armed_on_open_questions(*, now: datetime):
+    """Nudge states on questions still taking forecasts, whose user is active and may see the question."""
+    states = NudgeState.objects.filter(
+        question__status=Question.Status.OPEN, question__window_end__gt=now, user__is_active=True
+    )
+    return row_user_may_see(states, user="user_id", question="question")
+
+
+def nudges_send(
+    due, *, kind: str, key: str, sent_field: str, message: Callable, now: datetime, batch_size: int
+) -> list[Notification]:
+    """One nudge per due state, in locked batches: the notices (keyed by the forecast, so a copy is
+    impossible) and the state marked sent, a constant number of queries per batch."""
+
+    def nudge(rows: list[NudgeState]) -> list[Notification]:
+        notifications = [
+            Notification(
+                user_id=state.user_id,
+                question_id=state.question_id,
+                kind=kind,
+                dedupe_key=f"{key}:{state.question_id}:{state.forecast_id}",
+                message=message(state),
+            )
+            for state in rows
+        ]
+        NudgeState.objects.filter(pk__in=[state.pk for state in rows]).update(**{sent_field: now})
+        return notifications_create(notifications=notifications, now=now)
+
+    return in_locked_batches(due, nudge, batch_size=batch_size)
+
+
+def stale_forecasts_nudge(*, now: datetime, batch_size: int) -> list[Notification]:
+    """Nudge each user whose standing forecast on an open question is older than their setting, once per forecast."""
+    days = Coalesce(F("user__forewarn_profile__stale_forecast_days"), Value(STALE_FORECAST_DAYS_DEFAULT))
+    # One condition per distinct setting (a handful): date arithmetic with a per-row number of
+    # days is not portable, a comparison with a computed cutoff is (and uses the made_at column).
+    settings_in_use = set(Profile.objects.values_list("stale_forecast_days", flat=True).distinct())
+    settings_in_use.add(STALE_FORECAST_DAYS_DEFAULT)
+    old_enough = Q(pk__in=[])
+    for setting in sorted(settings_in_use - {0}):
+        old_enough |= Q(stale_days=setting, forecast__made_at__lte=now - timedelta(days=setting))
+    due = (
+        armed_on_open_questions(now=now)
+        .filter(stale_sent_at__isnull=True)
+        .alias(stale_days=days)
+        .filter(old_enough)
+        .select_related("question", "forecast")
+        .order_by("pk")
+    )
+
+    return nudges_send(
+        due,
+        kind=Notification.Kind.STALE_FORECAST,
+        key="stale",
+        sent_field="stale_sent_at",
+        message=lambda state: stale_forecast_message(state.question, forecast=state.forecast, now=now),
+        now=now,
+        batch_size=batch_size,
+    )
+
+
+def crowd_moves_nudge(*, now: datetime, batch_size: int) -> list[Notification]:
+    """Nudge each user whose question's crowd moved by their threshold since their last forecast, once
+    per forecast; never a user from whom blind forecasting hides that crowd."""
+    points = Coalesce(F("user__forewarn_profile__crowd_move_points"), Value(CROWD_MOVE_POINTS_DEFAULT))
+    due = (
+        armed_on_open_questions(now=now)
+        .filter(crowd_move_sent_at__isnull=True, crowd_at_forecast__isnull=False)
+        .filter(question__crowd_probability__isnull=False)
+        .exclude(user__forewarn_profile__crowd_move_points=0)
+        .alias(
+            move=Abs(F("question__crowd_probability") - F("crowd_at_forecast")),
+            threshold=ExpressionWrapper(points * Value(0.01) - Value(MOVE_TOLERANCE), output_field=FloatField()),
+        )
+        .filter(move__gte=F("threshold"))
+        .filter(crowd_rule(viewer="user_id", question="question", now=now))
+        .select_related("question", "forecast")
+        .order_by("pk")
+    )
+
+    return nudges_send(
+        due,
+        kind=Notification.Kind.CROWD_MOVED,
+        key="crowd-moved",
+        sent_field="crowd_move_sent_at",
+        message=lambda state: crowd_moved_message(
+            state.question, forecast=state.forecast, crowd_before=state.crowd_at_forecast
+        ),
+        now=now,
+        batch_size=batch_size,
+    )
