@@ -478,3 +478,14 @@ def test_coherent_distribution_of_the_crowd_is_flagged_when_it_differs_by_more_t
     assert crossed.coherent == pytest.approx([0.2, 0.5, 0.5]) and crossed.incoherent
     assert scoring.coherent_distribution("which", [0.5, None, 0.5]) == [0.5, None, 0.5]
     assert implied_distribution("which", [0.6, 0.6]).coherent == [0.5, 0.5]
+
+
+def test_a_blind_crowd_stays_hidden_in_the_group_distribution(owner, forecaster, teammate):
+    group = filed(owner, when_body())
+    Question.objects.filter(group_id=group["id"]).update(crowd_hidden="until_close")
+    path = f"/api/groups/{group['id']}/forecasts/"
+    assert client_for(forecaster).post(path, {"probabilities": [0.2, 0.5, 0.7]}, format="json").status_code == 201
+    seen = client_for(teammate).get(f"/api/groups/{group['id']}/").json()
+    assert seen["distribution"]["raw"] == [None, None, None] and seen["distribution"]["coherent"] == [None] * 3
+    assert {member["crowd_probability"] for member in seen["members"]} == {None}
+    assert client_for(owner).get(f"/api/groups/{group['id']}/").json()["distribution"]["raw"] == [None] * 3
