@@ -42,6 +42,7 @@ from forecasts.models import (
     LatestForecast,
     Notification,
     Question,
+    QuestionGroup,
     QuestionStatus,
     Score,
     Source,
@@ -52,6 +53,7 @@ from forecasts.models import (
 )
 
 NO_SUCH_QUESTION = "No such question."
+NO_SUCH_GROUP = "No such question group."
 # Every output field computed from other people's forecasts: hidden together by `crowd_fields_hide`.
 CROWD_FIELDS = ("crowd_probability", "aggregates")
 MODERATE_PERMISSION = "forecasts.moderate_question"
@@ -146,6 +148,32 @@ def question_or_404(user, question_id, *, queryset: QuerySet | None = None) -> Q
         return questions_visible_to(user, queryset).get(pk=question_id)
     except (Question.DoesNotExist, ValueError, TypeError) as error:
         raise Http404(NO_SUCH_QUESTION) from error
+
+
+# Question groups ----------------------------------------------------------------------------------
+
+
+def groups_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[QuestionGroup]:
+    """The question groups `user` may see: the question rule over the group's own team, status and owner.
+
+    A group's members carry its team and owner, and are drafts while it is, so a visible group has
+    visible members and the other way round.
+    """
+    groups = QuestionGroup.objects.all() if queryset is None else queryset
+    return visible_rows(user, groups, lambda viewer: question_rule(viewer=viewer))
+
+
+def group_or_404(user, group_id, *, queryset: QuerySet | None = None) -> QuestionGroup:
+    """One group the user may see; the same 404 whether it is hidden or missing."""
+    try:
+        return groups_visible_to(user, queryset).get(pk=group_id)
+    except (QuestionGroup.DoesNotExist, ValueError, TypeError) as error:
+        raise Http404(NO_SUCH_GROUP) from error
+
+
+def user_can_resolve_group(user, group: QuestionGroup) -> bool:
+    """As for a question: the owner and moderators resolve, annul or undo a whole group."""
+    return user_is_moderator(user) or group.owner_id == user.pk
 
 
 # Blind forecasting: the crowd -------------------------------------------------------------------

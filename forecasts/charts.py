@@ -188,4 +188,58 @@ def aggregate_comparison_chart_svg(comparison: dict, *, subject: str = "") -> by
         title = f"Crowd aggregates on {comparison['questions']} resolved questions"
         axes.set_title(title + (f": {subject}" if subject else ""), fontsize=9)
         figure.tight_layout()
+
+
+RAW_COLOUR = "#c0504d"
+
+
+def group_distribution_chart_svg(
+    *, kind: str, labels: list[str], raw: list[float | None], coherent: list[float | None], subject: str = ""
+) -> bytes:
+    """A question group's implied distribution: the crowd's CDF over the ladder's ends (`when`) or
+    its probability per option (`which`), coherent as a line or bars, the raw member medians as dots."""
+    with matplotlib.rc_context(SVG_SETTINGS):
+        figure = Figure(figsize=(7, 3.6))
+        chart = figure.add_subplot()
+        positions = list(range(len(labels)))
+        known = [index for index, value in enumerate(coherent) if value is not None]
+        if not known:
+            chart.text(
+                0.5, 0.5, "No forecasts yet", ha="center", va="center", color="#666666", transform=chart.transAxes
+            )
+        elif kind == "when":
+            chart.step(
+                [positions[index] for index in known],
+                [coherent[index] for index in known],
+                where="post",
+                marker="o",
+                color=POINT_COLOUR,
+                label="crowd P(by date), made non-decreasing",
+            )
+        else:
+            chart.bar(
+                [positions[index] for index in known],
+                [coherent[index] for index in known],
+                color=COUNT_COLOUR,
+                label="crowd, normalised to 1",
+            )
+        raw_known = [index for index, value in enumerate(raw) if value is not None]
+        if raw_known:
+            chart.scatter(
+                [positions[index] for index in raw_known],
+                [raw[index] for index in raw_known],
+                marker="x",
+                color=RAW_COLOUR,
+                zorder=3,
+                label="raw member medians",
+            )
+        chart.set_xticks(positions, labels, fontsize=8, rotation=0 if len(labels) <= 6 else 30)
+        chart.set_xlim(-0.6, len(labels) - 0.4)
+        chart.set_ylim(0, 1.05)
+        chart.set_ylabel("P(by this date)" if kind == "when" else "P(this option)")
+        chart.grid(True, axis="y", linewidth=0.3)
+        if known or raw_known:
+            chart.legend(loc="upper left", fontsize=7, frameon=False)
+        title = "Implied distribution (cumulative)" if kind == "when" else "Implied distribution"
+        chart.set_title(title + (f": {subject}" if subject else ""), fontsize=9)
         return figure_svg(figure)

@@ -1,4 +1,4 @@
-"""Scoring of binary questions (DESIGN section 5): pure functions over sequences, no database.
+"""Scoring of binary questions (DESIGN section 5) and of question groups (section 13): pure functions over sequences, no database.
 
 Probabilities are chances of YES in [0, 1]; outcomes are 1 (yes) or 0 (no). A timed forecast is
 a pair ``(made_at, probability)`` with an aware datetime.
@@ -198,6 +198,85 @@ def crowd_relative_brier(
     return relative
 
 
+# Question groups (DESIGN section 13) ------------------------------------------------------------
+
+# How far the crowd's raw member medians may stray from their coherent version before a page says so.
+INCOHERENCE_THRESHOLD = 0.05
+
+
+def isotonic_non_decreasing(values: Sequence[float], weights: Sequence[float] | None = None) -> list[float]:
+    """The non-decreasing sequence nearest to ``values`` in weighted least squares (pool adjacent violators).
+
+    Each run of values that decreases is pooled into its weighted mean, and pooling repeats
+    backwards while the new block sits below the one before it.
+    """
+    values = [float(value) for value in values]
+    weights = [1.0] * len(values) if weights is None else [float(weight) for weight in weights]
+    if len(weights) != len(values):
+        raise ValueError(f"{len(values)} values but {len(weights)} weights")
+    if any(weight <= 0 for weight in weights):
+        raise ValueError("weights must be positive")
+    blocks: list[list[float]] = []  # [weighted mean, total weight, length]
+    for value, weight in zip(values, weights, strict=True):
+        blocks.append([value, weight, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            mean, total, length = blocks.pop()
+            previous = blocks[-1]
+            combined = previous[1] + total
+            previous[0] = (previous[0] * previous[1] + mean * total) / combined
+            previous[1] = combined
+            previous[2] += length
+    return [mean for mean, _, length in blocks for _ in range(length)]
+
+
+def normalised(values: Sequence[float]) -> list[float]:
+    """``values`` scaled to sum to 1; all equal when they sum to nothing."""
+    values = [float(value) for value in values]
+    if not values:
+        return []
+    total = sum(values)
+    if total <= 0:
+        return [1.0 / len(values)] * len(values)
+    return [value / total for value in values]
+
+
+def coherent_distribution(kind: str, values: Sequence[float | None]) -> list[float | None]:
+    """A group's member probabilities made coherent: isotonic for ``when``, normalised for ``which``.
+
+    Members without a value (no forecast yet) are left out and stay None.
+    """
+    known = [index for index, value in enumerate(values) if value is not None]
+    present = [values[index] for index in known]
+    fixed = isotonic_non_decreasing(present) if kind == "when" else normalised(present)
+    result: list[float | None] = [None] * len(values)
+    for index, value in zip(known, fixed, strict=True):
+        result[index] = value
+    return result
+
+
+def ranked_probability_score(cumulative: Sequence[float], outcomes: Sequence[int]) -> float:
+    """RPS over a ``when`` ladder: (1/M) sum_k (F_k - O_k)^2, F_k = P(by d_k), O_k = 1 if it happened by d_k."""
+    forecast, outcome = validated_arrays(cumulative, outcomes)
+    if np.any(np.diff(outcome) < 0):
+        raise ValueError("a ladder's outcomes must be non-decreasing")
+    return float(np.mean((forecast - outcome) ** 2))
+
+
+def multiclass_brier(probabilities: Sequence[float], winner: int) -> float:
+    """Sum over the options of (p_i - o_i)^2, o the winner's indicator: 0 is perfect, 2 the worst."""
+    forecast = options_with_winner(probabilities, winner)
+    outcome = np.zeros_like(forecast)
+    outcome[winner] = 1.0
+    return float(np.sum((forecast - outcome) ** 2))
+
+
+def multiclass_log_score(probabilities: Sequence[float], winner: int) -> float:
+    """-ln of the probability given to the winning option (no clipping: 0 gives infinity)."""
+    forecast = options_with_winner(probabilities, winner)
+    with np.errstate(divide="ignore"):
+        return float(-np.log(forecast[winner]))
+
+
 # Helpers --------------------------------------------------------------------------------------
 
 
@@ -214,6 +293,15 @@ def validated_arrays(
     if not np.all((outcome == 0) | (outcome == 1)):
         raise ValueError("outcomes must be 0 or 1")
     return forecast, outcome
+
+
+def options_with_winner(probabilities: Sequence[float], winner: int) -> np.ndarray:
+    """The options' probabilities as an array, checked, with `winner` one of their indices."""
+    forecast = np.asarray(probabilities, dtype=float).reshape(-1)
+    _check_probabilities(forecast)
+    if not 0 <= winner < forecast.size:
+        raise ValueError(f"winner {winner} is not one of {forecast.size} options")
+    return forecast
 
 
 def _check_probabilities(forecast: np.ndarray) -> None:

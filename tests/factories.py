@@ -215,3 +215,15 @@ def source_statement(question, source, recorder, made_at, probability, **fields)
         url="https://example.org/statement",
         **fields,
     )
+
+
+class QuestionGroupFactory(factory.django.DjangoModelFactory):
+    """A raw group row (bypasses group_create: add members with QuestionFactory(group=..., group_position=...))."""
+
+    class Meta:
+        model = models.QuestionGroup
+
+    kind = models.QuestionGroup.Kind.WHEN
+    title = factory.Sequence(lambda n: f"When will event {n} happen?")
+    resolution_criteria = "YES for each member once credible reporting confirms the event by its end."
+    owner = factory.SubFactory(UserFactory)

@@ -156,6 +156,7 @@ class World:
     sessions: dict = field(default_factory=dict)  # role -> admin session key
     teams: dict = field(default_factory=dict)  # "team_a", "team_b" -> Team
     questions: dict = field(default_factory=dict)  # kind -> Question
+    groups: dict = field(default_factory=dict)  # kind -> the QuestionGroup its question is the member of
     tags: dict = field(default_factory=dict)  # kind -> Tag
     authors: dict = field(default_factory=dict)  # author -> user
     forecasts: dict = field(default_factory=dict)  # kind -> the author's Forecast
@@ -165,6 +166,9 @@ class World:
     notifications: dict = field(default_factory=dict)  # (role, kind) -> Notification
     calendar_tokens: dict = field(default_factory=dict)  # role -> token
     webhooks: object = None
+
+    def kind_of_group(self, group_id) -> str | None:
+        return next((kind for kind, group in self.groups.items() if group.pk == group_id), None)
 
     def kind_of_question(self, question_id) -> str | None:
         return next((kind for kind, question in self.questions.items() if question.pk == question_id), None)
@@ -194,6 +198,13 @@ def question_build(world: World, kind: str, owner) -> Question:
     )
     world.tags[kind] = factories.TagFactory(name=marker)
     question.tags.add(world.tags[kind])
+    # Every row is also the one member of a question group with the row's team, owner and status:
+    # the group endpoints then answer for each kind of row, and the question endpoints for members.
+    world.groups[kind] = factories.QuestionGroupFactory(
+        owner=owner, team=question.team, status=STATUS[kind], title=f"When will {marker} happen"
+    )
+    question.group, question.group_position = world.groups[kind], 0
+    question.save(update_fields=["group", "group_position"])
     return question
 
 
@@ -474,6 +485,37 @@ QUESTION_CALLS = (
 )
 
 
+GROUP_CALLS = (
+    Call("api.group-detail", "get", "/api/groups/{id}/"),
+    Call("api.group-scores", "get", "/api/groups/{id}/scores/"),
+    Call("api.group-publish", "patch", "/api/groups/{id}/", {"draft": False}),
+    Call("api.group-forecast", "post", "/api/groups/{id}/forecasts/", {"probabilities": [0.4]}),
+    Call("api.group-resolve", "post", "/api/groups/{id}/resolve/", {"not_by": True, "note": "Seen."}),
+    Call("api.group-annul", "post", "/api/groups/{id}/resolve/", {"annul": True}),
+    Call("api.group-unresolve", "post", "/api/groups/{id}/unresolve/", {"note": "Undo."}),
+    Call("api.group-leaderboard", "get", "/api/stats/leaderboard/?group={id}", kinds=RESOLVED),
+    Call("admin.group-change", "get", "/admin/forecasts/questiongroup/{id}/change/", admin=True),
+    Call("admin.group-chart", "get", "/admin/forecasts/questiongroup/{id}/chart.svg", admin=True),
+    Call("admin.group-forecast", "get", "/admin/forecasts/questiongroup/{id}/forecast/", admin=True),
+    Call(
+        "admin.group-forecast-post",
+        "post",
+        "/admin/forecasts/questiongroup/{id}/forecast/",
+        {"member_0": "40%"},
+        admin=True,
+    ),
+    Call("admin.group-resolve", "get", "/admin/forecasts/questiongroup/{id}/resolve/", admin=True),
+    Call(
+        "admin.group-resolve-post",
+        "post",
+        "/admin/forecasts/questiongroup/{id}/resolve/",
+        {"not_by": "on", "note": "Seen."},
+        admin=True,
+    ),
+    Call("admin.group-unresolve", "get", "/admin/forecasts/questiongroup/{id}/unresolve/", admin=True),
+)
+
+
 def may_see(call, role: str, kind: str) -> bool:
     return visible_in_admin(role, kind) if call.admin else visible(role, kind)
 
@@ -524,6 +566,12 @@ def rows_check(world, call, role, rows: dict[str, int], noun: str) -> None:
 @pytest.mark.parametrize("call, role", cases(QUESTION_CALLS, ROLES, KINDS, tried))
 def test_question_endpoint_answers_a_hidden_question_like_a_missing_one(world, call, role):
     rows_check(world, call, role, {kind: question.pk for kind, question in world.questions.items()}, "question")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("call, role", cases(GROUP_CALLS, ROLES, KINDS, tried))
+def test_group_endpoint_answers_a_hidden_group_like_a_missing_one(world, call, role):
+    rows_check(world, call, role, {kind: group.pk for kind, group in world.groups.items()}, "group")
 
 
 # Endpoints on rows that hang off a question -------------------------------------------------
@@ -633,6 +681,12 @@ def observe_api_export(world, role):
     return Observation(question_kinds(world, ids), body)
 
 
+def observe_api_groups(world, role):
+    data, body = api_json(world, role, "/api/groups/?page_size=200")
+    ids = [row["id"] for row in data["results"]] if data else []
+    return Observation(frozenset(filter(None, map(world.kind_of_group, ids))), body)
+
+
 def observe_api_notifications(world, role):
     data, body = api_json(world, role, "/api/notifications/?page_size=200")
     ids = [row["question"]["id"] for row in data["results"] if row["question"]] if data else []
@@ -696,6 +750,11 @@ def observe_calibration_choices(world, role):
     )
 
 
+def observe_admin_groups(world, role):
+    rows, body = admin_rows(world, role, "/admin/forecasts/questiongroup/")
+    return Observation(frozenset(filter(None, (world.kind_of_group(row.pk) for row in rows))), body)
+
+
 def always(role, subject) -> bool:
     return True
 
@@ -734,6 +793,7 @@ LISTINGS = (
     Listing("api.forecast-stream", observe_api_forecasts, has_forecasts),
     Listing("api.export-csv", observe_api_export, has_forecasts),
     Listing("api.notifications", observe_api_notifications),
+    Listing("api.groups", observe_api_groups),
     Listing("api.leaderboard", observe_api_leaderboard, lambda role, author: author in RESOLVED, subjects=AUTHORS),
     Listing(
         "admin.questions", observe_admin("/admin/forecasts/question/", row_question=lambda row: row.pk), admin=True
@@ -753,6 +813,7 @@ LISTINGS = (
     ),
     Listing("admin.scores", observe_admin("/admin/forecasts/score/"), lambda role, kind: kind in RESOLVED, admin=True),
     Listing("admin.notifications", observe_admin("/admin/forecasts/notification/"), admin=True),
+    Listing("admin.question-groups", observe_admin_groups, admin=True),
     Listing("admin.tags", observe_admin_tags, admin=True),
     Listing("admin.tag-autocomplete", observe_tag_autocomplete, admin=True),
     Listing("admin.calibration-forecaster-choices", observe_calibration_choices, admin=True, subjects=AUTHORS),

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from forecasts.estimative import phrase_lookup
 from forecasts.management.commands.load_seeds import SEEDS_USERNAME
-from forecasts.models import Forecast, Question, ResolutionEvent, Source
+from forecasts.models import Forecast, Question, QuestionGroup, ResolutionEvent, Score, Source
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +45,14 @@ def seed_entries() -> list[dict]:
     ]
 
 
+def seed_groups() -> list[dict]:
+    return [
+        entry
+        for path in sorted(SEEDS_DIR.glob("*.json"))
+        for entry in json.loads(path.read_text(encoding="utf-8")).get("groups", [])
+    ]
+
+
 def database_snapshot() -> dict:
     counts = {model._meta.label: model._default_manager.count() for model in apps.get_models()}
     questions = set(Question.objects.values_list("external_key", "status", "outcome", "window_end"))
@@ -60,7 +68,12 @@ def test_second_load_changes_nothing():
     total = len(seed_entries())
     assert f"{total} questions created, 0 already present" in first_output
     assert f"0 questions created, {total} already present" in second_output
-    assert first["counts"]["forecasts.Question"] == total
+    groups = seed_groups()
+    assert f"{len(groups)} question groups created, 0 already present" in first_output
+    assert f"0 question groups created, {len(groups)} already present" in second_output
+    members = sum(len(group.get("window_ends") or group.get("options")) for group in groups)
+    assert first["counts"]["forecasts.Question"] == total + members
+    assert first["counts"]["forecasts.QuestionGroup"] == len(groups)
 
 
 def test_historical_questions_carry_their_outcomes():
@@ -87,7 +100,7 @@ def test_invasion_window_is_mid_january_to_mid_february_and_closed_before_the_in
 
 def test_every_source_statement_is_a_dated_quoted_source_forecast():
     load_seeds()
-    statements = [statement for entry in seed_entries() for statement in entry.get("statements", [])]
+    statements = [statement for entry in seed_entries() + seed_groups() for statement in entry.get("statements", [])]
     forecasts = list(Forecast.objects.select_related("source", "recorded_by"))
     assert len(forecasts) == len(statements) >= 10
     for forecast in forecasts:
@@ -105,7 +118,10 @@ def test_every_source_statement_is_a_dated_quoted_source_forecast():
 def test_every_resolution_has_evidence_and_a_note():
     load_seeds()
     events = ResolutionEvent.objects.all()
-    assert events.count() == len(HISTORICAL_OUTCOMES)
+    members = sum(
+        len(group.get("window_ends") or group.get("options")) for group in seed_groups() if "outcome" in group
+    )
+    assert events.count() == len(HISTORICAL_OUTCOMES) + members
     for event in events:
         assert event.action == ResolutionEvent.Action.RESOLVE
         assert event.evidence_url.startswith("https://") and len(event.note) > 40
@@ -144,3 +160,22 @@ def test_a_broken_question_is_reported_and_leaves_nothing_half_written(tmp_path)
         load_seeds(seeds_dir=tmp_path)
     assert list(Question.objects.values_list("external_key", flat=True)) == [good["key"]]
     assert not Forecast.objects.filter(question__external_key=broken["key"]).exists()
+
+
+def test_the_invasion_ladder_is_seeded_resolved_on_24_february_no_yes_yes():
+    load_seeds()
+    group = QuestionGroup.objects.get(external_key="ua-2022-invasion-when-ladder")
+    members = list(group.members.order_by("group_position"))
+    assert group.kind == "when" and group.status == "resolved"
+    assert [member.title.rsplit(": ", 1)[1] for member in members] == [
+        "by 15 Feb 2022",
+        "by 28 Feb 2022",
+        "by 31 Mar 2022",
+    ]
+    assert [member.outcome for member in members] == ["no", "yes", "yes"]
+    assert {member.window_start for member in members} == {datetime(2022, 1, 14, tzinfo=UTC)}
+    assert [member.forecasts.count() for member in members] == [2, 0, 2]  # the report says nothing of 28 Feb
+    assert group.source.name.startswith("US intelligence") and group.source_quote
+    occurred = {member.occurred_at for member in members if member.outcome == "yes"}
+    assert occurred == {datetime(2022, 2, 24, 3, tzinfo=UTC)}
+    assert Score.objects.filter(question__group=group).count() == 4

@@ -245,6 +245,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "QuestionStatusEnum": "forecasts.models.QuestionStatus",
         "QuestionKindEnum": "forecasts.models.QuestionKind",
+        "QuestionGroupKindEnum": "forecasts.models.QuestionGroup.Kind",
         "OutcomeEnum": "forecasts.models.Question.Outcome",
         "SourceKindEnum": "forecasts.models.Source.Kind",
         "NotificationKindEnum": "forecasts.models.Notification.Kind",

@@ -1,7 +1,7 @@
 """The Django admin, the forecaster's workbench: every page it has is registered here, and only here.
 
 The modules beside this one define the pages and register nothing on import:
-questions (questions, forecasts, resolution history), catalog (sources, teams, tags),
+questions (questions, forecasts, resolution history), groups (question groups), catalog (sources, teams, tags),
 notifications (the inbox and delivery records), calibration (statistics, scores, the user page's
 chart). What each page shows is decided by forecasts/access.py.
 """
@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 
 from forecasts.admin.calibration import CalibrationReportAdmin, ScoreAdmin, UserCalibrationAdmin
 from forecasts.admin.catalog import SourceAdmin, TagAdmin, TeamAdmin
+from forecasts.admin.groups import QuestionGroupAdmin
 from forecasts.admin.login import AdminLoginForm
 from forecasts.admin.notifications import DigestDeliveryAdmin, NotificationAdmin, WebhookDeliveryAdmin
 from forecasts.admin.questions import ForecastAdmin, QuestionAdmin, ResolutionEventAdmin
@@ -20,6 +21,7 @@ from forecasts.models import (
     Forecast,
     Notification,
     Question,
+    QuestionGroup,
     ResolutionEvent,
     Score,
     Source,
@@ -34,6 +36,7 @@ admin.site.index_title = "Forecaster's workbench"
 admin.site.login_form = AdminLoginForm
 
 admin.site.register(Question, QuestionAdmin)
+admin.site.register(QuestionGroup, QuestionGroupAdmin)
 admin.site.register(Forecast, ForecastAdmin)
 admin.site.register(ResolutionEvent, ResolutionEventAdmin)
 admin.site.register(Source, SourceAdmin)

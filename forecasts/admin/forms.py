@@ -1,15 +1,18 @@
 """Admin workbench forms: each one collects input and hands every write to a service."""
 
+from datetime import UTC, datetime, time, timedelta
+
 from django import forms
 from django.contrib.admin import widgets
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.text import slugify
 
-from forecasts.access import sources_visible_to
+from forecasts.access import sources_visible_to, teams_visible_to
 from forecasts.estimative import phrase_choices
 from forecasts.models import YEAR_BOUNDS_MESSAGE, Confidence, Forecast, Question, Source, within_year_bounds
-from forecasts.services import EDITABLE_FIELDS, question_create, question_open, question_update
+from forecasts.services import EDITABLE_FIELDS, group_create, question_create, question_open, question_update
 
 
 def add_service_errors(form: forms.BaseForm, error: ValidationError, aliases: dict | None = None) -> None:
@@ -226,3 +229,209 @@ class UnresolveForm(forms.Form):
     )
 
     fieldsets = [(None, {"fields": ["note"]})]
+
+
+# Question groups -------------------------------------------------------------------------------
+
+
+def one_box_input(text: str) -> dict:
+    """What a forecaster typed in one box, as the question API's input: '30%' or '30' is a percent,
+    '0.3' a probability, 'likely' (or 'kent: probable') an estimative phrase."""
+    text = " ".join(text.split())
+    number = text.removesuffix("%").strip()
+    try:
+        value = float(number)
+    except ValueError:
+        yardstick, colon, phrase = text.partition(":")
+        return {"phrase": phrase.strip(), "yardstick": yardstick.strip()} if colon else {"phrase": text}
+    if text.endswith("%") or value > 1:
+        return {"percent": value}
+    return {"probability": value}
+
+
+def group_error_name(name: str, prefix: str) -> tuple[str, str]:
+    """('window_ends', 'Line 2: ') for a service's `window_ends.1`; ('member_2', '') for `forecasts.2.phrase`;
+    ('', 'Member 2: ') for `members.1.outcome` (above the form)."""
+    head, _, rest = name.partition(".")
+    index = rest.split(".", 1)[0]
+    if head == "forecasts" and index.isdigit():
+        return f"{prefix}{index}", ""
+    if head == "members" and index.isdigit():
+        return "", f"Member {int(index) + 1}: "
+    if index.isdigit():
+        return head, f"Line {int(index) + 1}: "
+    return head, ""
+
+
+def add_group_errors(form: forms.BaseForm, error: ValidationError, prefix: str = "member_") -> None:
+    """A group service's errors on the form: a member's on its box, a list item's on its list."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for name, errors in error.error_dict.items():
+        field, lead = group_error_name(name, prefix)
+        messages = [f"{lead}{message}" for item in errors for message in item.messages]
+        form.add_error(field if field in form.fields else None, messages)
+
+
+def moments_from_lines(text: str) -> list:
+    """One window end per line: a date means the end of that day (00:00 UTC the next day)."""
+    moments = []
+    for number, line in enumerate((line.strip() for line in text.splitlines() if line.strip()), start=1):
+        day = parse_date(line) if len(line) == 10 else None
+        moment = parse_datetime(line) if day is None else None
+        if day is not None:
+            moments.append(datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC))
+        elif moment is not None:
+            moments.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+        else:
+            raise ValidationError(f"Line {number}: give a date (2022-02-15) or a date and time (2022-02-15 18:00).")
+        if not within_year_bounds(moments[-1]):
+            raise ValidationError(f"Line {number}: {YEAR_BOUNDS_MESSAGE}")
+    return moments
+
+
+class GroupAddForm(forms.Form):
+    """File a question group: a `when` ladder (dates, one per line) or a `which` set (options, one per line)."""
+
+    kind = forms.ChoiceField(
+        choices=[("when", "When: one event, nested windows"), ("which", "Which one: exclusive options")],
+        widget=forms.RadioSelect(attrs={"class": "radiolist inline"}),
+        initial="when",
+    )
+    title = forms.CharField(max_length=250, widget=forms.TextInput(attrs={"size": 80}))
+    details = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 80}))
+    resolution_criteria = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 80}))
+    question_kind = forms.ChoiceField(choices=Question.Kind.choices, initial=Question.Kind.OTHER, label="Members' kind")
+    tags = forms.CharField(required=False, help_text="Comma-separated, for example: ukraine, black-sea.")
+    team = forms.ModelChoiceField(queryset=None, required=False, help_text="Leave blank for everyone.")
+    window_start = datetime_field(label="Window start", help_text="Shared by every member (UTC); optional.")
+    window_ends = forms.CharField(
+        required=False,
+        label="When: dates",
+        widget=forms.Textarea(
+            attrs={"rows": 4, "cols": 40, "placeholder": "For example:\n2022-02-15\n2022-02-28\n2022-03-31"}
+        ),
+        help_text="One per line, in order. A date means by the end of that day (UTC); or give a date and time.",
+    )
+    window_end = datetime_field(label="Which: window end", help_text="Shared by every option (UTC).")
+    options = forms.CharField(
+        required=False,
+        label="Which: options",
+        widget=forms.Textarea(
+            attrs={"rows": 4, "cols": 40, "placeholder": "For example:\nFrom the north\nFrom the east"}
+        ),
+        help_text="One per line: mutually exclusive, and together every possibility.",
+    )
+    source = forms.ModelChoiceField(queryset=None, required=False)
+    source_quote = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 80}))
+    source_statement_date = forms.DateField(required=False, widget=widgets.AdminDateWidget)
+    source_url = forms.URLField(required=False, max_length=500, assume_scheme="https", label="Source URL")
+    draft = forms.BooleanField(required=False, label="Save as drafts", help_text="No forecasts until opened.")
+
+    fieldsets = [
+        (None, {"fields": ["kind", "title", "details", "resolution_criteria", "question_kind", "tags", "team"]}),
+        ("Window", {"fields": ["window_start", "window_ends", "window_end", "options"]}),
+        ("Source statement", {"fields": ["source", "source_quote", "source_statement_date", "source_url"]}),
+        (None, {"fields": ["draft"]}),
+    ]
+
+    group = None  # the saved group once the form is valid
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["team"].queryset = teams_visible_to(user)
+        self.fields["source"].queryset = sources_visible_to(user)
+
+    def clean_window_ends(self):
+        return moments_from_lines(self.cleaned_data["window_ends"])
+
+    def clean_options(self):
+        return [line.strip() for line in self.cleaned_data["options"].splitlines() if line.strip()]
+
+    def _post_clean(self):
+        if self._errors:
+            return
+        data = dict(self.cleaned_data)
+        data["tags"] = tag_names_from_text(data["tags"])
+        if data["kind"] == "when":
+            data.pop("options"), data.pop("window_end")
+        else:
+            data.pop("window_ends")
+        try:
+            with transaction.atomic():
+                self.group = group_create(owner=self.user, **data)
+        except ValidationError as error:
+            add_group_errors(self, error)
+
+
+class GroupForecastForm(forms.Form):
+    """One box per member, on one row: a probability, a percent or an estimative phrase."""
+
+    normalize = forms.BooleanField(required=False, label="Scale the options to sum to 100%")
+    rationale = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 80}))
+
+    def __init__(self, *args, members, kind, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.member_names = []
+        for member in members:
+            name = f"member_{member.group_position}"
+            label = member.option_label or member.title.rsplit(": ", 1)[-1]
+            self.fields[name] = forms.CharField(
+                label=label, max_length=60, widget=forms.TextInput(attrs={"size": 10, "placeholder": "30%"})
+            )
+            self.member_names.append(name)
+        if kind != "which":
+            del self.fields["normalize"]
+
+    def member_fields(self):
+        return [self[name] for name in self.member_names]
+
+    def service_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "inputs": [one_box_input(data[name]) for name in self.member_names],
+            "field": "forecasts",
+            "normalize": data.get("normalize", False),
+            "rationale": data["rationale"],
+        }
+
+
+class GroupResolveForm(forms.Form):
+    """The group's outcome in one action: when the event occurred (or not by the last date), or which option won."""
+
+    occurred_on = forms.DateField(
+        required=False, widget=widgets.AdminDateWidget, label="Event occurred on", help_text="The day (UTC)."
+    )
+    not_by = forms.BooleanField(required=False, label="Did not occur by the last date")
+    option = forms.TypedChoiceField(coerce=int, required=False, widget=forms.RadioSelect, label="Winning option")
+    annul = forms.BooleanField(required=False, label="Annul the whole group instead", help_text="Nobody is scored.")
+    evidence_url = forms.URLField(required=False, max_length=500, assume_scheme="https", label="Evidence URL")
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 80}))
+
+    def __init__(self, *args, kind, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        if kind == "when":
+            del self.fields["option"]
+            outcome = ["occurred_on", "not_by"]
+        else:
+            del self.fields["occurred_on"], self.fields["not_by"]
+            self.fields["option"].choices = [(member.group_position, member.option_label) for member in members]
+            outcome = ["option"]
+        self.fieldsets = [(None, {"fields": [*outcome, "annul", "evidence_url", "note"]})]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("evidence_url") and not data.get("note", "").strip() and "evidence_url" not in self.errors:
+            self.add_error("evidence_url", "Give the evidence: a URL, a note, or both.")
+        return data
+
+    def service_arguments(self) -> dict:
+        data = self.cleaned_data
+        arguments = {"evidence_url": data["evidence_url"], "note": data["note"]}
+        if data.get("annul"):
+            return arguments
+        if "option" in self.fields:
+            return {**arguments, "option": data.get("option")}
+        return {**arguments, "occurred_on": data.get("occurred_on"), "not_by": data.get("not_by", False)}

@@ -5,13 +5,11 @@ shows only what forecasts/access.py lets the user see, and a question the user m
 the same 404 as one that does not exist.
 """
 
-from functools import wraps
-
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -34,7 +32,7 @@ from forecasts.access import (
 from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
 from forecasts.admin.imports import forecast_import_view
 from forecasts.admin.intake import ReportIntakeMixin
-from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime
+from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, not_found_as_page, short_datetime
 from forecasts.models import (
     ClosingAggregate,
     CrowdMethod,
@@ -48,7 +46,6 @@ from forecasts.selectors import standing_probability_for
 from forecasts.services import forecast_submit, question_delete, question_resolve, question_unresolve
 
 QUESTION_ACTION_TEMPLATE = "admin/forecasts/question/question_action.html"
-QUESTION_NOT_FOUND_TEMPLATE = "admin/forecasts/question/not_found.html"
 
 
 def forecast_author(forecast: Forecast) -> str:
@@ -411,16 +408,7 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
 
     def not_found_as_page(self, view):
         """A hidden or missing question answers with the admin's own 404 page, not a bare error page."""
-
-        @wraps(view)
-        def view_or_not_found(request, *args, **kwargs):
-            try:
-                return view(request, *args, **kwargs)
-            except Http404:
-                context = {**self.admin_site.each_context(request), "opts": self.opts, "title": NO_SUCH_QUESTION}
-                return TemplateResponse(request, QUESTION_NOT_FOUND_TEMPLATE, context, status=404)
-
-        return view_or_not_found
+        return not_found_as_page(self, view, title=NO_SUCH_QUESTION)
 
     def visible_question_or_404(self, request, object_id) -> Question:
         question = self.get_object(request, unquote(object_id))

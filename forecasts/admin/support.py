@@ -1,7 +1,13 @@
 """Pieces the admin modules share: a read-only mixin and how numbers and times are shown."""
 
+from functools import wraps
+
 from django.db.models import URLField
+from django.http import Http404
+from django.template.response import TemplateResponse
 from django.utils import timezone
+
+NOT_FOUND_TEMPLATE = "admin/forecasts/question/not_found.html"
 
 # Links typed without a scheme are taken as https.
 URL_INPUT = {URLField: {"assume_scheme": "https"}}
@@ -30,3 +36,17 @@ def as_percent(probability: float | None) -> str | None:
 def short_datetime(moment) -> str:
     """Compact UTC timestamps keep the question list readable beside the filters."""
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def not_found_as_page(model_admin, view, *, title: str):
+    """`view`, with a hidden or missing row answered by the admin's own 404 page, not a bare error page."""
+
+    @wraps(view)
+    def view_or_not_found(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            context = {**model_admin.admin_site.each_context(request), "opts": model_admin.opts, "title": title}
+            return TemplateResponse(request, NOT_FOUND_TEMPLATE, context, status=404)
+
+    return view_or_not_found

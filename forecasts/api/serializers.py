@@ -24,12 +24,13 @@ from forecasts.models import (
     Forecast,
     Notification,
     Question,
+    QuestionGroup,
     ResolutionEvent,
     Source,
     Team,
     within_year_bounds,
 )
-from forecasts.selectors import question_aggregates
+from forecasts.selectors import group_distribution, question_aggregates
 from forecasts.services import notification_update_url
 
 READ_ONLY_MESSAGE = "This field is read-only."
@@ -197,6 +198,24 @@ class AggregatesSerializer(serializers.Serializer):
     )
 
 
+def statement_of(row) -> dict | None:
+    """The source's statement a question or a group was drawn from, or None."""
+    if not (row.source_quote or row.source_statement_date or row.source_url):
+        return None
+    return {
+        "quote": row.source_quote,
+        "date": row.source_statement_date.isoformat() if row.source_statement_date else None,
+        "url": row.source_url,
+    }
+
+
+class GroupMembershipSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The question group's id.")
+    kind = serializers.ChoiceField(choices=QuestionGroup.Kind.choices)
+    position = serializers.IntegerField(help_text="The member's place: 0 for the first window end or option.")
+    option_label = serializers.CharField(help_text="The option this member stands for (`which` groups).")
+
+
 class QuestionSerializer(serializers.ModelSerializer):
     tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
     owner = UserRefSerializer(read_only=True)
@@ -222,6 +241,7 @@ class QuestionSerializer(serializers.ModelSerializer):
         "people's forecasts are left out of the forecast lists."
     )
     aggregates = serializers.SerializerMethodField()
+    group = serializers.SerializerMethodField()
 
     class Meta:
         model = Question
@@ -250,6 +270,7 @@ class QuestionSerializer(serializers.ModelSerializer):
             "crowd_visible",
             "aggregates",
             "my_probability",
+            "group",
             "created_at",
             "opened_at",
             "closed_at",
@@ -265,15 +286,20 @@ class QuestionSerializer(serializers.ModelSerializer):
         data = super().to_representation(question)
         return crowd_fields_hide(data, visible=data["crowd_visible"])
 
-    @extend_schema_field(StatementSerializer(allow_null=True))
-    def get_statement(self, question):
-        if not (question.source_quote or question.source_statement_date or question.source_url):
+    @extend_schema_field(GroupMembershipSerializer(allow_null=True))
+    def get_group(self, question):
+        if question.group_id is None:
             return None
         return {
-            "quote": question.source_quote,
-            "date": question.source_statement_date.isoformat() if question.source_statement_date else None,
-            "url": question.source_url,
+            "id": question.group_id,
+            "kind": question.group.kind,
+            "position": question.group_position,
+            "option_label": question.option_label,
         }
+
+    @extend_schema_field(StatementSerializer(allow_null=True))
+    def get_statement(self, question):
+        return statement_of(question)
 
     @extend_schema_field(serializers.ChoiceField(choices=Question.Outcome.choices, allow_null=True))
     def get_outcome(self, question):
@@ -355,10 +381,8 @@ class ForecastSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ForecastWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    """Exactly one of probability, percent or phrase; a source's statement adds source, made_at, quote, url."""
-
-    read_only_names = frozenset(ForecastSerializer.Meta.fields)
+class ForecastInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """Exactly one of probability, percent or phrase (with its yardstick)."""
 
     probability = serializers.FloatField(
         min_value=PROBABILITY_MIN, max_value=PROBABILITY_MAX, required=False, allow_null=True
@@ -372,6 +396,11 @@ class ForecastWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     yardstick = serializers.CharField(
         max_length=20, required=False, allow_blank=True, help_text="`icd203` (default) or `kent`."
     )
+
+
+class StatementInputSerializer(serializers.Serializer):
+    """A forecast's rationale, and for a source's statement its source, date, quote and link."""
+
     rationale = serializers.CharField(required=False, allow_blank=True, max_length=10000)
     confidence = serializers.ChoiceField(
         choices=Confidence.choices,
@@ -390,6 +419,12 @@ class ForecastWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     )
     quote = serializers.CharField(required=False, allow_blank=True, max_length=10000)
     url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+
+
+class ForecastWriteSerializer(ForecastInputSerializer, StatementInputSerializer):
+    """Exactly one of probability, percent or phrase; a source's statement adds source, made_at, quote, url."""
+
+    read_only_names = frozenset(ForecastSerializer.Meta.fields)
 
 
 class ResolveSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -547,3 +582,201 @@ class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=HEALTH_STATUSES)
     database = HealthCheckSerializer()
     broker = HealthCheckSerializer()
+
+
+# Question groups -------------------------------------------------------------------------------
+
+
+class GroupMemberSerializer(QuestionSerializer):
+    """A member question as the question API shows it, with its place in the group."""
+
+    position = serializers.IntegerField(source="group_position", read_only=True)
+    option_label = serializers.CharField(read_only=True)
+
+    class Meta(QuestionSerializer.Meta):
+        fields = ["position", "option_label", *QuestionSerializer.Meta.fields]
+        read_only_fields = fields
+
+
+class ImpliedDistributionSerializer(serializers.Serializer):
+    raw = serializers.ListField(
+        child=serializers.FloatField(allow_null=True), help_text="The crowd median of each member, as it stands."
+    )
+    coherent = serializers.ListField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="The medians made coherent: isotonic (non-decreasing) for `when`, normalised to 1 for `which`.",
+    )
+    largest_difference = serializers.FloatField(help_text="The largest gap between a raw and a coherent value.")
+    incoherent = serializers.BooleanField(help_text="Whether some raw median is more than 5 points off coherent.")
+    masses = serializers.ListField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="`when`: P(by the first end), P(in each later step), then P(not by the last end); `which`: each option.",
+    )
+
+
+class GroupSerializer(serializers.ModelSerializer):
+    owner = UserRefSerializer(read_only=True)
+    team = TeamRefSerializer(read_only=True, allow_null=True)
+    source = SourceRefSerializer(read_only=True, allow_null=True)
+    statement = serializers.SerializerMethodField()
+    members = GroupMemberSerializer(many=True, read_only=True, source="listed_members")
+    distribution = serializers.SerializerMethodField()
+
+    class Meta:
+        model = QuestionGroup
+        fields = [
+            "id",
+            "kind",
+            "title",
+            "details",
+            "resolution_criteria",
+            "status",
+            "owner",
+            "team",
+            "source",
+            "statement",
+            "members",
+            "distribution",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(StatementSerializer(allow_null=True))
+    def get_statement(self, group):
+        return statement_of(group)
+
+    @extend_schema_field(ImpliedDistributionSerializer)
+    def get_distribution(self, group):
+        return ImpliedDistributionSerializer(group_distribution(group)).data
+
+
+class GroupWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """A `when` ladder (window_start, window_ends) or a `which` set (window_end, options), and the
+    fields a question is filed with; the service checks order, duplicates and sizes."""
+
+    read_only_names = frozenset(GroupSerializer.Meta.fields) - {"kind", "title", "details", "resolution_criteria"}
+
+    kind = serializers.ChoiceField(choices=QuestionGroup.Kind.choices)
+    title = serializers.CharField(max_length=250)
+    details = serializers.CharField(allow_blank=True, required=False)
+    resolution_criteria = serializers.CharField()
+    question_kind = serializers.ChoiceField(
+        choices=Question.Kind.choices, required=False, help_text="The members' question kind."
+    )
+    tags = serializers.ListField(
+        child=serializers.SlugField(max_length=60), max_length=MAX_TAGS, required=False, help_text="Tag names (slugs)."
+    )
+    team = IntegerPrimaryKeyRelatedField(queryset=Team.objects.all(), allow_null=True, required=False)
+    source = IntegerPrimaryKeyRelatedField(queryset=Source.objects.all(), allow_null=True, required=False)
+    statement = StatementSerializer(required=False, allow_null=True)
+    window_start = BoundedDateTimeField(allow_null=True, required=False)
+    window_ends = serializers.ListField(
+        child=BoundedDateTimeField(),
+        required=False,
+        max_length=500,
+        help_text="`when`: the members' window ends, increasing (2 to 50).",
+    )
+    window_end = BoundedDateTimeField(required=False, help_text="`which`: the options' shared window end.")
+    options = serializers.ListField(
+        child=serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=True),
+        required=False,
+        max_length=500,
+        help_text="`which`: the mutually exclusive, exhaustive options (2 to 50, distinct).",
+    )
+    draft = serializers.BooleanField(required=False, help_text="Create as drafts (no forecasts until opened).")
+
+    def service_arguments(self) -> dict:
+        data = dict(self.validated_data)
+        statement = data.pop("statement", None) or {}
+        data["source_quote"] = statement.get("quote") or ""
+        data["source_statement_date"] = statement.get("date")
+        data["source_url"] = statement.get("url") or ""
+        return data
+
+
+class GroupPublishSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    draft = serializers.BooleanField(help_text="false opens a draft group; a group once opened stays open.")
+
+    def validate_draft(self, value):
+        if value:
+            raise serializers.ValidationError("A group that has been opened cannot become a draft again.")
+        return value
+
+
+class GroupForecastWriteSerializer(RejectUnknownFieldsMixin, StatementInputSerializer):
+    """One forecast per member, in order: `probabilities` (numbers) or `forecasts` (any input form of a question)."""
+
+    probabilities = serializers.ListField(
+        child=serializers.FloatField(), required=False, max_length=500, help_text="P(yes) of each member, in order."
+    )
+    forecasts = serializers.ListField(
+        child=ForecastInputSerializer(),
+        required=False,
+        max_length=500,
+        help_text="Each member's probability, percent or phrase, in order.",
+    )
+    normalize = serializers.BooleanField(
+        required=False, default=False, help_text="`which`: scale the probabilities to sum to 1."
+    )
+
+    def validate(self, attrs):
+        given = [name for name in ("probabilities", "forecasts") if name in attrs]
+        if len(given) != 1:
+            message = "Give exactly one of probabilities or forecasts."
+            raise serializers.ValidationError(dict.fromkeys(given or ["probabilities"], message))
+        return attrs
+
+    def service_arguments(self) -> dict:
+        data = dict(self.validated_data)
+        if "probabilities" in data:
+            data["inputs"] = [{"probability": value} for value in data.pop("probabilities")]
+            data["field"] = "probabilities"
+        else:
+            data["inputs"] = [dict(given) for given in data.pop("forecasts")]
+            data["field"] = "forecasts"
+        return data
+
+
+@extend_schema_field({"type": "string", "description": "A date (2022-02-24) or an ISO 8601 datetime."})
+class DateOrDateTimeField(serializers.Field):
+    """A date, read as 00:00 UTC that day, or a datetime, within the years the models allow."""
+
+    default_error_messages = {"invalid": "Give a date (2022-02-24) or an ISO 8601 datetime."}
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and len(value.strip()) == 10:
+            return BoundedDateField().run_validation(value.strip())
+        try:
+            return BoundedDateTimeField().run_validation(value)
+        except serializers.ValidationError:
+            self.fail("invalid")
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+class GroupResolveSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """`when`: occurred_on or not_by; `which`: option; either kind: annul."""
+
+    occurred_on = DateOrDateTimeField(required=False, help_text="`when`: the day (or moment) the event occurred.")
+    not_by = serializers.BooleanField(required=False, help_text="`when`: the event did not occur by the last end.")
+    option = serializers.IntegerField(required=False, min_value=0, help_text="`which`: the winning option's index.")
+    annul = serializers.BooleanField(required=False, help_text="Annul every member instead.")
+    evidence_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+
+
+class GroupScoreSerializer(serializers.Serializer):
+    forecaster = serializers.IntegerField(source="forecaster_id", allow_null=True)
+    source = serializers.IntegerField(source="source_id", allow_null=True)
+    name = serializers.CharField()
+    members_scored = serializers.IntegerField(help_text="Members with a counted forecast of this author.")
+    complete = serializers.BooleanField(help_text="Whether the author forecast every member.")
+    ranked_probability_score = serializers.FloatField(
+        allow_null=True, help_text="`when`: (1/M) Σ (F_k - O_k)², over the members scored."
+    )
+    mean_brier = serializers.FloatField(allow_null=True, help_text="`when`: the members' mean Brier (equals RPS).")
+    multiclass_brier = serializers.FloatField(allow_null=True, help_text="`which`: Σ (p_i - o_i)², 0 to 2.")
+    log_score = serializers.FloatField(allow_null=True, help_text="`which`: -ln p of the winning option.")
+    probabilities = serializers.ListField(child=serializers.FloatField(allow_null=True))

@@ -35,6 +35,7 @@ class StatsQuerySerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=QuestionKind.choices, required=False)
     tag = serializers.SlugField(required=False, max_length=60)
     team = serializers.IntegerField(required=False, min_value=1, help_text="A team id (of a team you belong to).")
+    group = serializers.IntegerField(required=False, min_value=1, help_text="A question group id: its members only.")
     resolved_after = serializers.DateTimeField(
         required=False,
         input_formats=DATE_INPUT_FORMATS,
@@ -74,6 +75,7 @@ class StatsQuerySerializer(serializers.Serializer):
             kind=data.get("kind"),
             tag=data.get("tag"),
             team_id=data.get("team"),
+            group_id=data.get("group"),
             resolved_after=data.get("resolved_after"),
             resolved_before=data.get("resolved_before"),
             confidence=data.get("confidence"),

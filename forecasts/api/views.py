@@ -21,8 +21,9 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 
 from forecasts import selectors
-from forecasts.access import question_or_404
+from forecasts.access import group_or_404, question_or_404
 from forecasts.api import serializers
+from forecasts.api.exceptions import Conflict
 from forecasts.api.filters import (
     ForecastFilter,
     NotificationFilter,
@@ -33,7 +34,7 @@ from forecasts.api.filters import (
 from forecasts.api.pagination import ForecastCursorPagination, PagePagination
 from forecasts.api.permissions import CreateNeedsModelPermission
 from forecasts.api.throttling import LoginThrottle
-from forecasts.models import Forecast, Notification, Profile, Question, ResolutionEvent, Source
+from forecasts.models import Forecast, Notification, Profile, Question, QuestionGroup, ResolutionEvent, Source
 from forecasts.services import (
     api_token_issue,
     api_token_revoke,
@@ -41,6 +42,12 @@ from forecasts.services import (
     calendar_token_rotate,
     client_address,
     forecast_submit,
+    group_annul,
+    group_create,
+    group_forecast_submit,
+    group_open,
+    group_resolve,
+    group_unresolve,
     login_failure_record,
     login_success_record,
     notifications_mark_read,
@@ -475,3 +482,127 @@ class CalendarTokenView(generics.GenericAPIView):
         """Rotate your calendar token; returns the feed's new address (subscribe to it again)."""
         profile = calendar_token_rotate(user=request.user)
         return Response({"calendar_url": calendar_feed_url(profile=profile)})
+
+
+# Question groups ---------------------------------------------------------------------------------
+
+
+def group_response(user, group_id: int, code=status.HTTP_200_OK) -> Response:
+    """The group with its members and implied distribution, re-read after a write."""
+    group = selectors.group_get_for(user, group_id=group_id)
+    return Response(serializers.GroupSerializer(group).data, status=code)
+
+
+class GroupListView(generics.ListAPIView):
+    """Question groups you can see, newest first; POST files a `when` ladder or a `which` set."""
+
+    serializer_class = serializers.GroupSerializer
+    pagination_class = PagePagination
+    permission_classes = [IsAuthenticated, CreateNeedsModelPermission]
+    create_permission = "forecasts.add_question"  # a group is filed as questions
+
+    def get_queryset(self):
+        return selectors.group_list_for(self.request.user)
+
+    @extend_schema(request=serializers.GroupWriteSerializer, responses={201: serializers.GroupSerializer})
+    def post(self, request):
+        """File a group and its member questions in one transaction."""
+        group_input = serializers.GroupWriteSerializer(data=request.data)
+        group_input.is_valid(raise_exception=True)
+        group = group_create(owner=request.user, **group_input.service_arguments())
+        return group_response(request.user, group.pk, status.HTTP_201_CREATED)
+
+
+class GroupDetailView(generics.GenericAPIView):
+    """One group: its members with their crowd, and the crowd's implied distribution."""
+
+    queryset = QuestionGroup.objects.none()  # the model, for the schema
+    serializer_class = serializers.GroupSerializer
+
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get(self, request, pk):
+        """A group with its members (as the question API shows them) and the implied distribution."""
+        return Response(self.get_serializer(selectors.group_get_for(request.user, group_id=pk)).data)
+
+    @extend_schema(request=serializers.GroupPublishSerializer, responses={200: serializers.GroupSerializer})
+    def patch(self, request, pk):
+        """`{"draft": false}` opens a draft group: every member starts taking forecasts."""
+        group = group_or_404(request.user, pk)
+        change = serializers.GroupPublishSerializer(data=request.data)
+        change.is_valid(raise_exception=True)
+        if group.status != Question.Status.DRAFT:
+            raise Conflict({"draft": ["Only a draft group can be opened."]}, code="group_not_draft")
+        group_open(group=group, actor=request.user)
+        return group_response(request.user, group.pk)
+
+
+class GroupForecastsView(generics.GenericAPIView):
+    """Forecast every member of a group at once."""
+
+    queryset = QuestionGroup.objects.none()  # the model, for the schema
+    serializer_class = serializers.GroupForecastWriteSerializer
+    permission_classes = [IsAuthenticated, CreateNeedsModelPermission]
+    create_permission = "forecasts.add_forecast"
+
+    @extend_schema(request=serializers.GroupForecastWriteSerializer, responses={201: serializers.GroupSerializer})
+    def post(self, request, pk):
+        """One forecast per member, all or none: `when` non-decreasing, `which` summing to 1."""
+        group = group_or_404(request.user, pk)
+        forecast_input = serializers.GroupForecastWriteSerializer(data=request.data)
+        forecast_input.is_valid(raise_exception=True)
+        group_forecast_submit(group=group, recorded_by=request.user, **forecast_input.service_arguments())
+        return group_response(request.user, group.pk, status.HTTP_201_CREATED)
+
+
+class GroupResolveView(generics.GenericAPIView):
+    """Resolve (or annul) every member of a group in one step (owner or moderator)."""
+
+    queryset = QuestionGroup.objects.none()  # the model, for the schema
+    serializer_class = serializers.GroupResolveSerializer
+
+    @extend_schema(request=serializers.GroupResolveSerializer, responses={200: serializers.GroupSerializer})
+    def post(self, request, pk):
+        """`when`: occurred_on or not_by; `which`: option; or annul: true. One history entry per member."""
+        group = group_or_404(request.user, pk)
+        resolution = serializers.GroupResolveSerializer(data=request.data)
+        resolution.is_valid(raise_exception=True)
+        arguments = dict(resolution.validated_data)
+        if arguments.pop("annul", False):
+            extra = sorted(set(arguments) & {"occurred_on", "not_by", "option"})
+            if extra:
+                raise ValidationError(dict.fromkeys(extra, "An annulment takes no outcome."))
+            group_annul(group=group, actor=request.user, **arguments)
+        else:
+            group_resolve(group=group, actor=request.user, **arguments)
+        return group_response(request.user, group.pk)
+
+
+class GroupUnresolveView(generics.GenericAPIView):
+    """Undo the resolution or annulment of every member (owner or moderator)."""
+
+    queryset = QuestionGroup.objects.none()  # the model, for the schema
+    serializer_class = serializers.UnresolveSerializer
+
+    @extend_schema(request=serializers.UnresolveSerializer, responses={200: serializers.GroupSerializer})
+    def post(self, request, pk):
+        """Every member awaits resolution again (or reopens if its window runs); the history keeps both."""
+        group = group_or_404(request.user, pk)
+        undo = serializers.UnresolveSerializer(data=request.data)
+        undo.is_valid(raise_exception=True)
+        group_unresolve(group=group, actor=request.user, **undo.validated_data)
+        return group_response(request.user, group.pk)
+
+
+class GroupScoresView(generics.GenericAPIView):
+    """Each author's score on the whole group: RPS for `when`, multiclass Brier and log score for `which`."""
+
+    queryset = QuestionGroup.objects.none()  # the model, for the schema
+    serializer_class = serializers.GroupScoreSerializer
+
+    @extend_schema(responses={200: serializers.GroupScoreSerializer(many=True)})
+    def get(self, request, pk):
+        """Group scores from the member forecasts that count (the members' own cutoff), best first."""
+        group = selectors.group_get_for(request.user, group_id=pk)
+        scores = selectors.group_scores_for(request.user, group)
+        return Response(serializers.GroupScoreSerializer(scores, many=True).data)

@@ -12,6 +12,7 @@ from forecasts.models.accounts import (
     new_calendar_token,
 )
 from forecasts.models.forecasts import PROBABILITY_MAX, PROBABILITY_MIN, Confidence, Forecast, LatestForecast
+from forecasts.models.groups import MAX_MEMBERS, MIN_MEMBERS, QuestionGroup
 from forecasts.models.notifications import (
     ActionTokenUse,
     Delivery,
@@ -40,7 +41,9 @@ __all__ = [
     "CROWD_MOVE_POINTS_DEFAULT",
     "EARLIEST_YEAR",
     "LATEST_YEAR",
+    "MAX_MEMBERS",
     "MAX_TAGS",
+    "MIN_MEMBERS",
     "PROBABILITY_MAX",
     "PROBABILITY_MIN",
     "STALE_FORECAST_DAYS_DEFAULT",
@@ -62,6 +65,7 @@ __all__ = [
     "NudgeState",
     "Profile",
     "Question",
+    "QuestionGroup",
     "QuestionKind",
     "QuestionStatus",
     "ResolutionEvent",

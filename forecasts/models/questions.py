@@ -174,6 +174,13 @@ class Question(models.Model):
     # The window end the closing-soon nudge went out for: moving the window re-arms the nudge.
     closing_soon_notified_for = models.DateTimeField(null=True, blank=True)
 
+    # A member of a question group: its place in the ladder or the set, and (which) its option.
+    group = models.ForeignKey(
+        "forecasts.QuestionGroup", null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+    )
+    group_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    option_label = models.CharField(max_length=200, blank=True)
+
     # Maintained aggregates, refreshed on every forecast so lists never scan forecasts.
     forecast_count = models.PositiveIntegerField(default=0)
     forecaster_count = models.PositiveIntegerField(default=0)
@@ -232,6 +239,15 @@ class Question(models.Model):
             models.CheckConstraint(
                 condition=Q(kind__in=QuestionKind.values),
                 name="question_kind_known",
+            ),
+            models.UniqueConstraint(
+                fields=["group", "group_position"],
+                condition=Q(group__isnull=False),
+                name="question_one_member_per_group_position",
+            ),
+            models.CheckConstraint(
+                condition=Q(group__isnull=True) | Q(group_position__isnull=False),
+                name="question_group_member_has_position",
             ),
             models.CheckConstraint(
                 condition=Q(crowd_hidden__in=CrowdHidden.values),

@@ -31,6 +31,16 @@ from forecasts.selectors.calibration import (
     scores_for,
     uniform_bin_expression,
 )
+from forecasts.selectors.groups import (
+    GroupScore,
+    ImpliedDistribution,
+    group_distribution,
+    group_get_for,
+    group_list_for,
+    group_scores_for,
+    groups_as_listed_for,
+    implied_distribution,
+)
 from forecasts.selectors.intake import intake_candidates_for, report_statements_for
 from forecasts.selectors.questions import (
     QUESTION_LIST_COLUMNS,
@@ -57,6 +67,8 @@ __all__ = [
     "MAX_BINS",
     "QUESTION_LIST_COLUMNS",
     "STRATEGIES",
+    "GroupScore",
+    "ImpliedDistribution",
     "ScoreFilters",
     "aggregate_comparison_for",
     "best_forecaster_for",
@@ -69,6 +81,12 @@ __all__ = [
     "filters_description",
     "forecast_export_rows",
     "forecast_list_for",
+    "group_distribution",
+    "group_get_for",
+    "group_list_for",
+    "group_scores_for",
+    "groups_as_listed_for",
+    "implied_distribution",
     "intake_candidates_for",
     "leaderboard_entry",
     "leaderboard_for",

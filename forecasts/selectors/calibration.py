@@ -64,6 +64,7 @@ class ScoreFilters:
     kind: str | None = None
     tag: str | None = None
     team_id: int | None = None
+    group_id: int | None = None
     resolved_after: datetime | None = None  # inclusive
     resolved_before: datetime | None = None  # exclusive
     confidence: str | None = None  # the counted forecast's analytic confidence; "none" for not given
@@ -88,6 +89,9 @@ def scores_for(user, filters: ScoreFilters = ScoreFilters(), *, now: datetime | 
         scores = scores.filter(resolved_at__lt=filters.resolved_before)
     if filters.confidence:
         scores = scores.filter(confidence="" if filters.confidence == "none" else filters.confidence)
+    if filters.group_id is not None:
+        # The members of the group; visibility is the scores' own, as for every other filter.
+        scores = scores.filter(question_id__in=Question.objects.filter(group_id=filters.group_id).values("pk"))
     if filters.tag:
         tagged = Question.tags.through.objects.filter(tag__name=filters.tag).values("question_id")
         scores = scores.filter(question_id__in=tagged)
@@ -417,6 +421,8 @@ def filters_description(user, filters: ScoreFilters) -> str:
         parts.append(f"tag {filters.tag}")
     if filters.team_id is not None:
         parts.append(f"team {filters.team_id}")
+    if filters.group_id is not None:
+        parts.append(f"group {filters.group_id}")  # by id: a hidden group's title never shows
     if filters.resolved_after is not None:
         parts.append(f"resolved from {filters.resolved_after:%Y-%m-%d}")
     if filters.resolved_before is not None:

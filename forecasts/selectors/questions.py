@@ -30,7 +30,7 @@ def questions_as_listed_for(user) -> QuerySet[Question]:
     Annotated with whether the user may see each question's crowd (blind forecasting).
     """
     questions = (
-        Question.objects.select_related("owner", "team", "source")
+        Question.objects.select_related("owner", "team", "source", "group")
         .prefetch_related("tags")
         .annotate(my_probability=standing_probability_for(user))
     )
@@ -49,6 +49,7 @@ QUESTION_LIST_COLUMNS = (
     "closed_at", "updated_at", "owner__id", "owner__username", "team__id", "team__name", "team__crowd_method",
     "source__id", "source__name", "source__url",
     *(f"crowd_{method}" for method in aggregation.METHODS), "crowd_extremizing_factor",
+    "group__id", "group__kind", "group_position", "option_label",
 )  # fmt: skip
 
 

@@ -68,6 +68,17 @@ from forecasts.services.deliveries import (
 )
 from forecasts.services.drafts import question_delete
 from forecasts.services.forecasts import forecast_submit, probability_from_input
+from forecasts.services.groups import (
+    SUM_TOLERANCE,
+    group_annul,
+    group_create,
+    group_forecast_submit,
+    group_open,
+    group_resolve,
+    group_unresolve,
+    last_day,
+    members_of,
+)
 from forecasts.services.imports import ImportFailed, ImportReport, forecasts_import
 from forecasts.services.intake import ReportAcceptance, intake_key, report_accept
 from forecasts.services.lifecycle import LifecycleRun, SweepReport, lifecycle_run, lifecycle_sweep, questions_close_due
@@ -157,6 +168,7 @@ __all__ = [
     "RECOMPUTE_BATCH_SIZE",
     "RESPONSE_LIMIT_BYTES",
     "SALT",
+    "SUM_TOLERANCE",
     "TRANSITIONS",
     "WEBHOOK_TEST_TEXT",
     "ActionLinkConflict",
@@ -212,14 +224,22 @@ __all__ = [
     "forecast_submit",
     "forecasts_import",
     "format_moment",
+    "group_annul",
+    "group_create",
+    "group_forecast_submit",
+    "group_open",
+    "group_resolve",
+    "group_unresolve",
     "in_locked_batches",
     "intake_key",
     "key_moment",
+    "last_day",
     "lifecycle_run",
     "lifecycle_sweep",
     "login_attempt_check",
     "login_failure_record",
     "login_success_record",
+    "members_of",
     "moderator_ids",
     "notification_update_url",
     "notifications_create",

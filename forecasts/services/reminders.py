@@ -7,6 +7,10 @@
   after it: never a burst.
 - Escalations go to the moderators once a week while a question is past its resolve-by date.
 - Closing-soon nudges go to the question's forecasters CLOSING_SOON_HOURS before the window ends.
+- A question group has one ladder, not one per member: of its members awaiting resolution, the
+  first (lowest position) speaks for the group; the others' schedules move on silently. Every
+  sweep asks the database who the first is, so concurrent sweeps holding different members
+  agree, and the dedupe key (the speaker's) stays the one a lone question has.
 - Resolution notices go to the question's forecasters, with their score, for the question's
   current resolution (`Question.current_resolution`).
 
@@ -19,12 +23,12 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from forecasts.access import moderators, row_user_may_see
-from forecasts.models import LatestForecast, Notification, Question, ResolutionEvent
+from forecasts.models import LatestForecast, Notification, Question, QuestionGroup, ResolutionEvent
 from forecasts.services.batches import in_locked_batches
 from forecasts.services.deliveries import webhook_deliveries_due, webhooks_queue
 from forecasts.services.messages import (
@@ -78,6 +82,21 @@ def reminder_schedule_save(questions: list[Question]) -> None:
         )
 
 
+def group_speakers(rows: list[Question]) -> set[int]:
+    """The rows that send their own reminders: every lone question, and for a group only its first
+    member awaiting resolution (one query, and only when a row belongs to a group)."""
+    group_ids = {question.group_id for question in rows if question.group_id is not None}
+    speakers = {question.pk for question in rows if question.group_id is None}
+    if group_ids:
+        first = Question.objects.filter(group_id=OuterRef("pk"), status=Question.Status.AWAITING_RESOLUTION)
+        speakers |= set(
+            QuestionGroup.objects.filter(pk__in=group_ids)
+            .annotate(first=Subquery(first.order_by("group_position").values("pk")[:1]))
+            .values_list("first", flat=True)
+        )
+    return speakers
+
+
 def resolver_reminders_send(*, now: datetime, batch_size: int) -> list[Notification]:
     """Remind each resolver whose reminder is due: the latest round due only, then schedule the next.
 
@@ -92,13 +111,14 @@ def resolver_reminders_send(*, now: datetime, batch_size: int) -> list[Notificat
                 Question.objects.filter(pk__in=[question.pk for question in rows]), user="owner_id", question=""
             ).values_list("pk", flat=True)
         )
+        speakers = group_speakers(rows)
         notifications = []
         for question in rows:
             closed_at = question.closed_at or question.window_end
             round_due = reminder_round_due(now - closed_at)
             if round_due >= question.reminder_round:
                 first = question.reminder_round == 0
-                if question.pk in owner_may_see:
+                if question.pk in owner_may_see and question.pk in speakers:
                     notifications.append(
                         Notification(
                             user_id=question.owner_id,
@@ -120,7 +140,7 @@ def resolver_reminders_send(*, now: datetime, batch_size: int) -> list[Notificat
     due = (
         Question.objects.filter(status=Question.Status.AWAITING_RESOLUTION)
         .filter(Q(next_reminder_at__lte=now) | Q(next_reminder_at__isnull=True))
-        .only("pk", "title", "owner_id", "window_end", "resolve_by", "closed_at", "reminder_round")
+        .only("pk", "title", "owner_id", "window_end", "resolve_by", "closed_at", "reminder_round", "group_id")
         .order_by("next_reminder_at", "id")
     )
     return in_locked_batches(due, remind, batch_size=batch_size)
@@ -147,10 +167,11 @@ def escalations_send(*, now: datetime, batch_size: int) -> list[Notification]:
                 logger.warning("No active moderator to escalate %d overdue question(s) to.", len(rows))
         notifications = []
         questions_by_week: dict[int, list[int]] = {}
+        speakers = group_speakers(rows)
         for question in rows:
             week = int((now - question.resolve_by) // repeat)
             questions_by_week.setdefault(week, []).append(question.pk)
-            for moderator_id in recipients:
+            for moderator_id in recipients if question.pk in speakers else ():
                 notifications.append(
                     Notification(
                         user_id=moderator_id,
@@ -170,7 +191,7 @@ def escalations_send(*, now: datetime, batch_size: int) -> list[Notification]:
         Question.objects.filter(status=Question.Status.AWAITING_RESOLUTION, resolve_by__lte=now)
         .filter(Q(next_escalation_at__isnull=True) | Q(next_escalation_at__lte=now))
         .select_related("owner")
-        .only("pk", "title", "resolve_by", "next_escalation_at", "owner__username")
+        .only("pk", "title", "resolve_by", "next_escalation_at", "owner__username", "group_id")
         .order_by("resolve_by", "id")
     )
     return in_locked_batches(due, escalate, batch_size=batch_size)

@@ -13,9 +13,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from forecasts.models import Question, Source
+from forecasts.models import Question, QuestionGroup, Source
 from forecasts.services import (
     forecast_submit,
+    group_create,
+    group_resolve,
+    members_of,
     question_create,
     question_resolve,
     question_scores_recompute,
@@ -31,6 +34,8 @@ class LoadSummary:
     already_present: int = 0
     statements: int = 0
     resolved: int = 0
+    groups_created: int = 0
+    groups_present: int = 0
 
 
 def seeds_user():
@@ -77,6 +82,21 @@ def seed_source(definition: dict, recorded_by) -> Source:
     )
 
 
+def seed_statement_record(*, question: Question, statement: dict, made_at: datetime, sources: dict, user) -> None:
+    """Record one source's statement on a seed question, with its phrase, quote and link."""
+    forecast_submit(
+        question=question,
+        recorded_by=user,
+        source=sources[statement["source"]],
+        made_at=made_at,
+        phrase=statement["phrase"],
+        yardstick=statement["yardstick"],
+        quote=statement["quote"],
+        url=statement["url"],
+        rationale=statement.get("rationale", ""),
+    )
+
+
 def seed_question_load(
     *, entry: dict, source_definitions: dict, user, loaded_at: datetime, summary: LoadSummary
 ) -> None:
@@ -107,16 +127,8 @@ def seed_question_load(
         opened_at=min(made_at) if made_at else loaded_at,
     )
     for statement, statement_made_at in zip(statements, made_at, strict=False):
-        forecast_submit(
-            question=question,
-            recorded_by=user,
-            source=sources[statement["source"]],
-            made_at=statement_made_at,
-            phrase=statement["phrase"],
-            yardstick=statement["yardstick"],
-            quote=statement["quote"],
-            url=statement["url"],
-            rationale=statement.get("rationale", ""),
+        seed_statement_record(
+            question=question, statement=statement, made_at=statement_made_at, sources=sources, user=user
         )
         summary.statements += 1
     outcome = entry.get("outcome")
@@ -130,6 +142,83 @@ def seed_question_load(
             occurred_at=moment(outcome["occurred_at"]) if outcome.get("occurred_at") else None,
         )
         summary.resolved += 1
+
+
+def seed_group_load(*, entry: dict, source_definitions: dict, user, summary: LoadSummary) -> None:
+    """File one seed question group, record each member's source statements, then resolve the whole group."""
+    statements = entry.get("statements", [])
+    keys = {statement["source"] for statement in statements} | (
+        {entry["statement"]["source"]} if entry.get("statement") else set()
+    )
+    unknown = keys - set(source_definitions)
+    if unknown:
+        raise ValueError(f"unknown source {sorted(unknown)[0]!r}")
+    sources = {key: seed_source(source_definitions[key], user) for key in keys}
+    statement = entry.get("statement") or {}
+    made_at = [moment(statement["made_at"]) for statement in statements]
+    group = group_create(
+        owner=user,
+        external_key=entry["key"],
+        kind=entry["kind"],
+        title=entry["title"],
+        details=entry.get("details", ""),
+        resolution_criteria=entry["resolution_criteria"],
+        question_kind=entry.get("question_kind", Question.Kind.OTHER),
+        tags=entry.get("tags", ()),
+        window_start=moment(entry["window_start"]) if entry.get("window_start") else None,
+        window_ends=[moment(end) for end in entry.get("window_ends", [])],
+        window_end=moment(entry["window_end"]) if entry.get("window_end") else None,
+        options=entry.get("options", ()),
+        source=sources[statement["source"]] if statement else None,
+        source_quote=statement.get("quote", ""),
+        source_statement_date=datetime.fromisoformat(statement["date"]).date() if statement.get("date") else None,
+        source_url=statement.get("url", ""),
+        opened_at=min(made_at) if made_at else None,
+    )
+    members = members_of(group)
+    for statement, statement_made_at in zip(statements, made_at, strict=True):
+        question = members[statement["member"]]
+        seed_statement_record(
+            question=question, statement=statement, made_at=statement_made_at, sources=sources, user=user
+        )
+        summary.statements += 1
+    outcome = entry.get("outcome")
+    if outcome:
+        group_resolve(
+            group=group,
+            actor=user,
+            occurred_on=moment(outcome["occurred_at"]) if outcome.get("occurred_at") else None,
+            not_by=outcome.get("not_by", False),
+            option=outcome.get("option"),
+            evidence_url=outcome.get("evidence_url", ""),
+            note=outcome.get("note", ""),
+        )
+        summary.resolved += len(members)
+
+
+def seed_groups_load(*, path: Path, data: dict, source_definitions: dict, user, summary: LoadSummary) -> None:
+    """Load a file's question groups; a group already present (by key) is left alone."""
+    for entry in data.get("groups", []):
+        key = entry.get("key", "")
+        if not key:
+            raise CommandError(f"{path.name}: every group needs a 'key'.")
+        group_summary = LoadSummary()
+        try:
+            with transaction.atomic():
+                if QuestionGroup.objects.filter(external_key=key).exists():
+                    summary.groups_present += 1
+                    continue
+                seed_group_load(entry=entry, source_definitions=source_definitions, user=user, summary=group_summary)
+        except IntegrityError as error:
+            if not QuestionGroup.objects.filter(external_key=key).exists():
+                raise CommandError(f"{path.name}: group {key!r}: {error}") from error
+            summary.groups_present += 1
+            continue
+        except (ValidationError, KeyError, ValueError, TypeError, IndexError) as error:
+            raise CommandError(f"{path.name}: group {key!r}: {error}") from error
+        summary.groups_created += 1
+        summary.statements += group_summary.statements
+        summary.resolved += group_summary.resolved
 
 
 def seed_files(directory: Path) -> list[tuple[Path, dict]]:
@@ -192,6 +281,7 @@ class Command(BaseCommand):
                 summary.resolved += question_summary.resolved
                 if options["verbosity"] >= 2:
                     self.stdout.write(f"  created {key}")
+            seed_groups_load(path=path, data=data, source_definitions=source_definitions, user=user, summary=summary)
         if summary.resolved:
             # Score now rather than wait for the worker, so statistics show from the first page view.
             for question_id in Question.objects.filter(
@@ -201,6 +291,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeds: {summary.created} questions created, {summary.already_present} already present"
+                f"; {summary.groups_created} question groups created, {summary.groups_present} already present"
                 f" ({summary.statements} source statements recorded, {summary.resolved} questions resolved)."
             )
         )
