@@ -302,6 +302,33 @@ class ForecastSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+TIMESTAMP = serializers.DateTimeField(read_only=True)
+
+
+def user_ref(user) -> dict | None:
+    return None if user is None else {"id": user.pk, "username": user.username}
+
+
+def forecast_data(forecast: Forecast) -> dict:
+    """What ForecastSerializer gives for `forecast`, built by hand for the submission's answer (a hot path)."""
+    source = forecast.source
+    return {
+        "id": forecast.pk,
+        "question": forecast.question_id,
+        "forecaster": user_ref(forecast.forecaster),
+        "source": None if source is None else {"id": source.pk, "name": source.name, "url": source.url},
+        "recorded_by": user_ref(forecast.recorded_by),
+        "probability": float(forecast.probability),
+        "phrase": forecast.phrase,
+        "yardstick": forecast.yardstick,
+        "rationale": forecast.rationale,
+        "quote": forecast.quote,
+        "url": forecast.url,
+        "made_at": TIMESTAMP.to_representation(forecast.made_at),
+        "recorded_at": TIMESTAMP.to_representation(forecast.recorded_at),
+    }
+
+
 class ForecastWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """Exactly one of probability, percent or phrase; a source's statement adds source, made_at, quote, url."""
 
