@@ -177,6 +177,20 @@ class StatementSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     url = serializers.URLField(allow_blank=True, max_length=500, required=False)
 
 
+TIMESTAMP = serializers.DateTimeField(read_only=True)
+
+
+def optional_float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def statement_data(quote: str, date, url: str) -> dict | None:
+    """The statement a question was drawn from, or None when it has none."""
+    if not (quote or date or url):
+        return None
+    return {"quote": quote, "date": date.isoformat() if date else None, "url": url}
+
+
 class QuestionSerializer(serializers.ModelSerializer):
     tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
     owner = UserRefSerializer(read_only=True)
@@ -224,17 +238,46 @@ class QuestionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(StatementSerializer(allow_null=True))
     def get_statement(self, question):
-        if not (question.source_quote or question.source_statement_date or question.source_url):
-            return None
-        return {
-            "quote": question.source_quote,
-            "date": question.source_statement_date.isoformat() if question.source_statement_date else None,
-            "url": question.source_url,
-        }
+        return statement_data(question.source_quote, question.source_statement_date, question.source_url)
 
     @extend_schema_field(serializers.ChoiceField(choices=Question.Outcome.choices, allow_null=True))
     def get_outcome(self, question):
         return question.outcome or None
+
+
+def question_row_data(row: dict, tags: list[str]) -> dict:
+    """What QuestionSerializer gives for a question, built by hand from the list's row dict (a hot path)."""
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "details": row["details"],
+        "resolution_criteria": row["resolution_criteria"],
+        "kind": row["kind"],
+        "tags": tags,
+        "status": row["status"],
+        "window_start": TIMESTAMP.to_representation(row["window_start"]),
+        "window_end": TIMESTAMP.to_representation(row["window_end"]),
+        "resolve_by": TIMESTAMP.to_representation(row["resolve_by"]),
+        "outcome": row["outcome"] or None,
+        "occurred_at": TIMESTAMP.to_representation(row["occurred_at"]),
+        "resolved_at": TIMESTAMP.to_representation(row["resolved_at"]),
+        "owner": {"id": row["owner__id"], "username": row["owner__username"]},
+        "team": None if row["team__id"] is None else {"id": row["team__id"], "name": row["team__name"]},
+        "source": (
+            None
+            if row["source__id"] is None
+            else {"id": row["source__id"], "name": row["source__name"], "url": row["source__url"]}
+        ),
+        "statement": statement_data(row["source_quote"], row["source_statement_date"], row["source_url"]),
+        "forecast_count": row["forecast_count"],
+        "forecaster_count": row["forecaster_count"],
+        "crowd_probability": optional_float(row["crowd_probability"]),
+        "my_probability": optional_float(row["my_probability"]),
+        "created_at": TIMESTAMP.to_representation(row["created_at"]),
+        "opened_at": TIMESTAMP.to_representation(row["opened_at"]),
+        "closed_at": TIMESTAMP.to_representation(row["closed_at"]),
+        "updated_at": TIMESTAMP.to_representation(row["updated_at"]),
+    }
 
 
 class QuestionWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -300,9 +343,6 @@ class ForecastSerializer(serializers.ModelSerializer):
             "recorded_at",
         ]
         read_only_fields = fields
-
-
-TIMESTAMP = serializers.DateTimeField(read_only=True)
 
 
 def user_ref(user) -> dict | None:

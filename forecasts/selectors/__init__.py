@@ -28,6 +28,7 @@ from forecasts.selectors.calibration import (
 )
 from forecasts.selectors.questions import (
     QUESTION_LIST_COLUMNS,
+    QUESTION_ROW_COLUMNS,
     forecast_export_rows,
     forecast_list_for,
     notification_list_for,
@@ -35,6 +36,8 @@ from forecasts.selectors.questions import (
     question_get_for,
     question_list_for,
     question_page_for,
+    question_rows,
+    question_tag_names,
     questions_as_listed_for,
     resolution_history_for,
     source_list_for,
@@ -48,6 +51,7 @@ __all__ = [
     "EDGE_TOLERANCE",
     "MAX_BINS",
     "QUESTION_LIST_COLUMNS",
+    "QUESTION_ROW_COLUMNS",
     "STRATEGIES",
     "ScoreFilters",
     "bin_sums",
@@ -69,6 +73,8 @@ __all__ = [
     "question_get_for",
     "question_list_for",
     "question_page_for",
+    "question_rows",
+    "question_tag_names",
     "questions_as_listed_for",
     "resolution_history_for",
     "scores_for",
