@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from forecasts.models import (
@@ -102,6 +102,14 @@ def question_rule(*, viewer, question: str = "") -> Q:
 def row_user_may_see(queryset: QuerySet, *, user: str, question: str) -> QuerySet:
     """Keep the rows whose user (column `user`) may see their question (lookup `question`)."""
     return queryset.filter(question_rule(viewer=user, question=question))
+
+
+def row_user_may_see_column(queryset: QuerySet, *, name: str, user: str, question: str) -> QuerySet:
+    """Add a boolean column `name`: may the row's user (column `user`) see its question (lookup
+    `question`)? The same rule as `row_user_may_see`, read with the rows instead of by a query of its own."""
+    return queryset.annotate(
+        **{name: ExpressionWrapper(question_rule(viewer=user, question=question), output_field=BooleanField())}
+    )
 
 
 def visible_rows(user, rows: QuerySet, rule: Callable[[int], Q]) -> QuerySet:
