@@ -28,6 +28,7 @@ from forecasts.models import (
     Question,
     QuestionStatus,
     Score,
+    ScoreRollup,
     Source,
     Tag,
     Team,
@@ -155,6 +156,12 @@ def scores_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Score]
     """
     scores = Score.objects.all() if queryset is None else queryset
     return visible_rows(user, scores, lambda viewer: Q(team__isnull=True) | Q(team__in=teams_of(viewer)))
+
+
+def score_rollups_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[ScoreRollup]:
+    """Calibration rollup rows of the scores the user may see: the same team rule as `scores_visible_to`."""
+    rollups = ScoreRollup.objects.all() if queryset is None else queryset
+    return visible_rows(user, rollups, lambda viewer: Q(team_id__isnull=True) | Q(team_id__in=teams_of(viewer)))
 
 
 def notifications_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Notification]:

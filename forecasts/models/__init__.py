@@ -23,7 +23,7 @@ from forecasts.models.questions import (
     within_year_bounds,
 )
 from forecasts.models.resolutions import ResolutionEvent, WindowChange
-from forecasts.models.scores import CalibrationReport, Score
+from forecasts.models.scores import QUESTIONS_BIN, ROLLUP_BINS, CalibrationReport, Score, ScoreRollup
 
 __all__ = [
     "EARLIEST_YEAR",
@@ -31,6 +31,8 @@ __all__ = [
     "MAX_TAGS",
     "PROBABILITY_MAX",
     "PROBABILITY_MIN",
+    "QUESTIONS_BIN",
+    "ROLLUP_BINS",
     "YEAR_BOUNDS_MESSAGE",
     "ActionTokenUse",
     "CalibrationReport",
@@ -46,6 +48,7 @@ __all__ = [
     "QuestionStatus",
     "ResolutionEvent",
     "Score",
+    "ScoreRollup",
     "Source",
     "Tag",
     "Team",
