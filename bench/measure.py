@@ -167,6 +167,8 @@ def calibration_figures(data: BenchData, *, runs: int) -> tuple[list[Figure], di
     floor_numbers = calibration_numpy(*heavy_arrays)
     sklearn_heavy = calibration_sklearn(export_via_endpoint(client, data.heavy_id), "forecaster")
     agreement = {
+        "floor_heavy_ms": floor_heavy * 1000,
+        "floor_all_ms": floor_all * 1000,
         "heavy_pairs": served_heavy["n"],
         "all_pairs": served_all["n"],
         "endpoint_equals_numpy": served_heavy["n"] == floor_numbers["n"]
