@@ -193,6 +193,33 @@ def calibration_figures(data: BenchData, *, runs: int) -> tuple[list[Figure], di
     return figures, agreement
 
 
+def rollup_figures(data: BenchData, *, runs: int) -> list[Figure]:
+    """What the calibration rollup buys: the selector reading it against the same selector reading the scores."""
+    from django.contrib.auth import get_user_model
+
+    from forecasts.selectors import ScoreFilters, calibration_for
+    from forecasts.selectors.calibration import calibration_from_scores
+
+    caller = get_user_model().objects.get(pk=data.heavy_id)
+    figures = []
+    for name, filters in (("one forecaster", ScoreFilters(forecaster_id=data.heavy_id)), ("everyone", ScoreFilters())):
+        rollup = median_seconds(lambda filters=filters: calibration_for(caller, filters=filters), runs=runs)
+        scores = median_seconds(
+            lambda filters=filters: calibration_from_scores(caller, filters=filters, bins=10, strategy="uniform"),
+            runs=runs,
+        )
+        if calibration_for(caller, filters=filters) != calibration_from_scores(
+            caller, filters=filters, bins=10, strategy="uniform"
+        ):
+            raise RuntimeError(f"the rollup and the scores disagree on the calibration of {name}")
+        figures.append(
+            Figure(f"calibration of {name}, selector on the rollup", rollup * 1000, "ms",
+                   "the same selector reading the scores", scores * 1000, "faster, equal numbers", rollup < scores,
+                   "the same numbers, checked")
+        )  # fmt: skip
+    return figures
+
+
 def one_forecaster_seconds(data: BenchData, *, runs: int) -> float:
     """The one-forecaster calibration endpoint's median time on the current database."""
     client = api_client(data, data.heavy_id)

@@ -124,6 +124,7 @@ class Command(BaseCommand):
             log("calibration...")
             calibration, results["calibration_agreement"] = measure.calibration_figures(data, runs=runs)
             figures += calibration
+            figures += measure.rollup_figures(data, runs=runs)
             main_seconds = measure.one_forecaster_seconds(data, runs=runs)
             figures.append(
                 measure.Figure(
