@@ -19,7 +19,7 @@ from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection
 
 from forecasts.models import PROBABILITY_MAX, PROBABILITY_MIN, Question, QuestionKind
-from forecasts.services import closing_aggregates_rebuild, crowd_rebuild, scores_from_forecasts
+from forecasts.services import closing_aggregates_rebuild, crowd_rebuild, score_rollup_rebuild, scores_from_forecasts
 
 DAY_US = 86_400 * 1_000_000
 BASE_RATE = 0.35
@@ -515,6 +515,9 @@ def dataset_load(*, scale: float, seed: int, now: datetime, log=print) -> BenchD
     closing_aggregates_rebuild()
     timings["closing_aggregates"] = time.perf_counter() - step
     step = time.perf_counter()
+    score_rollup_rebuild()  # the COPY ran with triggers off: the calibration rollup, as recompute_scores builds it
+    timings["calibration_rollup"] = time.perf_counter() - step
+    step = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     timings["analyze"] = time.perf_counter() - step
@@ -526,7 +529,7 @@ def dataset_load(*, scale: float, seed: int, now: datetime, log=print) -> BenchD
         f"{forecasts.ids.size:,} forecasts ({pairs:,} author-question pairs), {score_total:,} scores "
         f"in {timings['total']:.1f} s"
         f" (forecast COPY {timings['copy_forecasts']:.1f} s, aggregates {timings['standing_and_aggregates_sql']:.1f} s,"
-        f" scores {timings['scores']:.1f} s)"
+        f" scores {timings['scores']:.1f} s, calibration rollup {timings['calibration_rollup']:.1f} s)"
     )
     return BenchData(
         sizes=sizes,

@@ -1,5 +1,7 @@
 """The bench's own PostgreSQL database: created, migrated, used and dropped, never the real one."""
 
+import os
+import re
 from contextlib import contextmanager
 from urllib.parse import quote
 
@@ -8,6 +10,26 @@ from django.core.management import call_command
 from django.db import connections
 
 BENCH_DATABASE_PREFIX = "forewarn_bench"
+# Lower-case letters, digits and underscores with "bench" in it, short enough for the "_10k" twin:
+# the bench drops what it creates, so it never takes a name that could be a real database's.
+BENCH_DATABASE_NAME = re.compile(r"^(?=[a-z0-9_]*bench)[a-z][a-z0-9_]{0,54}$")
+
+
+class BadDatabaseName(ValueError):
+    """A bench database name that could be someone's real database."""
+
+
+def default_database_name() -> str:
+    """A name of this run's own, so two runs on one server never share (or drop) each other's data."""
+    return f"{BENCH_DATABASE_PREFIX}_{os.getpid()}"
+
+
+def database_name_check(name: str) -> None:
+    if not BENCH_DATABASE_NAME.match(name):
+        raise BadDatabaseName(
+            f"The bench database's name must contain 'bench' and be lower-case letters, digits and underscores "
+            f"(at most 55 characters), got {name!r}."
+        )
 
 
 class NotPostgreSQL(Exception):
@@ -49,8 +71,7 @@ def database_drop(name: str) -> None:
 @contextmanager
 def bench_database(name: str, *, keep: bool = False):
     """Point the default connection at a fresh, migrated database `name`; drop it afterwards."""
-    if not name.startswith(BENCH_DATABASE_PREFIX):
-        raise ValueError(f"The bench database's name must start with {BENCH_DATABASE_PREFIX!r}, got {name!r}.")
+    database_name_check(name.removesuffix("_10k"))
     require_postgresql()
     database_drop(name)
     with maintenance_connection() as admin:

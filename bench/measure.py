@@ -167,6 +167,8 @@ def calibration_figures(data: BenchData, *, runs: int) -> tuple[list[Figure], di
     floor_numbers = calibration_numpy(*heavy_arrays)
     sklearn_heavy = calibration_sklearn(export_via_endpoint(client, data.heavy_id), "forecaster")
     agreement = {
+        "floor_heavy_ms": floor_heavy * 1000,
+        "floor_all_ms": floor_all * 1000,
         "heavy_pairs": served_heavy["n"],
         "all_pairs": served_all["n"],
         "endpoint_equals_numpy": served_heavy["n"] == floor_numbers["n"]
@@ -189,6 +191,33 @@ def calibration_figures(data: BenchData, *, runs: int) -> tuple[list[Figure], di
                csv_all >= 10 * endpoint_all, f"{served_all['n']:,} pairs"),
     ]  # fmt: skip
     return figures, agreement
+
+
+def rollup_figures(data: BenchData, *, runs: int) -> list[Figure]:
+    """What the calibration rollup buys: the selector reading it against the same selector reading the scores."""
+    from django.contrib.auth import get_user_model
+
+    from forecasts.selectors import ScoreFilters, calibration_for
+    from forecasts.selectors.calibration import calibration_from_scores
+
+    caller = get_user_model().objects.get(pk=data.heavy_id)
+    figures = []
+    for name, filters in (("one forecaster", ScoreFilters(forecaster_id=data.heavy_id)), ("everyone", ScoreFilters())):
+        rollup = median_seconds(lambda filters=filters: calibration_for(caller, filters=filters), runs=runs)
+        scores = median_seconds(
+            lambda filters=filters: calibration_from_scores(caller, filters=filters, bins=10, strategy="uniform"),
+            runs=runs,
+        )
+        if calibration_for(caller, filters=filters) != calibration_from_scores(
+            caller, filters=filters, bins=10, strategy="uniform"
+        ):
+            raise RuntimeError(f"the rollup and the scores disagree on the calibration of {name}")
+        figures.append(
+            Figure(f"calibration of {name}, selector on the rollup", rollup * 1000, "ms",
+                   "the same selector reading the scores", scores * 1000, "faster, equal numbers", rollup < scores,
+                   "the same numbers, checked")
+        )  # fmt: skip
+    return figures
 
 
 def one_forecaster_seconds(data: BenchData, *, runs: int) -> float:

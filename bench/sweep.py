@@ -4,13 +4,17 @@ import statistics
 import time
 
 import numpy as np
+from django.conf import settings
 from django.db import connection
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from bench.data import DAY_US, BenchData, copy_rows, iso, sequences_reset
 from bench.measure import Figure
 from forecasts.models import Notification, Question
 from forecasts.services import lifecycle_sweep
+
+BATCH_SIZES = (100, 250, 500, 1000, 2000)  # FOREWARN_SWEEP_BATCH_SIZE values timed besides the configured one
 
 RAW_CLOSE_SQL = """
     UPDATE forecasts_question
@@ -89,6 +93,18 @@ def sweep_figures(data: BenchData, *, runs: int, count: int, seed: int) -> tuple
             if cursor.rowcount != count:
                 raise RuntimeError(f"the raw UPDATE closed {cursor.rowcount} of {count} windows")
         raw_times.append(time.perf_counter() - began)
+    by_batch_size = {}
+    for batch_size in BATCH_SIZES:
+        times = []
+        with override_settings(FOREWARN={**settings.FOREWARN, "SWEEP_BATCH_SIZE": batch_size}):
+            for _ in range(runs):
+                expired_windows_reset(first, last)
+                began = time.perf_counter()
+                closed = len(lifecycle_sweep(now=timezone.now()).closed)
+                times.append(time.perf_counter() - began)
+                if closed != count:
+                    raise RuntimeError(f"at batch size {batch_size} the sweep closed {closed} of {count} windows")
+        by_batch_size[batch_size] = statistics.median(times) * 1000
     expired_windows_reset(first, last)
     sweep_seconds, raw_seconds = statistics.median(sweep_times), statistics.median(raw_times)
     figures = [
@@ -96,4 +112,9 @@ def sweep_figures(data: BenchData, *, runs: int, count: int, seed: int) -> tuple
                "one raw SQL UPDATE of the same rows", raw_seconds * 1000, "<= 5x", sweep_seconds <= 5 * raw_seconds,
                f"{count:,} notifications; the whole sweep (every step) is timed"),
     ]  # fmt: skip
-    return figures, details | {"sweep_seconds_runs": sweep_times, "raw_seconds_runs": raw_times}
+    return figures, details | {
+        "sweep_seconds_runs": sweep_times,
+        "raw_seconds_runs": raw_times,
+        "batch_size": settings.FOREWARN["SWEEP_BATCH_SIZE"],
+        "median_ms_by_batch_size": by_batch_size,
+    }

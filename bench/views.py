@@ -1,7 +1,7 @@
 """Baselines for the bench: the plainest Django views that serve the same rows, and nothing else.
 
-They authenticate the way the API does (one token lookup) so that a ratio measures what the API
-adds on top: DRF, serializers, pagination, validation and the maintained aggregates.
+They authenticate the way the API does (one query for the token, its user and the permissions)
+so that a ratio measures what the API adds on top: DRF, serializers, pagination, validation and the maintained aggregates.
 """
 
 import json
@@ -9,10 +9,10 @@ import json
 from django.http import HttpResponseForbidden, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.authtoken.models import Token
 
 from forecasts import selectors
 from forecasts.access import questions_visible_to
+from forecasts.api.authentication import permission_caches_fill, token_with_permissions
 from forecasts.models import Forecast
 
 QUESTION_COLUMNS = [
@@ -24,10 +24,13 @@ QUESTION_COLUMNS = [
 
 
 def token_user(request):
-    """The user of `Authorization: Token <key>`, or None."""
+    """The user of `Authorization: Token <key>`, or None: the API's one query (token, user, permissions)."""
     _, _, key = request.headers.get("Authorization", "").partition(" ")
-    token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token else None
+    token = token_with_permissions(key)
+    if token is None:
+        return None
+    permission_caches_fill(token.user, token)
+    return token.user
 
 
 def plain_question_list(request):

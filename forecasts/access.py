@@ -45,6 +45,7 @@ from forecasts.models import (
     QuestionGroup,
     QuestionStatus,
     Score,
+    ScoreRollup,
     Source,
     Tag,
     Team,
@@ -122,6 +123,14 @@ def question_rule(*, viewer, question: str = "") -> Q:
 def row_user_may_see(queryset: QuerySet, *, user: str, question: str) -> QuerySet:
     """Keep the rows whose user (column `user`) may see their question (lookup `question`)."""
     return queryset.filter(question_rule(viewer=user, question=question))
+
+
+def row_user_may_see_column(queryset: QuerySet, *, name: str, user: str, question: str) -> QuerySet:
+    """Add a boolean column `name`: may the row's user (column `user`) see its question (lookup
+    `question`)? The same rule as `row_user_may_see`, read with the rows instead of by a query of its own."""
+    return queryset.annotate(
+        **{name: ExpressionWrapper(question_rule(viewer=user, question=question), output_field=BooleanField())}
+    )
 
 
 def visible_rows(user, rows: QuerySet, rule: Callable[[int], Q]) -> QuerySet:
@@ -262,6 +271,12 @@ def scores_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Score]
     """
     scores = Score.objects.all() if queryset is None else queryset
     return visible_rows(user, scores, lambda viewer: Q(team__isnull=True) | Q(team__in=teams_of(viewer)))
+
+
+def score_rollups_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[ScoreRollup]:
+    """Calibration rollup rows of the scores the user may see: the same team rule as `scores_visible_to`."""
+    rollups = ScoreRollup.objects.all() if queryset is None else queryset
+    return visible_rows(user, rollups, lambda viewer: Q(team_id__isnull=True) | Q(team_id__in=teams_of(viewer)))
 
 
 def notifications_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Notification]:

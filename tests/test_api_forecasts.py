@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from forecasts.api.serializers import ForecastSerializer
 from forecasts.models import Forecast, Question
 from tests import factories
 from tests.api_support import ago, client_for, error_fields
@@ -68,6 +69,15 @@ def test_record_a_sources_past_statement(question, forecaster):
     assert created["source"] == {"id": source.pk, "name": "US intelligence", "url": source.url}
     assert created["recorded_by"] == {"id": forecaster.pk, "username": "forecaster"}
     assert created["made_at"] < created["recorded_at"]
+    stored = Forecast.objects.select_related("forecaster", "source", "recorded_by").get(pk=created["id"])
+    assert created == ForecastSerializer(stored).data  # the hand-built answer is the serializer's
+
+
+def test_the_answer_to_a_submission_is_what_the_serializer_gives(question, forecaster):
+    response = client_for(forecaster).post(forecasts_url(question), {"phrase": "likely"}, format="json")
+    assert response.status_code == 201, response.json()
+    stored = Forecast.objects.select_related("forecaster", "source", "recorded_by").get(pk=response.json()["id"])
+    assert response.json() == ForecastSerializer(stored).data
 
 
 @pytest.mark.parametrize(

@@ -454,3 +454,38 @@ def test_a_reader_in_no_group_gets_the_same_answer_for_a_hidden_draft_and_a_miss
         missing = getattr(client, method)(f"{QUESTIONS}{missing_question_id()}/{suffix}", body, format="json")
         assert (hidden.status_code, hidden.json()) == (missing.status_code, missing.json())
     assert Question.objects.get(pk=draft.pk).status == "draft"
+
+
+def test_the_list_built_by_hand_is_what_the_serializer_gives(owner, forecaster, team):
+    """The list serializes row dicts by hand; each row must equal QuestionSerializer's for the question."""
+    import json
+
+    from rest_framework.renderers import JSONRenderer
+
+    from forecasts.api.serializers import QuestionSerializer
+    from forecasts.selectors import question_list_for
+
+    factories.TeamMembershipFactory(team=team, user=forecaster)
+    tags = [factories.TagFactory(name=name) for name in ("nato", "russia", "ukraine")]
+    source = factories.SourceFactory(name="Ministry", url="https://example.org/m")
+    plain = factories.QuestionFactory(owner=owner)
+    rich = factories.QuestionFactory(
+        owner=owner, team=team, source=source, source_quote="could attack", source_url="https://example.org/q",
+        source_statement_date=timezone.now().date(), details="Details.", crowd_probability=0.25,
+        forecast_count=3, forecaster_count=2, closed_at=timezone.now(),
+    )  # fmt: skip
+    rich.tags.set([tags[2], tags[0]])
+    plain.tags.set([tags[1]])
+    resolved = factories.QuestionFactory(
+        owner=owner, status=Question.Status.RESOLVED, outcome="yes", resolved_at=timezone.now(),
+        occurred_at=timezone.now(), window_start=timezone.now() - timedelta(days=3),
+    )  # fmt: skip
+    forecast = factories.ForecastFactory(question=rich, forecaster=forecaster, probability=0.4)
+    LatestForecast.objects.create(
+        question=rich, forecaster=forecaster, forecast=forecast, probability=0.4, made_at=forecast.made_at
+    )
+    served = client_for(forecaster).get(QUESTIONS, {"page_size": 200}).json()["results"]
+    expected = QuestionSerializer(question_list_for(forecaster).order_by("window_end", "id"), many=True).data
+    assert served == json.loads(JSONRenderer().render(expected))
+    assert {row["id"] for row in served} == {plain.pk, rich.pk, resolved.pk}
+    assert next(row for row in served if row["id"] == rich.pk)["tags"] == ["nato", "ukraine"]

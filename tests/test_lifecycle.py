@@ -108,6 +108,28 @@ def test_sweep_query_count_does_not_grow_with_the_number_of_due_questions(owner,
     assert Notification.objects.filter(kind=Notification.Kind.READY_TO_RESOLVE).count() == 51
 
 
+def test_the_close_and_the_first_reminder_write_each_row_once(owner):
+    """A late sweep closes windows that ended at different times: one UPDATE of the batch sets the
+    close, the round after the one sent and its time; the owner hears the latest round due only,
+    and an owner removed from the team hears nothing while the schedule still moves on."""
+    recent = due_question(owner, window_end=T0 - timedelta(hours=12))
+    late = due_question(owner, window_end=T0 - timedelta(days=2))
+    hidden = due_question(owner, window_end=T0 - timedelta(hours=1), team=factories.TeamFactory())
+    with CaptureQueriesContext(connection) as queries:
+        report = sweep(T0)
+    assert sorted(report.closed) == sorted([recent.pk, late.pk, hidden.pk])
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "forecasts_question"')]
+    assert len(updates) == 1, updates
+    rounds = {n.question_id: n.round for n in notifications_of(owner, kind=Notification.Kind.READY_TO_RESOLVE)}
+    assert rounds == {recent.pk: 0, late.pk: 1}
+    for question, next_round in ((recent, 1), (late, 2), (hidden, 1)):
+        question.refresh_from_db()
+        assert question.status == Question.Status.AWAITING_RESOLUTION
+        assert question.reminder_round == next_round
+        assert question.next_reminder_at == question.window_end + reminder_offset(next_round)
+    assert sweep(T0).notifications == []
+
+
 def test_sweep_twice_changes_nothing_more(owner, forecaster):
     for _ in range(3):
         question = due_question(owner)

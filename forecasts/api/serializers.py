@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import ErrorDetail
 
+from forecasts import aggregation
 from forecasts.access import crowd_fields_hide, crowd_visible_to, user_is_moderator
 from forecasts.models import (
     CROWD_MOVE_POINTS_DEFAULT,
@@ -184,6 +185,20 @@ class StatementSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     url = serializers.URLField(allow_blank=True, max_length=500, required=False)
 
 
+TIMESTAMP = serializers.DateTimeField(read_only=True)
+
+
+def optional_float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def statement_data(quote: str, date, url: str) -> dict | None:
+    """The statement a question was drawn from, or None when it has none."""
+    if not (quote or date or url):
+        return None
+    return {"quote": quote, "date": date.isoformat() if date else None, "url": url}
+
+
 class AggregatesSerializer(serializers.Serializer):
     """The crowd's standing forecasts aggregated five ways (docs/scoring.md); all null with no forecast."""
 
@@ -200,13 +215,7 @@ class AggregatesSerializer(serializers.Serializer):
 
 def statement_of(row) -> dict | None:
     """The source's statement a question or a group was drawn from, or None."""
-    if not (row.source_quote or row.source_statement_date or row.source_url):
-        return None
-    return {
-        "quote": row.source_quote,
-        "date": row.source_statement_date.isoformat() if row.source_statement_date else None,
-        "url": row.source_url,
-    }
+    return statement_data(row.source_quote, row.source_statement_date, row.source_url)
 
 
 class GroupMembershipSerializer(serializers.Serializer):
@@ -310,6 +319,63 @@ class QuestionSerializer(serializers.ModelSerializer):
         return question_aggregates(question)
 
 
+def question_row_data(row: dict, tags: list[str]) -> dict:
+    """What QuestionSerializer gives for a question, built by hand from the list's row dict (a hot path),
+    with the crowd emptied where the viewer may not see it."""
+    return crowd_fields_hide(question_row_fields(row, tags), visible=bool(row["crowd_visible"]))
+
+
+def question_row_fields(row: dict, tags: list[str]) -> dict:
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "details": row["details"],
+        "resolution_criteria": row["resolution_criteria"],
+        "kind": row["kind"],
+        "tags": tags,
+        "status": row["status"],
+        "window_start": TIMESTAMP.to_representation(row["window_start"]),
+        "window_end": TIMESTAMP.to_representation(row["window_end"]),
+        "resolve_by": TIMESTAMP.to_representation(row["resolve_by"]),
+        "outcome": row["outcome"] or None,
+        "occurred_at": TIMESTAMP.to_representation(row["occurred_at"]),
+        "resolved_at": TIMESTAMP.to_representation(row["resolved_at"]),
+        "owner": {"id": row["owner__id"], "username": row["owner__username"]},
+        "team": None if row["team__id"] is None else {"id": row["team__id"], "name": row["team__name"]},
+        "source": (
+            None
+            if row["source__id"] is None
+            else {"id": row["source__id"], "name": row["source__name"], "url": row["source__url"]}
+        ),
+        "statement": statement_data(row["source_quote"], row["source_statement_date"], row["source_url"]),
+        "forecast_count": row["forecast_count"],
+        "forecaster_count": row["forecaster_count"],
+        "crowd_probability": optional_float(row["crowd_probability"]),
+        "crowd_hidden": row["crowd_hidden"],
+        "crowd_visible": bool(row["crowd_visible"]),
+        "aggregates": {
+            "method": row["team__crowd_method"] or CrowdMethod.MEDIAN,
+            **{method: optional_float(row[f"crowd_{method}"]) for method in aggregation.METHODS},
+            "extremizing_factor": optional_float(row["crowd_extremizing_factor"]),
+        },
+        "my_probability": optional_float(row["my_probability"]),
+        "group": (
+            None
+            if row["group__id"] is None
+            else {
+                "id": row["group__id"],
+                "kind": row["group__kind"],
+                "position": row["group_position"],
+                "option_label": row["option_label"],
+            }
+        ),
+        "created_at": TIMESTAMP.to_representation(row["created_at"]),
+        "opened_at": TIMESTAMP.to_representation(row["opened_at"]),
+        "closed_at": TIMESTAMP.to_representation(row["closed_at"]),
+        "updated_at": TIMESTAMP.to_representation(row["updated_at"]),
+    }
+
+
 class QuestionWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """Fields a question is filed or edited with; the service checks windows, teams and status."""
 
@@ -379,6 +445,31 @@ class ForecastSerializer(serializers.ModelSerializer):
             "recorded_at",
         ]
         read_only_fields = fields
+
+
+def user_ref(user) -> dict | None:
+    return None if user is None else {"id": user.pk, "username": user.username}
+
+
+def forecast_data(forecast: Forecast) -> dict:
+    """What ForecastSerializer gives for `forecast`, built by hand for the submission's answer (a hot path)."""
+    source = forecast.source
+    return {
+        "id": forecast.pk,
+        "question": forecast.question_id,
+        "forecaster": user_ref(forecast.forecaster),
+        "source": None if source is None else {"id": source.pk, "name": source.name, "url": source.url},
+        "recorded_by": user_ref(forecast.recorded_by),
+        "probability": float(forecast.probability),
+        "phrase": forecast.phrase,
+        "yardstick": forecast.yardstick,
+        "rationale": forecast.rationale,
+        "confidence": forecast.confidence,
+        "quote": forecast.quote,
+        "url": forecast.url,
+        "made_at": TIMESTAMP.to_representation(forecast.made_at),
+        "recorded_at": TIMESTAMP.to_representation(forecast.recorded_at),
+    }
 
 
 class ForecastInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

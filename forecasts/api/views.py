@@ -131,6 +131,12 @@ class QuestionListView(generics.ListAPIView):
     def get_queryset(self):
         return selectors.question_page_for(self.request.user)
 
+    def list(self, request, *args, **kwargs):
+        """The page as row dicts serialized by hand: the same JSON as QuestionSerializer, without a model per row."""
+        rows = self.paginate_queryset(selectors.question_rows(self.filter_queryset(self.get_queryset())))
+        tags = selectors.question_tag_names([row["id"] for row in rows])
+        return self.get_paginated_response([serializers.question_row_data(row, tags[row["id"]]) for row in rows])
+
     @extend_schema(request=serializers.QuestionWriteSerializer, responses={201: serializers.QuestionSerializer})
     def post(self, request):
         """File a question: open for forecasts at once, or a draft with `"draft": true`."""
@@ -195,11 +201,11 @@ class QuestionForecastsView(generics.ListAPIView):
     @extend_schema(request=serializers.ForecastWriteSerializer, responses={201: serializers.ForecastSerializer})
     def post(self, request, pk):
         """Forecast with a probability, a percent or an estimative phrase; sources need made_at, quote and url."""
-        question = question_or_404(request.user, pk)
         forecast_input = serializers.ForecastWriteSerializer(data=request.data)
         forecast_input.is_valid(raise_exception=True)
-        forecast = forecast_submit(question=question, recorded_by=request.user, **forecast_input.validated_data)
-        return Response(serializers.ForecastSerializer(forecast).data, status=status.HTTP_201_CREATED)
+        # The service's locked fetch of the question is the visibility check (the same 404).
+        forecast = forecast_submit(question_id=pk, recorded_by=request.user, **forecast_input.validated_data)
+        return Response(serializers.forecast_data(forecast), status=status.HTTP_201_CREATED)
 
 
 class QuestionResolveView(generics.GenericAPIView):

@@ -35,7 +35,16 @@ from forecasts.models.questions import (
     within_year_bounds,
 )
 from forecasts.models.resolutions import ResolutionEvent, WindowChange
-from forecasts.models.scores import AuthorAccuracy, CalibrationReport, ClosingAggregate, ExtremizingFactor, Score
+from forecasts.models.scores import (
+    QUESTIONS_BIN,
+    ROLLUP_BINS,
+    AuthorAccuracy,
+    CalibrationReport,
+    ClosingAggregate,
+    ExtremizingFactor,
+    Score,
+    ScoreRollup,
+)
 
 __all__ = [
     "CROWD_MOVE_POINTS_DEFAULT",
@@ -46,6 +55,8 @@ __all__ = [
     "MIN_MEMBERS",
     "PROBABILITY_MAX",
     "PROBABILITY_MIN",
+    "QUESTIONS_BIN",
+    "ROLLUP_BINS",
     "STALE_FORECAST_DAYS_DEFAULT",
     "YEAR_BOUNDS_MESSAGE",
     "ActionTokenUse",
@@ -70,6 +81,7 @@ __all__ = [
     "QuestionStatus",
     "ResolutionEvent",
     "Score",
+    "ScoreRollup",
     "Source",
     "Tag",
     "Team",

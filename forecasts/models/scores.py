@@ -191,3 +191,73 @@ class ClosingAggregate(models.Model):
 
     def __str__(self):
         return f"crowd of question {self.question_id} at its close"
+
+
+class ExactSumField(models.Field):
+    """A `numeric` without a fixed scale: a sum of float columns kept exactly (PostgreSQL)."""
+
+    description = "An exact decimal sum"
+
+    def db_type(self, connection):
+        return "numeric"
+
+
+ROLLUP_BINS = 10  # the calibration endpoint's default uniform bins: the only binning the rollup keeps
+QUESTIONS_BIN = -1  # an everyone row with this bin counts the group's distinct questions in `count`
+
+
+class ScoreRollup(models.Model):
+    """Per-bin sums of the stored scores, maintained by PostgreSQL triggers on the score table (in the
+    transaction that writes the scores), so calibration reads a few thousand rows instead of every score.
+
+    One row per (author, team, kind, resolution month, counts_from, bin): the author is a forecaster,
+    a source, or nobody for everyone's rows. `counts_from` is the window end of a question resolved
+    before its window ended (its scores count only once the window has ended), else empty. Sums
+    are exact (`numeric`), so adding rows up gives the same numbers as summing the scores directly.
+    Ids are plain integers, not foreign keys: a cascade deleting scores goes through the triggers.
+    Rebuilt from the scores by `score_rollup_rebuild` (`manage.py recompute_scores`).
+    """
+
+    forecaster_id = models.BigIntegerField(null=True, blank=True)
+    source_id = models.BigIntegerField(null=True, blank=True)
+    team_id = models.BigIntegerField(null=True, blank=True)
+    question_kind = models.CharField(max_length=32, choices=QuestionKind.choices)
+    resolved_month = models.DateField(help_text="The first day of the resolution's month (UTC).")
+    counts_from = models.DateTimeField(null=True, blank=True)
+    bin = models.SmallIntegerField(help_text=f"Uniform bin of {ROLLUP_BINS}; {QUESTIONS_BIN} counts questions.")
+    count = models.BigIntegerField()
+    sum_outcome = models.BigIntegerField()
+    relative_count = models.BigIntegerField()
+    coverage_count = models.BigIntegerField()
+    sum_probability = ExactSumField()
+    sum_probability_squared = ExactSumField()
+    sum_probability_outcome = ExactSumField()
+    sum_brier = ExactSumField()
+    sum_log_loss = ExactSumField()
+    sum_time_averaged_brier = ExactSumField()
+    sum_relative_brier = ExactSumField()
+    sum_coverage = ExactSumField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "forecaster_id",
+                    "source_id",
+                    "team_id",
+                    "question_kind",
+                    "resolved_month",
+                    "counts_from",
+                    "bin",
+                ],
+                nulls_distinct=False,
+                name="score_rollup_key",
+            ),
+        ]
+        indexes = [
+            # Rows emptied by a delete are removed at once; this finds them without a scan.
+            models.Index(fields=["id"], condition=Q(count=0), name="score_rollup_empty_idx"),
+        ]
+
+    def __str__(self):
+        return f"rollup {self.forecaster_id or self.source_id or 'everyone'} bin {self.bin}: {self.count}"

@@ -44,6 +44,7 @@ from forecasts.selectors.groups import (
 from forecasts.selectors.intake import intake_candidates_for, report_statements_for
 from forecasts.selectors.questions import (
     QUESTION_LIST_COLUMNS,
+    QUESTION_ROW_COLUMNS,
     forecast_export_rows,
     forecast_list_for,
     notification_list_for,
@@ -52,6 +53,8 @@ from forecasts.selectors.questions import (
     question_get_for,
     question_list_for,
     question_page_for,
+    question_rows,
+    question_tag_names,
     questions_as_listed_for,
     resolution_history_for,
     source_list_for,
@@ -66,6 +69,7 @@ __all__ = [
     "EDGE_TOLERANCE",
     "MAX_BINS",
     "QUESTION_LIST_COLUMNS",
+    "QUESTION_ROW_COLUMNS",
     "STRATEGIES",
     "GroupScore",
     "ImpliedDistribution",
@@ -101,6 +105,8 @@ __all__ = [
     "question_get_for",
     "question_list_for",
     "question_page_for",
+    "question_rows",
+    "question_tag_names",
     "questions_as_listed_for",
     "report_statements_for",
     "resolution_history_for",

@@ -21,9 +21,10 @@ import dataclasses
 import functools
 import operator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
 
 import numpy as np
+from django.db import connection
 from django.db.models import (
     Avg,
     Case,
@@ -33,18 +34,30 @@ from django.db.models import (
     FloatField,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Cast, Ceil, Greatest, Least, TruncMonth
+from django.db.models.functions import Cast, Ceil, Coalesce, Greatest, Least, TruncMonth
+from django.utils import timezone
 
 from forecasts import aggregation, scoring
-from forecasts.access import authors_visible_to, scores_visible_to
+from forecasts.access import authors_visible_to, score_rollups_visible_to, scores_visible_to
 from forecasts.estimative import YARDSTICKS
-from forecasts.models import ClosingAggregate, Confidence, ExtremizingFactor, Question, Score, Source
+from forecasts.models import (
+    QUESTIONS_BIN,
+    ROLLUP_BINS,
+    ClosingAggregate,
+    Confidence,
+    ExtremizingFactor,
+    Question,
+    Score,
+    Source,
+)
+from forecasts.models.scores import ExactSumField
 
 DEFAULT_BINS = 10
 MAX_BINS = 100
@@ -128,29 +141,132 @@ def quantile_edges(probabilities: list[float], bins: int) -> list[float]:
     return [float(edge) for edge in np.percentile(probabilities, np.linspace(0, 1, bins + 1) * 100)]
 
 
+SUM_COLUMNS = (
+    "sum_probability", "sum_probability_squared", "sum_probability_outcome", "sum_brier", "sum_log_loss",
+    "sum_time_averaged_brier", "sum_relative_brier", "sum_coverage",
+)  # fmt: skip
+COUNT_COLUMNS = ("count", "sum_outcome", "relative_count", "coverage_count")
+
+
+def exact(column: str):
+    """A float column as an exact numeric: sums of these do not depend on the order of the rows."""
+    return Cast(column, ExactSumField())
+
+
+def exact_sum(expression) -> Sum:
+    return Sum(expression, output_field=ExactSumField())
+
+
+def rows_as_floats(rows) -> list[dict]:
+    """Grouped rows with each exact sum rounded once to a float (None stays None)."""
+    return [
+        {
+            "bin": row["bin"],
+            **{column: int(row[column]) for column in COUNT_COLUMNS},
+            **{column: None if row[column] is None else float(row[column]) for column in SUM_COLUMNS},
+        }
+        for row in rows
+    ]
+
+
 def bin_sums(scores: QuerySet[Score], bin_expression) -> list[dict]:
-    """Per-bin sums, one row per non-empty bin, in one grouped query."""
-    probability_times_outcome = ExpressionWrapper(F("probability") * F("outcome"), output_field=FloatField())
-    return list(
+    """Per-bin sums, one row per non-empty bin, in one grouped query.
+
+    Summed exactly (as numerics) and rounded once, so the result does not depend on the order
+    PostgreSQL adds the rows in, and equals the calibration rollup's sums of the same scores.
+    """
+    product = ExpressionWrapper(exact("probability") * F("outcome"), output_field=ExactSumField())
+    square = ExpressionWrapper(exact("probability") * exact("probability"), output_field=ExactSumField())
+    return rows_as_floats(
         scores.annotate(bin=bin_expression)
         .values("bin")
         .annotate(
             # COUNT(*), not COUNT(id): the covering index for one forecaster has no id column.
             count=Count("*"),
-            sum_probability=Sum("probability"),
-            sum_outcome=Sum("outcome"),
-            sum_probability_squared=Sum(F("probability") * F("probability")),
-            sum_probability_outcome=Sum(probability_times_outcome),
-            sum_brier=Sum("brier"),
-            sum_log_loss=Sum("log_loss"),
-            sum_time_averaged_brier=Sum("time_averaged_brier"),
-            sum_relative_brier=Sum("relative_brier"),
+            sum_probability=exact_sum(exact("probability")),
+            sum_outcome=Coalesce(Sum("outcome"), 0),
+            sum_probability_squared=exact_sum(square),
+            sum_probability_outcome=exact_sum(product),
+            sum_brier=exact_sum(exact("brier")),
+            sum_log_loss=exact_sum(exact("log_loss")),
+            sum_time_averaged_brier=exact_sum(exact("time_averaged_brier")),
+            sum_relative_brier=exact_sum(exact("relative_brier")),
             relative_count=Count("relative_brier"),
-            sum_coverage=Sum("coverage"),
+            sum_coverage=exact_sum(exact("coverage")),
             coverage_count=Count("coverage"),
         )
         .order_by("bin")
     )
+
+
+# The rollup -------------------------------------------------------------------------------------
+
+
+def month_start(moment: datetime | None) -> bool:
+    """Whether `moment` is the first instant of a month in UTC (or absent): a bound the rollup can use."""
+    if moment is None:
+        return True
+    moment = moment.astimezone(UTC)
+    return moment.day == 1 and moment.time() == time(0)
+
+
+def rollup_answers(filters: ScoreFilters, *, bins: int, strategy: str, now: datetime | None) -> bool:
+    """Whether the calibration rollup answers this query exactly; otherwise the scores are read directly.
+
+    It keeps uniform bins of ROLLUP_BINS by author, team, kind and resolution month, for the
+    present (`now` not given): not a tag, a confidence level, a group, another binning, a date bound inside a month, a past
+    `now`, or a forecaster and a source at once.
+    """
+    return (
+        connection.vendor == "postgresql"
+        and now is None
+        and strategy == "uniform"
+        and bins == ROLLUP_BINS
+        and not filters.tag
+        and not filters.confidence
+        and filters.group_id is None
+        and (filters.forecaster_id is None or filters.source_id is None)
+        and month_start(filters.resolved_after)
+        and month_start(filters.resolved_before)
+    )
+
+
+def rollup_bin_sums(user, filters: ScoreFilters) -> tuple[list[dict], int]:
+    """Per-bin sums and the number of questions from the rollup rows the user may see: one query."""
+    rows = score_rollups_visible_to(user)
+    if filters.forecaster_id is not None:
+        # A forecaster the caller may not see counts as one that does not exist: no scores.
+        forecaster = authors_visible_to(user).filter(pk=filters.forecaster_id).values("pk")
+        rows = rows.filter(forecaster_id__in=forecaster)
+    elif filters.source_id is not None:
+        rows = rows.filter(source_id=filters.source_id, forecaster_id__isnull=True)
+    else:
+        rows = rows.filter(forecaster_id__isnull=True, source_id__isnull=True)
+    if filters.kind:
+        rows = rows.filter(question_kind=filters.kind)
+    if filters.team_id is not None:
+        rows = rows.filter(team_id=filters.team_id)
+    if filters.resolved_after is not None:
+        rows = rows.filter(resolved_month__gte=filters.resolved_after.astimezone(UTC).date())
+    if filters.resolved_before is not None:
+        rows = rows.filter(resolved_month__lt=filters.resolved_before.astimezone(UTC).date())
+    # Counted once the window has ended, as `Score.objects.counted`: a question resolved before
+    # its window ended has its window end as counts_from; for the others it ended before the resolution.
+    rows = rows.filter(Q(counts_from__isnull=True) | Q(counts_from__lte=timezone.now()))
+    grouped = rows_as_floats(
+        rows.values("bin")
+        .annotate(
+            **{column: Sum(column) for column in COUNT_COLUMNS},
+            **{column: exact_sum(column) for column in SUM_COLUMNS},
+        )
+        .order_by("bin")
+    )
+    bins = [row for row in grouped if row["bin"] != QUESTIONS_BIN]
+    if filters.forecaster_id is not None or filters.source_id is not None:
+        questions = sum(row["count"] for row in bins)  # one score per author and question
+    else:
+        questions = sum(row["count"] for row in grouped if row["bin"] == QUESTIONS_BIN)
+    return bins, questions
 
 
 def empty_calibration() -> dict:
@@ -236,9 +352,22 @@ def calibration_for(
     strategy: str = "uniform",
     now: datetime | None = None,
 ) -> dict:
-    """Calibration of the final forecasts the user may see: 2 queries (uniform) or 3 (quantile)."""
+    """Calibration of the final forecasts the user may see: from the rollup when it can answer (one
+    query), else from the scores (2 queries uniform, 3 quantile); the same numbers either way."""
     if not 1 <= bins <= MAX_BINS:
         raise ValueError(f"bins must be between 1 and {MAX_BINS}, got {bins}")
+    if rollup_answers(filters, bins=bins, strategy=strategy, now=now):
+        rows, questions = rollup_bin_sums(user, filters)
+        if not rows:
+            return empty_calibration()
+        return calibration_from_bin_sums(rows, [index / bins for index in range(bins + 1)], questions=questions)
+    return calibration_from_scores(user, filters=filters, bins=bins, strategy=strategy, now=now)
+
+
+def calibration_from_scores(
+    user, *, filters: ScoreFilters, bins: int, strategy: str, now: datetime | None = None
+) -> dict:
+    """Calibration read from the scores themselves: 2 queries (uniform) or 3 (quantile)."""
     scores = scores_for(user, filters, now=now)
     if strategy == "uniform":
         edges = [index / bins for index in range(bins + 1)]

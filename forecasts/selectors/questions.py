@@ -70,6 +70,25 @@ def question_page_for(user) -> QuerySet[Question]:
     return question_list_for(user).only(*QUESTION_LIST_COLUMNS)
 
 
+QUESTION_ROW_COLUMNS = (*QUESTION_LIST_COLUMNS, "my_probability", "crowd_visible")
+
+
+def question_rows(questions: QuerySet[Question]) -> QuerySet:
+    """The list's questions (already visibility-filtered, filtered and ordered) as dicts of the columns
+    it shows, for `question_tag_names` and the list's serializer: no model objects on the hot path."""
+    return questions.prefetch_related(None).values(*QUESTION_ROW_COLUMNS)
+
+
+def question_tag_names(question_ids: list[int]) -> dict[int, list[str]]:
+    """Each question's tag names in tag order, for a page of questions: one query."""
+    names: dict[int, list[str]] = {question_id: [] for question_id in question_ids}
+    if question_ids:
+        tagged = Question.tags.through.objects.filter(question_id__in=question_ids)
+        for question_id, name in tagged.order_by("tag__name", "tag_id").values_list("question_id", "tag__name"):
+            names[question_id].append(name)
+    return names
+
+
 def question_get_for(user, *, question_id: int) -> Question:
     """One visible question, annotated like the list; the same 404 whether it is hidden or missing."""
     return question_or_404(user, question_id, queryset=questions_as_listed_for(user))

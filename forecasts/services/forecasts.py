@@ -60,7 +60,8 @@ def probability_from_input(
 @transaction.atomic
 def forecast_submit(
     *,
-    question: Question,
+    question: Question | None = None,
+    question_id: int | None = None,
     recorded_by,
     probability: float | None = None,
     percent: float | None = None,
@@ -73,10 +74,13 @@ def forecast_submit(
     quote: str = "",
     url: str = "",
 ) -> Forecast:
-    """Record a forecast; a user's own is stamped now, a source's statement keeps its past date."""
+    """Record a forecast on `question` (or the one of `question_id`); a user's own is stamped now, a
+    source's statement keeps its past date."""
     # Locked, so concurrent submissions cannot lose an aggregate update; fetched through the
-    # visibility filter, so the check costs no round trip of its own.
-    question = question_or_404(recorded_by, question.pk, queryset=Question.objects.select_for_update(of=("self",)))
+    # visibility filter, so the check costs no round trip of its own: a question the recorder may
+    # not see is the same 404 as a missing one.
+    question_id = question.pk if question is not None else question_id
+    question = question_or_404(recorded_by, question_id, queryset=Question.objects.select_for_update(of=("self",)))
     value, phrase, yardstick = probability_from_input(
         probability=probability, percent=percent, phrase=phrase, yardstick=yardstick
     )

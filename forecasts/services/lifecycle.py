@@ -8,6 +8,7 @@ the whole sequence (sweep, then digests, then webhooks) that beat runs every min
 passes it in (beat queues one task per delivery, the command sends inline).
 """
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,17 +16,22 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.db.models import F
+from django.db.models import Case, DurationField, F, IntegerField, Value, When
 from django.utils import timezone
 
+from forecasts.access import row_user_may_see_column
 from forecasts.models import Notification, Question
 from forecasts.services.batches import in_locked_batches
 from forecasts.services.deliveries import DeliveryTally, webhook_deliveries_due
+from forecasts.services.notifications import notifications_create
 from forecasts.services.nudges import crowd_moves_nudge, nudges_arm, stale_forecasts_nudge
 from forecasts.services.reminders import (
     closing_soon_notify,
     escalations_send,
+    group_speakers,
+    ready_to_resolve_notification,
     reminder_offset,
+    reminder_round_due,
     resolutions_notify,
     resolver_reminders_send,
 )
@@ -68,26 +74,57 @@ class LifecycleRun:
     webhooks: DeliveryTally
 
 
-def questions_close_due(*, now: datetime, batch_size: int) -> list[int]:
-    """Close every open question whose window has ended; `closed_at` is the window's end.
+def per_round(by_round: dict[int, list[int]], value_of, output_field):
+    """SQL for `value_of(round)` of each row, given the ids in each round: a constant when the batch
+    has one round (the usual case), else a CASE over the few distinct rounds, never one branch per row."""
+    if len(by_round) == 1:
+        return Value(value_of(next(iter(by_round))), output_field=output_field)
+    whens = [When(pk__in=ids, then=Value(value_of(number))) for number, ids in by_round.items()]
+    return Case(*whens, output_field=output_field)
 
-    The window end, not the sweep's clock, is when the question closed: calibration and the
-    reminder schedule then do not depend on how late the sweep ran. The first reminder round
-    ("ready to resolve") is left due for `resolver_reminders_send`, which runs next.
+
+def questions_close_due(
+    *, now: datetime, batch_size: int, notifications: list[Notification] | None = None
+) -> list[int]:
+    """Close every open question whose window has ended, and send its first reminder round.
+
+    `closed_at` is the window's end, not the sweep's clock: calibration and the reminder schedule
+    then do not depend on how late the sweep ran. The owner's "ready to resolve" notice (the latest
+    round due since the close, as `resolver_reminders_send` would send it) is created in the same
+    batch, and the row is written once: its status, close, round and next reminder in one UPDATE.
+    The notices created are appended to `notifications`.
     """
 
-    def close(ids: list[int]) -> list[int]:
-        Question.objects.filter(pk__in=ids, status=Question.Status.OPEN).update(
+    def close(rows: list[Question]) -> list[int]:
+        new_round = {question.pk: reminder_round_due(now - question.window_end) + 1 for question in rows}
+        by_round: dict[int, list[int]] = {}
+        for pk, number in new_round.items():
+            by_round.setdefault(number, []).append(pk)
+        Question.objects.filter(pk__in=new_round, status=Question.Status.OPEN).update(
             status=Question.Status.AWAITING_RESOLUTION,
             closed_at=F("window_end"),
-            next_reminder_at=F("window_end") + reminder_offset(0),
-            reminder_round=0,
+            next_reminder_at=F("window_end") + per_round(by_round, reminder_offset, DurationField()),
+            reminder_round=per_round(by_round, lambda number: number, IntegerField()),
             next_escalation_at=F("resolve_by"),
             updated_at=now,
         )
-        return ids
+        speakers = group_speakers(rows)  # after the UPDATE: a group speaks through its first member awaiting
+        ready = [
+            ready_to_resolve_notification(question, closed_at=question.window_end, round_due=new_round[question.pk] - 1)
+            for question in rows
+            if new_round[question.pk] >= 1 and question.owner_may_see and question.pk in speakers
+        ]
+        created = notifications_create(notifications=ready, now=now)
+        if notifications is not None:
+            notifications.extend(created)
+        return list(new_round)
 
-    due = Question.objects.due_to_close(now).order_by("window_end", "id").values_list("pk", flat=True)
+    due = row_user_may_see_column(
+        Question.objects.due_to_close(now).only("pk", "title", "owner_id", "window_end", "resolve_by", "group_id"),
+        name="owner_may_see",
+        user="owner_id",
+        question="",
+    ).order_by("window_end", "id")
     return in_locked_batches(due, close, batch_size=batch_size)
 
 
@@ -97,7 +134,7 @@ def lifecycle_sweep(*, now: datetime | None = None) -> SweepReport:
     batch_size = settings.FOREWARN["SWEEP_BATCH_SIZE"]
     report = SweepReport(now=now)
     steps = [
-        ("close", questions_close_due, report.closed),
+        ("close", functools.partial(questions_close_due, notifications=report.notifications), report.closed),
         ("remind", resolver_reminders_send, report.notifications),
         ("escalate", escalations_send, report.notifications),
         ("closing_soon", closing_soon_notify, report.notifications),

@@ -97,6 +97,32 @@ def group_speakers(rows: list[Question]) -> set[int]:
     return speakers
 
 
+def resolver_notification(
+    question: Question, *, closed_at: datetime, round_due: int, kind, message: str
+) -> Notification:
+    """The owner's notice of reminder round `round_due` (unsaved), with the round's dedupe key."""
+    return Notification(
+        user_id=question.owner_id,
+        question_id=question.pk,
+        kind=kind,
+        round=round_due,
+        dedupe_key=f"resolve:{question.pk}:{key_moment(closed_at)}:{round_due}",
+        message=message,
+    )
+
+
+def ready_to_resolve_notification(question: Question, *, closed_at: datetime, round_due: int) -> Notification:
+    """The owner's first notice after the close (unsaved): sent by the close itself, or by the
+    reminder step for a question whose schedule was re-armed."""
+    return resolver_notification(
+        question,
+        closed_at=closed_at,
+        round_due=round_due,
+        kind=Notification.Kind.READY_TO_RESOLVE,
+        message=ready_to_resolve_message(question),
+    )
+
+
 def resolver_reminders_send(*, now: datetime, batch_size: int) -> list[Notification]:
     """Remind each resolver whose reminder is due: the latest round due only, then schedule the next.
 
@@ -118,19 +144,18 @@ def resolver_reminders_send(*, now: datetime, batch_size: int) -> list[Notificat
             round_due = reminder_round_due(now - closed_at)
             if round_due >= question.reminder_round:
                 first = question.reminder_round == 0
-                if question.pk in owner_may_see and question.pk in speakers:
+                if question.pk in owner_may_see and question.pk in speakers and first:
                     notifications.append(
-                        Notification(
-                            user_id=question.owner_id,
-                            question_id=question.pk,
-                            kind=Notification.Kind.READY_TO_RESOLVE if first else Notification.Kind.REMINDER,
-                            round=round_due,
-                            dedupe_key=f"resolve:{question.pk}:{key_moment(closed_at)}:{round_due}",
-                            message=(
-                                ready_to_resolve_message(question)
-                                if first
-                                else reminder_message(question, closed_at=closed_at, now=now)
-                            ),
+                        ready_to_resolve_notification(question, closed_at=closed_at, round_due=round_due)
+                    )
+                elif question.pk in owner_may_see and question.pk in speakers:
+                    notifications.append(
+                        resolver_notification(
+                            question,
+                            closed_at=closed_at,
+                            round_due=round_due,
+                            kind=Notification.Kind.REMINDER,
+                            message=reminder_message(question, closed_at=closed_at, now=now),
                         )
                     )
                 question.reminder_round = round_due + 1

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
@@ -304,7 +304,8 @@ def questions_scores_recompute(question_ids: Iterable[int]) -> tuple[int, int, l
 
 
 def scores_recompute_all(*, batch_size: int = RECOMPUTE_BATCH_SIZE) -> tuple[int, int, list[int]]:
-    """Rebuild every stored score, batch by batch: each resolved question's, and drop any others."""
+    """Rebuild every stored score, batch by batch: each resolved question's, and drop any others; then
+    the calibration rollup."""
     has_scores = Exists(Score.objects.filter(question_id=OuterRef("pk")))
     candidates = Question.objects.filter(Q(status=Question.Status.RESOLVED) | has_scores).order_by("pk")
     questions = stored = 0
@@ -315,7 +316,20 @@ def scores_recompute_all(*, batch_size: int = RECOMPUTE_BATCH_SIZE) -> tuple[int
         questions, stored = questions + batch_questions, stored + batch_stored
         failed += batch_failed
         last_id = batch[-1]
+    score_rollup_rebuild()
     return questions, stored, failed
+
+
+@transaction.atomic
+def score_rollup_rebuild() -> None:
+    """Rebuild the calibration rollup from the stored scores (PostgreSQL; elsewhere there is none).
+
+    Triggers on the score table keep it in step with every write in the scores' own transaction;
+    this is for data loaded with triggers off (the bench's COPY) and for `recompute_scores`.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT forecasts_score_rollup_rebuild()")
 
 
 def questions_missing_scores() -> QuerySet[Question]:

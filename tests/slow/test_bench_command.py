@@ -29,6 +29,8 @@ def test_bench_runs_end_to_end_at_a_tiny_scale(tmp_path):
     if "postgresql" not in database["ENGINE"]:
         pytest.skip("the bench runs on PostgreSQL only")
     results_path = tmp_path / "results.json"
+    document = tmp_path / "performance.md"
+    document.write_text("# Performance\n")
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.bench",
@@ -42,7 +44,7 @@ def test_bench_runs_end_to_end_at_a_tiny_scale(tmp_path):
     command = [
         sys.executable, "manage.py", "bench", "--scale", "0.01", "--runs", "1", "--json", str(results_path),
         "--database", f"forewarn_bench_test_{os.getpid()}", "--port", str(free_bench_port()),
-        "--requests", "40", "--duration", "10",
+        "--requests", "40", "--duration", "10", "--doc", str(document),
     ]  # fmt: skip
     finished = subprocess.run(
         command, cwd=settings.BASE_DIR, env=environment, capture_output=True, text=True, timeout=600
@@ -64,3 +66,7 @@ def test_bench_runs_end_to_end_at_a_tiny_scale(tmp_path):
     assert any(name.startswith("sweep closing") for name in names)
     assert all(figure["value"] > 0 and figure["baseline"] > 0 for figure in results["figures"])
     assert all(figure["ratio"] is not None for figure in results["figures"])
+    assert any(name.startswith("calibration, everyone through gunicorn") for name in names)
+    assert set(results["sweep"]["median_ms_by_batch_size"]) == {"100", "250", "500", "1000", "2000"}
+    written = document.read_text()
+    assert written.startswith("# Performance\n") and "| Figure | Forewarn | Baseline |" in written

@@ -2,10 +2,11 @@
 
 Exists only under DJANGO_SETTINGS_MODULE=config.settings.bench (`make bench`), which installs this
 app and mounts its baseline views, with DATABASE_URL pointing to PostgreSQL. The bench never
-touches that database's tables: it creates its own databases next to it (`forewarn_bench` and
-`forewarn_bench_10k`), migrates, loads, measures and drops them.
+touches that database's tables: it creates its own databases next to it (`--database`, by default
+`forewarn_bench_<pid>`, and the same name with `_10k`), migrates, loads, measures and drops them.
 """
 
+import socket
 import statistics
 import time
 from pathlib import Path
@@ -21,6 +22,14 @@ from bench.load import submission_figures
 from bench.sweep import sweep_figures
 from forecasts.models import Question
 from forecasts.services import question_scores_recompute
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, for the bench's gunicorn."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
 
 GROWTH_SCALE = 0.01  # 10,000 forecasts: the small data set the one-forecaster endpoint is compared at
 RECOMPUTE_SAMPLE = 20
@@ -38,8 +47,22 @@ class Command(BaseCommand):
         parser.add_argument("--json", type=Path, default=None, help="Results file (default var/bench/results.json).")
         parser.add_argument("--seed", type=int, default=20220224)
         parser.add_argument("--keep", action="store_true", help="Keep the bench database for a look afterwards.")
-        parser.add_argument("--database", default=database.BENCH_DATABASE_PREFIX, help="Name of the bench database.")
-        parser.add_argument("--port", type=int, default=8601, help="Port of the gunicorn the bench starts.")
+        parser.add_argument(
+            "--database",
+            default=None,
+            help="Name of the bench database (containing 'bench'; a second one gets '_10k' appended). "
+            "Default: forewarn_bench_<process id>, so two runs on one server never collide.",
+        )
+        parser.add_argument(
+            "--port", type=int, default=0, help="Port of the gunicorn the bench starts (0: a free one)."
+        )
+        parser.add_argument(
+            "--doc",
+            type=Path,
+            default=Path(settings.BASE_DIR) / "docs" / "performance.md",
+            help="Write the results table into this file's results section (default docs/performance.md).",
+        )
+        parser.add_argument("--no-doc", action="store_true", help="Do not write the results into a document.")
         parser.add_argument("--requests", type=int, default=None, help="Submissions per run (default scales).")
         parser.add_argument("--duration", type=float, default=10.0, help="At most this many seconds per load run.")
         parser.add_argument("--concurrency", type=int, default=4, help="Load generator threads.")
@@ -51,14 +74,22 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         if options["scale"] <= 0 or options["runs"] < 1:
             raise CommandError("--scale must be positive and --runs at least 1.")
-        if not options["database"].startswith(database.BENCH_DATABASE_PREFIX):
-            raise CommandError(f"--database must start with {database.BENCH_DATABASE_PREFIX!r}.")
+        options["database"] = options["database"] or database.default_database_name()
+        try:
+            database.database_name_check(options["database"])
+        except database.BadDatabaseName as error:
+            raise CommandError(str(error)) from error
+        options["port"] = options["port"] or free_port()
         json_path = options["json"] or Path(settings.VAR_DIR) / "bench" / "results.json"
         began = time.perf_counter()
         results, figures = self.bench(options)
         results["bench_seconds"] = time.perf_counter() - began
+        results["finished_at"] = timezone.now().strftime("%Y-%m-%d %H:%M UTC")
         report.results_write(json_path, results)
         self.stdout.write("\n" + report.figures_table(figures))
+        if not options["no_doc"]:
+            report.document_write(options["doc"], results, figures)
+            self.stdout.write(f"\nwrote the results section of {options['doc']}")
         self.stdout.write(f"\nresults: {json_path}; the whole bench took {results['bench_seconds']:.0f} s")
 
     def bench(self, options) -> tuple[dict, list[measure.Figure]]:
@@ -94,6 +125,7 @@ class Command(BaseCommand):
             log("calibration...")
             calibration, results["calibration_agreement"] = measure.calibration_figures(data, runs=runs)
             figures += calibration
+            figures += measure.rollup_figures(data, runs=runs)
             main_seconds = measure.one_forecaster_seconds(data, runs=runs)
             figures.append(
                 measure.Figure(
@@ -110,7 +142,7 @@ class Command(BaseCommand):
             log("question list...")
             question_list, results["question_list_queries"] = measure.question_list_figures(data, runs=runs)
             figures += question_list
-            log("forecast submission through gunicorn...")
+            log("calibration over HTTP and forecast submission through gunicorn...")
             submission, results["submission"] = submission_figures(
                 data,
                 database_url=database.database_url(options["database"]),
@@ -119,7 +151,8 @@ class Command(BaseCommand):
                 count=options["requests"] or max(100, round(2_000 * min(scale, 1.0))),
                 duration=options["duration"],
                 concurrency=options["concurrency"],
-                log_path=Path(settings.VAR_DIR) / "bench" / "gunicorn.log",
+                log_path=Path(settings.VAR_DIR) / "bench" / f"gunicorn-{options['database']}.log",
+                calibration_floors=results["calibration_agreement"],
             )
             figures += submission
             log("sweep...")
