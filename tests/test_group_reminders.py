@@ -75,7 +75,6 @@ def test_a_ladder_whose_first_rung_is_resolved_hands_the_ladder_to_the_next(owne
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_sweeps_send_one_reminder_per_group_per_round(owner):
     groups = [group_due(owner, members=8) for _ in range(3)]
-    services.questions_close_due(now=T0 + timedelta(minutes=1), batch_size=100)
     barrier = threading.Barrier(2)
     created: list[list[Notification]] = [[], []]
     errors = []
@@ -83,8 +82,9 @@ def test_two_concurrent_sweeps_send_one_reminder_per_group_per_round(owner):
     def run(slot):
         try:
             barrier.wait(timeout=10)
-            # One row per batch: the two sweeps interleave, each holding different members.
-            created[slot] = services.resolver_reminders_send(now=T0 + timedelta(minutes=1), batch_size=1)
+            # One row per batch: the two sweeps interleave, each closing different members and
+            # sending the first round with the close.
+            services.questions_close_due(now=T0 + timedelta(minutes=1), batch_size=1, notifications=created[slot])
         except Exception as error:
             errors.append(error)
         finally:

@@ -427,10 +427,10 @@ def group_with(owner, forecasters, members: int) -> QuestionGroup:
 
 
 GROUP_QUERIES = {
-    # token 1 + moderator check 2 + the view's own
-    "/api/groups/": 1 + 2 + 4,  # count, page, members, their tags
-    "/api/groups/{id}/": 1 + 2 + 3,  # the group, its members, their tags
-    "/api/groups/{id}/scores/": 1 + 2 + 3 + 1,  # the group as above, then the scores
+    # the token with its user and permissions 1 + the view's own
+    "/api/groups/": 1 + 4,  # count, page, members, their tags
+    "/api/groups/{id}/": 1 + 3,  # the group, its members, their tags
+    "/api/groups/{id}/scores/": 1 + 3 + 1,  # the group as above, then the scores
 }
 
 

@@ -108,7 +108,7 @@ def questions_close_due(
             next_escalation_at=F("resolve_by"),
             updated_at=now,
         )
-        speakers = group_speakers(rows)  # after the UPDATE: a group speaks through its first member awaiting
+        speakers = group_speakers(rows, now=now)  # a group speaks through its first member due
         ready = [
             ready_to_resolve_notification(question, closed_at=question.window_end, round_due=new_round[question.pk] - 1)
             for question in rows

@@ -82,13 +82,19 @@ def reminder_schedule_save(questions: list[Question]) -> None:
         )
 
 
-def group_speakers(rows: list[Question]) -> set[int]:
+def group_speakers(rows: list[Question], *, now: datetime) -> set[int]:
     """The rows that send their own reminders: every lone question, and for a group only its first
-    member awaiting resolution (one query, and only when a row belongs to a group)."""
+    member whose window has ended and that is not yet resolved (one query, and only when a row
+    belongs to a group). The rule reads window ends, not statuses, so two sweeps closing different
+    members at once agree on the one that speaks."""
     group_ids = {question.group_id for question in rows if question.group_id is not None}
     speakers = {question.pk for question in rows if question.group_id is None}
     if group_ids:
-        first = Question.objects.filter(group_id=OuterRef("pk"), status=Question.Status.AWAITING_RESOLUTION)
+        first = Question.objects.filter(
+            group_id=OuterRef("pk"),
+            status__in=[Question.Status.OPEN, Question.Status.AWAITING_RESOLUTION],
+            window_end__lte=now,
+        )
         speakers |= set(
             QuestionGroup.objects.filter(pk__in=group_ids)
             .annotate(first=Subquery(first.order_by("group_position").values("pk")[:1]))
@@ -137,7 +143,7 @@ def resolver_reminders_send(*, now: datetime, batch_size: int) -> list[Notificat
                 Question.objects.filter(pk__in=[question.pk for question in rows]), user="owner_id", question=""
             ).values_list("pk", flat=True)
         )
-        speakers = group_speakers(rows)
+        speakers = group_speakers(rows, now=now)
         notifications = []
         for question in rows:
             closed_at = question.closed_at or question.window_end
@@ -192,7 +198,7 @@ def escalations_send(*, now: datetime, batch_size: int) -> list[Notification]:
                 logger.warning("No active moderator to escalate %d overdue question(s) to.", len(rows))
         notifications = []
         questions_by_week: dict[int, list[int]] = {}
-        speakers = group_speakers(rows)
+        speakers = group_speakers(rows, now=now)
         for question in rows:
             week = int((now - question.resolve_by) // repeat)
             questions_by_week.setdefault(week, []).append(question.pk)
