@@ -5,12 +5,14 @@ shows only what forecasts/access.py lets the user see, and a question the user m
 the same 404 as one that does not exist.
 """
 
+from datetime import timedelta
 from functools import wraps
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, DateTimeField, F, IntegerField, Value, When
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,7 +31,7 @@ from forecasts.access import (
     user_is_moderator,
 )
 from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
-from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime
+from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, safe_next, short_datetime
 from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent, WindowChange
 from forecasts.selectors import standing_probability_for
 from forecasts.services import forecast_submit, question_delete, question_resolve, question_unresolve
@@ -64,6 +66,43 @@ class AwaitingResolutionFilter(admin.SimpleListFilter):
         if self.value() == "overdue":
             awaiting = awaiting.filter(resolve_by__lt=timezone.now())
         return awaiting
+
+
+class WindowEndFilter(admin.SimpleListFilter):
+    """When the window ends: soon (to forecast before it closes) or lately (to resolve)."""
+
+    title = "window end"
+    parameter_name = "closes"
+    CHOICES = {
+        "7": ("Closing in the next 7 days", timedelta(0), timedelta(days=7)),
+        "30": ("Closing in the next 30 days", timedelta(0), timedelta(days=30)),
+        "past7": ("Closed in the past 7 days", -timedelta(days=7), timedelta(0)),
+        "past30": ("Closed in the past 30 days", -timedelta(days=30), timedelta(0)),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, (label, _, _) in self.CHOICES.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() not in self.CHOICES:
+            return queryset
+        _, start, end = self.CHOICES[self.value()]
+        now = timezone.now()
+        return queryset.filter(window_end__gte=now + start, window_end__lt=now + end)
+
+
+# Open questions first, then those awaiting an outcome, drafts, and the final ones last; the
+# unfinished by the soonest window end, the final ones the latest first.
+STATUS_ORDER = Case(
+    When(status=Question.Status.OPEN, then=Value(0)),
+    When(status=Question.Status.AWAITING_RESOLUTION, then=Value(1)),
+    When(status=Question.Status.DRAFT, then=Value(2)),
+    default=Value(3),
+    output_field=IntegerField(),
+)
+UNFINISHED_WINDOW_END = Case(
+    When(status__in=Question.FINAL_STATUSES, then=Value(None)), default=F("window_end"), output_field=DateTimeField()
+)
 
 
 class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -142,7 +181,7 @@ class QuestionAdmin(admin.ModelAdmin):
     list_display = [
         "title",
         "status",
-        "kind",
+        "outcome_label",
         "window_end_short",
         "resolve_by_short",
         "owner",
@@ -153,12 +192,13 @@ class QuestionAdmin(admin.ModelAdmin):
     list_select_related = ["owner", "team", "source"]
     list_filter = [
         AwaitingResolutionFilter,
+        WindowEndFilter,
         "status",
         "kind",
         ("tags", admin.RelatedOnlyFieldListFilter),
         ("team", admin.RelatedOnlyFieldListFilter),
-        ("window_end", admin.DateFieldListFilter),
     ]
+    ordering = [STATUS_ORDER.asc(), UNFINISHED_WINDOW_END.asc(), "-window_end", "id"]
     search_fields = ["title", "details", "source__name", "source_quote"]
     date_hierarchy = "window_end"
     list_per_page = 50
@@ -272,11 +312,15 @@ class QuestionAdmin(admin.ModelAdmin):
     def resolve_by_short(self, question):
         return short_datetime(question.resolve_by)
 
-    @admin.display(description="crowd median", ordering="crowd_probability")
+    @admin.display(description="crowd", ordering="crowd_probability")
     def crowd_median(self, question):
         return as_percent(question.crowd_probability)
 
-    @admin.display(description="my forecast")
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_label(self, question):
+        return question.get_outcome_display() if question.outcome else None
+
+    @admin.display(description="mine")
     def my_forecast(self, question):
         return as_percent(getattr(question, "my_probability", None))
 
@@ -394,9 +438,13 @@ class QuestionAdmin(admin.ModelAdmin):
                 add_service_errors(form, error)
             else:
                 self.message_user(
-                    request, f"{question.get_status_display()}: {question.get_outcome_display()}.", messages.SUCCESS
+                    request,
+                    f"{question.get_status_display()}: {question.get_outcome_display()} (“{question.title}”).",
+                    messages.SUCCESS,
                 )
-                return self.redirect_to_question(question)
+                # The home page's one-click resolve comes back to the home page.
+                question_url = reverse("admin:forecasts_question_change", args=[question.pk])
+                return HttpResponseRedirect(safe_next(request, question_url))
         return self.render_question_action(request, question, form, title="Resolve", submit_label="Record the outcome")
 
     def unresolve_view(self, request, object_id):
@@ -446,21 +494,25 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Forecasts are append-only: listed and viewed here, added from a question's page."""
 
     list_display = [
-        "made_at",
+        "made_at_short",
         "question_link",
         "author",
         "probability_percent",
         "estimative",
         "recorded_by",
-        "recorded_at",
+        "recorded_at_short",
     ]
     list_filter = ["yardstick", ("made_at", admin.DateFieldListFilter)]
     search_fields = ["question__title", "forecaster__username", "source__name", "phrase", "rationale"]
     ordering = ["-made_at", "-id"]
+    readonly_fields = ["probability_percent"]
     list_per_page = 100
     show_full_result_count = False
     fieldsets = [
-        (None, {"fields": ["question", "forecaster", "source", "probability", "phrase", "yardstick", "rationale"]}),
+        (
+            None,
+            {"fields": ["question", "forecaster", "source", "probability_percent", "phrase", "yardstick", "rationale"]},
+        ),
         ("Source statement", {"fields": ["quote", "url"]}),
         ("Times", {"fields": ["made_at", "recorded_at", "recorded_by"]}),
     ]
@@ -469,6 +521,14 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return forecasts_visible_to(request.user, super().get_queryset(request)).select_related(
             "question", "forecaster", "source", "recorded_by"
         )
+
+    @admin.display(description="made at", ordering="made_at")
+    def made_at_short(self, forecast):
+        return short_datetime(forecast.made_at)
+
+    @admin.display(description="recorded at", ordering="recorded_at")
+    def recorded_at_short(self, forecast):
+        return short_datetime(forecast.recorded_at)
 
     @admin.display(description="question", ordering="question__title")
     def question_link(self, forecast):

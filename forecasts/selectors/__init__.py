@@ -1,7 +1,7 @@
 """Reads: every query that shows data to a user, filtered by `forecasts.access`.
 
 `questions` reads questions, forecasts, resolution history, sources and notifications;
-`calibration` computes the statistics over the stored scores. Import from this package.
+`calibration` computes the statistics over the stored scores; `home` reads the home page. Import from this package.
 """
 
 from forecasts.selectors.calibration import (
@@ -26,6 +26,18 @@ from forecasts.selectors.calibration import (
     scores_for,
     uniform_bin_expression,
 )
+from forecasts.selectors.home import (
+    CLOSING_SOON,
+    HomeSection,
+    awaiting_my_resolution_for,
+    closing_soon_for,
+    crowd_column_for,
+    home_for,
+    my_latest_scores_for,
+    my_open_questions_for,
+    overdue_resolutions_for,
+    unread_notifications_for,
+)
 from forecasts.selectors.questions import (
     QUESTION_LIST_COLUMNS,
     forecast_export_rows,
@@ -44,23 +56,32 @@ from forecasts.selectors.questions import (
 
 __all__ = [
     "AUTHOR_KINDS",
+    "CLOSING_SOON",
     "DEFAULT_BINS",
     "EDGE_TOLERANCE",
     "MAX_BINS",
     "QUESTION_LIST_COLUMNS",
     "STRATEGIES",
+    "HomeSection",
     "ScoreFilters",
+    "awaiting_my_resolution_for",
     "bin_sums",
     "brier_over_time_for",
     "calibration_for",
     "calibration_from_bin_sums",
+    "closing_soon_for",
+    "crowd_column_for",
     "empty_calibration",
     "filters_description",
     "forecast_export_rows",
     "forecast_list_for",
+    "home_for",
     "leaderboard_entry",
     "leaderboard_for",
+    "my_latest_scores_for",
+    "my_open_questions_for",
     "notification_list_for",
+    "overdue_resolutions_for",
     "phrase_calibration_for",
     "phrase_row",
     "quantile_bin_expression",
@@ -76,4 +97,5 @@ __all__ = [
     "standing_probability_for",
     "uniform_bin_expression",
     "unread_notification_ids_for",
+    "unread_notifications_for",
 ]

@@ -79,6 +79,7 @@ from forecasts.services.messages import (
     reminder_message,
     resolution_message,
     score_summary_text,
+    settings_page_url,
     webhook_text,
 )
 from forecasts.services.notifications import key_moment, notifications_create, notifications_mark_read
@@ -88,6 +89,7 @@ from forecasts.services.questions import (
     question_open,
     question_update,
     resolve_by_extend,
+    seed_questions_hand_over,
 )
 from forecasts.services.reminders import (
     closing_soon_notify,
@@ -221,6 +223,8 @@ __all__ = [
     "scores_from_forecasts",
     "scores_recompute_all",
     "scoring_cutoff",
+    "seed_questions_hand_over",
+    "settings_page_url",
     "source_create",
     "stale_scores_recompute",
     "tasks_queue",

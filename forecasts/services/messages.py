@@ -24,6 +24,11 @@ def question_admin_url(question_id: int) -> str:
     return f"{settings.SITE_URL}/admin/forecasts/question/{question_id}/change/"
 
 
+def settings_page_url() -> str:
+    """The user's settings page, as an absolute link for the "change this in your settings" lines."""
+    return f"{settings.SITE_URL}/admin/settings/"
+
+
 def format_moment(moment: datetime) -> str:
     """A datetime as people read it in a message: minutes, in UTC."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -157,6 +162,7 @@ def digest_email_build(
         "has_actions": bool(to_resolve),
         "site_url": settings.SITE_URL,
         "notifications_url": f"{settings.SITE_URL}/admin/forecasts/notification/",
+        "settings_url": settings_page_url(),
         "link_days": settings.FOREWARN["ACTION_LINK_MAX_AGE_DAYS"],
         "sent_at": format_moment(now),
     }
