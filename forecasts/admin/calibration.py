@@ -19,7 +19,7 @@ from django.utils.http import urlencode
 
 from forecasts import charts, selectors
 from forecasts.access import authors_visible_to, scores_visible_to, sources_visible_to, teams_visible_to
-from forecasts.admin.support import ReadOnlyAdminMixin, as_percent, three_decimals
+from forecasts.admin.support import ReadOnlyAdminMixin, as_percent, short_date, three_decimals
 from forecasts.charts import svg_response
 from forecasts.models import QuestionKind, Source, Team
 
@@ -211,7 +211,7 @@ class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "log_loss_3",
         "time_averaged_brier_3",
         "relative_brier_3",
-        "resolved_at",
+        "resolved_at_short",
     ]
     list_filter = ["question_kind", OutcomeFilter, "yardstick"]
     # The page of one score shows the same rounded numbers as the list.
@@ -270,7 +270,11 @@ class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def log_loss_3(self, score):
         return three_decimals(score.log_loss)
 
-    @admin.display(description="time-averaged Brier", ordering="time_averaged_brier")
+    @admin.display(description="resolved", ordering="resolved_at")
+    def resolved_at_short(self, score):
+        return short_date(score.resolved_at)
+
+    @admin.display(description="time-avg. Brier", ordering="time_averaged_brier")
     def time_averaged_brier_3(self, score):
         return three_decimals(score.time_averaged_brier)
 

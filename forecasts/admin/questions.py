@@ -31,7 +31,7 @@ from forecasts.access import (
     user_is_moderator,
 )
 from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
-from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, safe_next, short_datetime
+from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, safe_next, short_date, short_datetime
 from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent, WindowChange
 from forecasts.selectors import standing_probability_for
 from forecasts.services import forecast_submit, question_delete, question_resolve, question_unresolve
@@ -177,7 +177,6 @@ class QuestionAdmin(admin.ModelAdmin):
     form = QuestionAdminForm
     formfield_overrides = URL_INPUT
     change_form_template = "admin/forecasts/question/change_form.html"
-    change_list_template = "admin/forecasts/question/change_list.html"
     list_display = [
         "title",
         "status",
@@ -310,7 +309,7 @@ class QuestionAdmin(admin.ModelAdmin):
 
     @admin.display(description="resolve by", ordering="resolve_by")
     def resolve_by_short(self, question):
-        return short_datetime(question.resolve_by)
+        return short_date(question.resolve_by)
 
     @admin.display(description="crowd", ordering="crowd_probability")
     def crowd_median(self, question):

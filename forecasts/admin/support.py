@@ -40,6 +40,11 @@ def short_datetime(moment) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
+def short_date(moment) -> str:
+    """The day alone, for a deadline whose hour the question's page shows."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d")
+
+
 def safe_next(request, default: str) -> str:
     """Where a form on another page asked to go back to, if that is a page of this site."""
     target = request.POST.get("next", "")
