@@ -8,8 +8,6 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -19,6 +17,7 @@ from forecasts.access import user_can_resolve_question
 from forecasts.management.commands.load_seeds import PRACTICE_KEY_PREFIX, SEEDS_USERNAME
 from forecasts.models import DigestDelivery, Profile, Question
 from tests import factories
+from tests.test_admin import count_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -47,14 +46,6 @@ def section_html(html: str, section: str) -> str:
 
 def title_of(html: str) -> str:
     return re.search(r"<title>(.*?)</title>", html, re.S).group(1)
-
-
-def count_queries(client, url=HOME) -> int:
-    client.get(url)  # warm the per-process caches so only per-request queries count
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(queries)
 
 
 def closed_question(owner, *, days_ago: int = 1, resolve_in: timedelta = timedelta(days=3), **fields) -> Question:
@@ -210,11 +201,11 @@ def test_home_page_query_count_does_not_grow_with_the_data(client, forecaster, e
     user = {"forecaster": forecaster, "editor": editor}[who]
     client.force_login(user)
     busy_day(user, 1)
-    few = count_queries(client)
+    few = count_queries(client, HOME)
     busy_day(user, 14)
     html = page(client)
     assert "more</a>" in html, "every section is full and says how many more there are"
-    assert count_queries(client) == few
+    assert count_queries(client, HOME) == few
 
 
 # The settings page -------------------------------------------------------------------------------

@@ -11,14 +11,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from forecasts import selectors
 from forecasts.api.serializers import SettingsSerializer, iso_duration
 from forecasts.api.throttling import WebhookTestThrottle
 from forecasts.models import Profile
 from forecasts.services import (
-    api_token_expired,
     api_token_max_age,
     api_token_rotate,
     calendar_feed_url,
@@ -71,14 +69,6 @@ def settings_save(request) -> dict[str, list[str]]:
     return {}
 
 
-def api_token_state(user) -> dict:
-    """Whether the user has an API token, since when and whether it still works (never its key)."""
-    token = Token.objects.filter(user=user).only("created").first()
-    if token is None:
-        return {"exists": False}
-    return {"exists": True, "created": token.created, "expired": api_token_expired(token)}
-
-
 def settings_view(admin_site):
     """The settings page of the signed-in user: GET shows it; POST saves, tests the webhook or rotates a secret."""
 
@@ -124,7 +114,7 @@ def settings_view(admin_site):
             "errors": errors,
             "field_errors_count": sum(len(messages_) for messages_ in errors.values()),
             "calendar_url": calendar_feed_url(profile=profile),
-            "api_token": api_token_state(request.user),
+            "api_token": selectors.api_token_state_for(request.user),
             "api_token_max_age_days": api_token_max_age().days,
             "has_webhook": bool(profile.webhook_url),
         }

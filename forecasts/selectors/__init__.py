@@ -29,6 +29,7 @@ from forecasts.selectors.calibration import (
 from forecasts.selectors.home import (
     CLOSING_SOON,
     HomeSection,
+    api_token_state_for,
     awaiting_my_resolution_for,
     closing_soon_for,
     crowd_column_for,
@@ -64,6 +65,7 @@ __all__ = [
     "STRATEGIES",
     "HomeSection",
     "ScoreFilters",
+    "api_token_state_for",
     "awaiting_my_resolution_for",
     "bin_sums",
     "brier_over_time_for",

@@ -1,4 +1,5 @@
-"""The forecaster's home page: what needs the user's attention, each part one query of fixed size.
+"""The forecaster's home page (what needs the user's attention, each part one query of fixed size) and
+what the settings page shows of the user's API token.
 
 Every read starts from `forecasts.access`, so an outsider sees nothing of other teams' questions.
 The crowd column comes from `crowd_column_for` alone, so a rule about when the crowd may be shown
@@ -10,11 +11,13 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from forecasts.access import notifications_visible_to, questions_visible_to, user_is_moderator
 from forecasts.models import LatestForecast, Notification, Question, Score
 from forecasts.selectors.calibration import ScoreFilters, calibration_for, scores_for
 from forecasts.selectors.questions import standing_probability_for
+from forecasts.services.accounts import api_token_expired
 
 HOME_ROWS = 10
 HOME_NOTIFICATIONS = 5
@@ -133,6 +136,14 @@ def my_latest_scores_for(user, *, now: datetime) -> list[Score]:
     return list(
         scores.select_related("question").only(*HOME_SCORE_COLUMNS).order_by("-resolved_at", "-id")[:HOME_SCORES]
     )
+
+
+def api_token_state_for(user) -> dict:
+    """Whether the user has an API token, since when and whether it still works (never its key)."""
+    token = Token.objects.filter(user=user).only("created").first()
+    if token is None:
+        return {"exists": False}
+    return {"exists": True, "created": token.created, "expired": api_token_expired(token)}
 
 
 def home_for(user, *, now: datetime | None = None) -> dict:
