@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from forecasts.access import notifications_visible_to
-from forecasts.admin.support import ReadOnlyAdminMixin
+from forecasts.admin.support import ReadOnlyAdminMixin, short_datetime
 from forecasts.models import Notification
 from forecasts.services import notifications_mark_read
 
@@ -30,7 +30,7 @@ class ReadFilter(admin.SimpleListFilter):
 
 
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["marker", "kind", "question_link", "message", "created_at", "emailed_at"]
+    list_display = ["marker", "kind", "question_link", "message", "created_at_short", "emailed_at"]
     list_display_links = ["kind"]
     list_filter = [ReadFilter, "kind"]
     search_fields = ["message", "question__title"]
@@ -60,9 +60,13 @@ class NotificationAdmin(admin.ModelAdmin):
         url = reverse("admin:forecasts_question_change", args=[notification.question_id])
         return format_html('<a href="{}">{}</a>', url, notification.question.title)
 
+    @admin.display(description="created", ordering="created_at")
+    def created_at_short(self, notification):
+        return short_datetime(notification.created_at)
+
     @admin.display(description="emailed", ordering="sent_at")
     def emailed_at(self, notification):
-        return notification.sent_at
+        return short_datetime(notification.sent_at) if notification.sent_at else None
 
     @admin.action(description="Mark selected notifications read")
     def mark_read(self, request, queryset):
