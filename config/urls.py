@@ -3,13 +3,10 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from forecasts import views_actions as forecasts_links
-from forecasts.admin.home import settings_view
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False), name="site-root"),
     path("favicon.ico", forecasts_links.favicon, name="favicon"),
-    # Before the admin's own URLs, whose catch-all would answer 404 for it.
-    path("admin/settings/", settings_view(admin.site), name="admin-settings"),
     path("admin/", admin.site.urls),
     path("actions/<str:token>/", forecasts_links.question_action, name="question-action"),
     path("calendar/<str:token>.ics", forecasts_links.calendar_feed, name="calendar-feed"),

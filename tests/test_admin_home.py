@@ -22,7 +22,7 @@ from tests.test_admin import count_queries
 pytestmark = pytest.mark.django_db
 
 HOME = reverse("admin:index")
-SETTINGS = reverse("admin-settings")
+SETTINGS = reverse("admin:settings")
 QUESTION_LIST = reverse("admin:forecasts_question_changelist")
 SCORE_LIST = reverse("admin:forecasts_score_changelist")
 FORECAST_LIST = reverse("admin:forecasts_forecast_changelist")

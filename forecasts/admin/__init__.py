@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 
 from forecasts.admin.calibration import CalibrationReportAdmin, ScoreAdmin, UserCalibrationAdmin
 from forecasts.admin.catalog import SourceAdmin, TagAdmin, TeamAdmin
-from forecasts.admin.home import HOME_TEMPLATE, home_index
+from forecasts.admin.home import HOME_TEMPLATE, home_index, with_settings_page
 from forecasts.admin.login import AdminLoginForm
 from forecasts.admin.notifications import DigestDeliveryAdmin, NotificationAdmin, WebhookDeliveryAdmin
 from forecasts.admin.questions import ForecastAdmin, QuestionAdmin, ResolutionEventAdmin
@@ -40,6 +40,7 @@ admin.site.index_template = HOME_TEMPLATE
 # breadcrumbs lead to every page the sidebar listed.
 admin.site.enable_nav_sidebar = False
 admin.site.index = home_index(admin.site)
+admin.site.get_urls = with_settings_page(admin.site)
 
 admin.site.register(Question, QuestionAdmin)
 admin.site.register(Forecast, ForecastAdmin)

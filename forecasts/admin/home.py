@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 
 from forecasts import selectors
 from forecasts.api.serializers import SettingsSerializer, iso_duration
@@ -36,7 +36,7 @@ def home_index(admin_site):
     index = admin_site.index
 
     def home_view(request, extra_context=None):
-        context = {"home": selectors.home_for(request.user), "settings_url": reverse("admin-settings")}
+        context = {"home": selectors.home_for(request.user)}
         return index(request, extra_context={**context, **(extra_context or {})})
 
     return home_view
@@ -69,11 +69,21 @@ def settings_save(request) -> dict[str, list[str]]:
     return {}
 
 
+def with_settings_page(admin_site):
+    """The site's URL list with the settings page first (`admin:settings`), before the admin's catch-all."""
+    admin_urls = admin_site.get_urls
+
+    def get_urls():
+        return [path("settings/", settings_view(admin_site), name="settings"), *admin_urls()]
+
+    return get_urls
+
+
 def settings_view(admin_site):
     """The settings page of the signed-in user: GET shows it; POST saves, tests the webhook or rotates a secret."""
 
     def view(request):
-        url = reverse("admin-settings")
+        url = reverse("admin:settings")
         errors: dict[str, list[str]] = {}
         values = None
         if request.method == "POST":

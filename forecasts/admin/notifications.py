@@ -85,7 +85,7 @@ class NotificationAdmin(admin.ModelAdmin):
         # The calendar feed's secret address lives on the settings page, behind a copy button.
         extra_context = {
             "title": f"Your notifications: {unread} unread",
-            "settings_url": reverse("admin-settings"),
+            "settings_url": reverse("admin:settings"),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=extra_context)
