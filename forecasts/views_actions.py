@@ -1,6 +1,7 @@
-"""Views reached from outside the admin: one-click email links and the calendar feed."""
+"""Views reached from outside the admin: one-click email links, the calendar feed and the favicon."""
 
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Q
@@ -103,4 +104,15 @@ def calendar_feed(request, token: str):
     response = HttpResponse(calendar_for_user(profile.user).to_ical(), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="forewarn.ics"'
     response["Cache-Control"] = f"private, max-age={settings.FOREWARN['SWEEP_INTERVAL_SECONDS']}"
+    return response
+
+
+FAVICON = Path(__file__).resolve().parent / "static" / "forecasts" / "favicon.ico"
+
+
+@require_GET
+def favicon(request):
+    """The site's icon at the address browsers ask for on their own."""
+    response = HttpResponse(FAVICON.read_bytes(), content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
     return response

@@ -740,7 +740,7 @@ def test_admin_calibration_page_shows_numbers_and_chart(client, owner, forecaste
 
     assert page.status_code == 200
     assert page.context["calibration"]["n"] == 1
-    assert b"0.0400" in page.content  # the Brier score
+    assert b"0.040" in page.content  # the Brier score, to three decimals
     assert b"chart.svg?forecaster=" in page.content
     assert (chart.status_code, chart["Content-Type"]) == (200, "image/svg+xml")
     assert (over_time.status_code, over_time["Content-Type"]) == (200, "image/svg+xml")

@@ -68,30 +68,31 @@ def test_revoke_then_issue_rotates_the_api_token(owner):
     assert new_key.json()["token"] != old_key
 
 
-def test_the_admin_rotates_the_calendar_token_and_keeps_it_out_of_the_title(client, owner):
+def test_the_settings_page_rotates_the_calendar_token_and_keeps_it_out_of_the_title(client, owner):
     client.force_login(owner)
     old_token = Profile.objects.for_user(owner).calendar_token
-    page = client.get("/admin/forecasts/notification/").content.decode()
+    page = client.get("/admin/settings/").content.decode()
     assert old_token in page
     title = page.split("<title>", 1)[1].split("</title>", 1)[0]
     assert old_token not in title
-    response = client.post("/admin/forecasts/notification/calendar-token/")
+    assert old_token not in client.get("/admin/forecasts/notification/").content.decode()
+    response = client.post("/admin/settings/", {"action": "rotate-calendar"})
     assert response.status_code == 302
     new_token = Profile.objects.for_user(owner).calendar_token
     assert new_token != old_token
-    assert new_token in client.get("/admin/forecasts/notification/").content.decode()
-    assert client.get("/admin/forecasts/notification/calendar-token/").status_code == 405
+    assert new_token in client.get("/admin/settings/").content.decode()
 
 
-def test_the_admin_rotates_the_api_token_and_shows_the_new_key_once(client, owner):
+def test_the_settings_page_rotates_the_api_token_and_shows_the_new_key_once(client, owner):
     old_key = services.api_token_issue(user=owner).key
     client.force_login(owner)
-    response = client.post("/admin/forecasts/notification/api-token/")
+    response = client.post("/admin/settings/", {"action": "rotate-token"})
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     new_key = Token.objects.get(user=owner).key
     assert new_key != old_key
     assert new_key in response.content.decode()
+    assert new_key not in client.get("/admin/settings/").content.decode()
     assert client_for().get("/api/me/", HTTP_AUTHORIZATION=f"Token {old_key}").status_code == 401
 
 

@@ -3,7 +3,7 @@
 The modules beside this one define the pages and register nothing on import:
 questions (questions, forecasts, resolution history), groups (question groups), catalog (sources, teams, tags),
 notifications (the inbox and delivery records), calibration (statistics, scores, the user page's
-chart). What each page shows is decided by forecasts/access.py.
+chart), home (the home page, which is the site's index, and every user's settings page). What each page shows is decided by forecasts/access.py.
 """
 
 from django.contrib import admin
@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from forecasts.admin.calibration import CalibrationReportAdmin, ScoreAdmin, UserCalibrationAdmin
 from forecasts.admin.catalog import SourceAdmin, TagAdmin, TeamAdmin
 from forecasts.admin.groups import QuestionGroupAdmin
+from forecasts.admin.home import HOME_TEMPLATE, home_index, with_settings_page
 from forecasts.admin.login import AdminLoginForm
 from forecasts.admin.notifications import DigestDeliveryAdmin, NotificationAdmin, WebhookDeliveryAdmin
 from forecasts.admin.questions import ForecastAdmin, QuestionAdmin, ResolutionEventAdmin
@@ -34,6 +35,14 @@ admin.site.site_header = "Forewarn"
 admin.site.site_title = "Forewarn"
 admin.site.index_title = "Forecaster's workbench"
 admin.site.login_form = AdminLoginForm
+# "View site" leads to the home page: the workbench is the site.
+admin.site.site_url = "/admin/"
+admin.site.index_template = HOME_TEMPLATE
+# The lists need the width (crowd, count and my forecast fit at 1366 px); the home page and the
+# breadcrumbs lead to every page the sidebar listed.
+admin.site.enable_nav_sidebar = False
+admin.site.index = home_index(admin.site)
+admin.site.get_urls = with_settings_page(admin.site)
 
 admin.site.register(Question, QuestionAdmin)
 admin.site.register(QuestionGroup, QuestionGroupAdmin)

@@ -19,7 +19,7 @@ from django.utils.http import urlencode
 
 from forecasts import charts, selectors
 from forecasts.access import authors_visible_to, scores_visible_to, sources_visible_to, teams_visible_to
-from forecasts.admin.support import ReadOnlyAdminMixin
+from forecasts.admin.support import ReadOnlyAdminMixin, as_percent, short_date, three_decimals
 from forecasts.aggregation import brier_on_both_scales
 from forecasts.charts import svg_response
 from forecasts.models import Confidence, QuestionKind, Source, Team
@@ -206,6 +206,19 @@ class CalibrationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return svg_response(charts.brier_over_time_chart_svg(months, subject=subject))
 
 
+class OutcomeFilter(admin.SimpleListFilter):
+    """A score's outcome by name: Yes or No, not the 1 or 0 it is stored as."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Yes"), ("0", "No")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(outcome=int(self.value())) if self.value() in ("0", "1") else queryset
+
+
 class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Stored scores, one row per (author, question): read-only, rebuilt on every resolution change."""
 
@@ -215,12 +228,31 @@ class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "probability_percent",
         "outcome_label",
         "brier_both_scales",
-        "log_loss",
-        "time_averaged_brier",
-        "relative_brier",
-        "resolved_at",
+        "log_loss_3",
+        "time_averaged_brier_3",
+        "relative_brier_3",
+        "resolved_at_short",
     ]
-    list_filter = ["question_kind", "outcome", "yardstick"]
+    list_filter = ["question_kind", OutcomeFilter, "yardstick"]
+    # The page of one score shows the same rounded numbers as the list.
+    fields = [
+        "question",
+        "author",
+        "probability_percent",
+        "phrase",
+        "yardstick",
+        "outcome_label",
+        "brier_3",
+        "log_loss_3",
+        "time_averaged_brier_3",
+        "relative_brier_3",
+        "coverage_percent",
+        "forecast_count",
+        "scored_until",
+        "resolved_at",
+        "computed_at",
+    ]
+    readonly_fields = fields
     list_select_related = ["question", "forecaster", "source"]
     search_fields = ["question__title", "forecaster__username", "source__name"]
     date_hierarchy = "resolved_at"
@@ -240,7 +272,7 @@ class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="forecast", ordering="probability")
     def probability_percent(self, score):
-        return f"{score.probability:.1%}"
+        return as_percent(score.probability)
 
     @admin.display(description="Brier (0-1 scale; 0-2 in brackets)", ordering="brier")
     def brier_both_scales(self, score):
@@ -248,7 +280,31 @@ class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="outcome", ordering="outcome")
     def outcome_label(self, score):
-        return "YES" if score.outcome else "NO"
+        return "Yes" if score.outcome else "No"
+
+    @admin.display(description="coverage")
+    def coverage_percent(self, score):
+        return as_percent(score.coverage)
+
+    @admin.display(description="Brier", ordering="brier")
+    def brier_3(self, score):
+        return three_decimals(score.brier)
+
+    @admin.display(description="log loss", ordering="log_loss")
+    def log_loss_3(self, score):
+        return three_decimals(score.log_loss)
+
+    @admin.display(description="resolved", ordering="resolved_at")
+    def resolved_at_short(self, score):
+        return short_date(score.resolved_at)
+
+    @admin.display(description="time-avg. Brier", ordering="time_averaged_brier")
+    def time_averaged_brier_3(self, score):
+        return three_decimals(score.time_averaged_brier)
+
+    @admin.display(description="relative Brier", ordering="relative_brier")
+    def relative_brier_3(self, score):
+        return three_decimals(score.relative_brier, signed=True)
 
 
 class UserCalibrationAdmin(UserAdmin):

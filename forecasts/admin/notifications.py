@@ -5,23 +5,13 @@ from a team stops seeing that team's notices at once, even those created before 
 """
 
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils.decorators import method_decorator
+from django.urls import reverse
 from django.utils.html import format_html
-from django.views.decorators.http import require_POST
 
 from forecasts.access import notifications_visible_to
-from forecasts.admin.support import ReadOnlyAdminMixin
-from forecasts.models import Notification, Profile
-from forecasts.services import (
-    api_token_max_age,
-    api_token_rotate,
-    calendar_token_rotate,
-    notification_update_url,
-    notifications_mark_read,
-)
+from forecasts.admin.support import ReadOnlyAdminMixin, short_datetime
+from forecasts.models import Notification
+from forecasts.services import notification_update_url, notifications_mark_read
 
 
 class ReadFilter(admin.SimpleListFilter):
@@ -40,7 +30,7 @@ class ReadFilter(admin.SimpleListFilter):
 
 
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["marker", "kind", "question_link", "message", "update_link", "created_at", "emailed_at"]
+    list_display = ["marker", "kind", "question_link", "message", "update_link", "created_at_short", "emailed_at"]
     list_display_links = ["kind"]
     list_filter = [ReadFilter, "kind"]
     search_fields = ["message", "question__title"]
@@ -75,9 +65,13 @@ class NotificationAdmin(admin.ModelAdmin):
         url = notification_update_url(notification)
         return format_html('<a href="{}">Update your forecast</a>', url) if url else ""
 
+    @admin.display(description="created", ordering="created_at")
+    def created_at_short(self, notification):
+        return short_datetime(notification.created_at)
+
     @admin.display(description="emailed", ordering="sent_at")
     def emailed_at(self, notification):
-        return notification.sent_at
+        return short_datetime(notification.sent_at) if notification.sent_at else None
 
     @admin.action(description="Mark selected notifications read")
     def mark_read(self, request, queryset):
@@ -93,56 +87,13 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         unread = self.get_queryset(request).filter(read_at__isnull=True).count()
-        profile = Profile.objects.for_user(request.user)
-        # The feed's address is a secret: shown in the page body only, never in its <title>.
+        # The calendar feed's secret address lives on the settings page, behind a copy button.
         extra_context = {
             "title": f"Your notifications: {unread} unread",
-            "calendar_url": request.build_absolute_uri(reverse("calendar-feed", args=[profile.calendar_token])),
-            "rotate_calendar_url": reverse("admin:forecasts_notification_rotate_calendar"),
-            "rotate_token_url": reverse("admin:forecasts_notification_rotate_api_token"),
+            "settings_url": reverse("admin:settings"),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=extra_context)
-
-    def get_urls(self):
-        return [
-            path(
-                "calendar-token/",
-                self.admin_site.admin_view(self.rotate_calendar_view),
-                name="forecasts_notification_rotate_calendar",
-            ),
-            path(
-                "api-token/",
-                self.admin_site.admin_view(self.rotate_api_token_view),
-                name="forecasts_notification_rotate_api_token",
-            ),
-            *super().get_urls(),
-        ]
-
-    @method_decorator(require_POST)
-    def rotate_calendar_view(self, request):
-        """Move the user's calendar feed to a new secret address."""
-        calendar_token_rotate(user=request.user)
-        self.message_user(
-            request,
-            "Your calendar has a new address: subscribe to it again; the old one stops working.",
-            messages.SUCCESS,
-        )
-        return HttpResponseRedirect(reverse("admin:forecasts_notification_changelist"))
-
-    @method_decorator(require_POST)
-    def rotate_api_token_view(self, request):
-        """Replace the user's API token and show the new key once."""
-        token = api_token_rotate(user=request.user)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Your new API token",
-            "token": token.key,
-            "max_age_days": api_token_max_age().days,
-            "back_url": reverse("admin:forecasts_notification_changelist"),
-        }
-        # admin_view's never_cache keeps the page (and the key on it) out of every cache.
-        return TemplateResponse(request, "admin/forecasts/notification/api_token.html", context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "GET" and object_id.isdigit():

@@ -5,10 +5,13 @@ shows only what forecasts/access.py lets the user see, and a question the user m
 the same 404 as one that does not exist.
 """
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, DateTimeField, F, IntegerField, Value, When
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -32,7 +35,15 @@ from forecasts.access import (
 from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
 from forecasts.admin.imports import forecast_import_view
 from forecasts.admin.intake import ReportIntakeMixin
-from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, not_found_as_page, short_datetime
+from forecasts.admin.support import (
+    URL_INPUT,
+    ReadOnlyAdminMixin,
+    as_percent,
+    not_found_as_page,
+    safe_next,
+    short_date,
+    short_datetime,
+)
 from forecasts.models import (
     ClosingAggregate,
     CrowdMethod,
@@ -90,6 +101,43 @@ class AwaitingResolutionFilter(admin.SimpleListFilter):
         if self.value() == "overdue":
             awaiting = awaiting.filter(resolve_by__lt=timezone.now())
         return awaiting
+
+
+class WindowEndFilter(admin.SimpleListFilter):
+    """When the window ends: soon (to forecast before it closes) or lately (to resolve)."""
+
+    title = "window end"
+    parameter_name = "closes"
+    CHOICES = {
+        "7": ("Closing in the next 7 days", timedelta(0), timedelta(days=7)),
+        "30": ("Closing in the next 30 days", timedelta(0), timedelta(days=30)),
+        "past7": ("Closed in the past 7 days", -timedelta(days=7), timedelta(0)),
+        "past30": ("Closed in the past 30 days", -timedelta(days=30), timedelta(0)),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, (label, _, _) in self.CHOICES.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() not in self.CHOICES:
+            return queryset
+        _, start, end = self.CHOICES[self.value()]
+        now = timezone.now()
+        return queryset.filter(window_end__gte=now + start, window_end__lt=now + end)
+
+
+# Open questions first, then those awaiting an outcome, drafts, and the final ones last; the
+# unfinished by the soonest window end, the final ones the latest first.
+STATUS_ORDER = Case(
+    When(status=Question.Status.OPEN, then=Value(0)),
+    When(status=Question.Status.AWAITING_RESOLUTION, then=Value(1)),
+    When(status=Question.Status.DRAFT, then=Value(2)),
+    default=Value(3),
+    output_field=IntegerField(),
+)
+UNFINISHED_WINDOW_END = Case(
+    When(status__in=Question.FINAL_STATUSES, then=Value(None)), default=F("window_end"), output_field=DateTimeField()
+)
 
 
 class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -176,7 +224,7 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
     list_display = [
         "title",
         "status",
-        "kind",
+        "outcome_label",
         "window_end_short",
         "resolve_by_short",
         "owner",
@@ -188,12 +236,13 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
     list_select_related = ["owner", "team", "source"]
     list_filter = [
         AwaitingResolutionFilter,
+        WindowEndFilter,
         "status",
         "kind",
         ("tags", admin.RelatedOnlyFieldListFilter),
         ("team", admin.RelatedOnlyFieldListFilter),
-        ("window_end", admin.DateFieldListFilter),
     ]
+    ordering = [STATUS_ORDER.asc(), UNFINISHED_WINDOW_END.asc(), "-window_end", "id"]
     search_fields = ["title", "details", "source__name", "source_quote"]
     date_hierarchy = "window_end"
     list_per_page = 50
@@ -308,7 +357,7 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
 
     @admin.display(description="resolve by", ordering="resolve_by")
     def resolve_by_short(self, question):
-        return short_datetime(question.resolve_by)
+        return short_date(question.resolve_by)
 
     @admin.display(description="crowd", ordering="listed_crowd_probability")
     def crowd(self, question):
@@ -360,7 +409,11 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
             else "",
         )
 
-    @admin.display(description="my forecast")
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_label(self, question):
+        return question.get_outcome_display() if question.outcome else None
+
+    @admin.display(description="mine")
     def my_forecast(self, question):
         return as_percent(getattr(question, "my_probability", None))
 
@@ -472,9 +525,13 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
                 add_service_errors(form, error)
             else:
                 self.message_user(
-                    request, f"{question.get_status_display()}: {question.get_outcome_display()}.", messages.SUCCESS
+                    request,
+                    f"{question.get_status_display()}: {question.get_outcome_display()} (“{question.title}”).",
+                    messages.SUCCESS,
                 )
-                return self.redirect_to_question(question)
+                # The home page's one-click resolve comes back to the home page.
+                question_url = reverse("admin:forecasts_question_change", args=[question.pk])
+                return HttpResponseRedirect(safe_next(request, question_url))
         return self.render_question_action(request, question, form, title="Resolve", submit_label="Record the outcome")
 
     def unresolve_view(self, request, object_id):
@@ -526,17 +583,18 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/forecasts/forecast/change_list.html"
 
     list_display = [
-        "made_at",
+        "made_at_short",
         "question_link",
         "author",
         "probability_percent",
         "estimative",
         "recorded_by",
-        "recorded_at",
+        "recorded_at_short",
     ]
     list_filter = ["yardstick", ("made_at", admin.DateFieldListFilter)]
     search_fields = ["question__title", "forecaster__username", "source__name", "phrase", "rationale"]
     ordering = ["-made_at", "-id"]
+    readonly_fields = ["probability_percent"]
     list_per_page = 100
     show_full_result_count = False
     fieldsets = [
@@ -547,7 +605,7 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "question",
                     "forecaster",
                     "source",
-                    "probability",
+                    "probability_percent",
                     "phrase",
                     "yardstick",
                     "confidence",
@@ -571,6 +629,14 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def import_view(self, request):
         return forecast_import_view(self, request)
+
+    @admin.display(description="made at", ordering="made_at")
+    def made_at_short(self, forecast):
+        return short_datetime(forecast.made_at)
+
+    @admin.display(description="recorded at", ordering="recorded_at")
+    def recorded_at_short(self, forecast):
+        return short_datetime(forecast.recorded_at)
 
     @admin.display(description="question", ordering="question__title")
     def question_link(self, forecast):

@@ -6,6 +6,7 @@ from django.db.models import URLField
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 NOT_FOUND_TEMPLATE = "admin/forecasts/question/not_found.html"
 
@@ -33,6 +34,13 @@ def as_percent(probability: float | None) -> str | None:
     return f"{probability * 100:.1f}".rstrip("0").rstrip(".") + "%"
 
 
+def three_decimals(value: float | None, *, signed: bool = False) -> str | None:
+    """0.10562499999999997 -> '0.106' (with signed, '+0.106'); None stays None."""
+    if value is None:
+        return None
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
 def short_datetime(moment) -> str:
     """Compact UTC timestamps keep the question list readable beside the filters."""
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
@@ -50,3 +58,16 @@ def not_found_as_page(model_admin, view, *, title: str):
             return TemplateResponse(request, NOT_FOUND_TEMPLATE, context, status=404)
 
     return view_or_not_found
+
+
+def short_date(moment) -> str:
+    """The day alone, for a deadline whose hour the question's page shows."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d")
+
+
+def safe_next(request, default: str) -> str:
+    """Where a form on another page asked to go back to, if that is a page of this site."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        return target
+    return default

@@ -44,3 +44,10 @@ class LoginThrottle(BaseThrottle):
 
     def wait(self):
         return self.refusal.wait_seconds
+
+
+class WebhookTestThrottle(UserRateThrottle):
+    """Each webhook test is an outgoing request made at once: a few a minute are plenty (API and settings page)."""
+
+    scope = "webhook_test"
+    rate = "10/minute"

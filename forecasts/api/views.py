@@ -18,7 +18,6 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
-from rest_framework.throttling import UserRateThrottle
 
 from forecasts import selectors
 from forecasts.access import group_or_404, question_or_404
@@ -33,7 +32,7 @@ from forecasts.api.filters import (
 )
 from forecasts.api.pagination import ForecastCursorPagination, PagePagination
 from forecasts.api.permissions import CreateNeedsModelPermission
-from forecasts.api.throttling import LoginThrottle
+from forecasts.api.throttling import LoginThrottle, WebhookTestThrottle
 from forecasts.models import Forecast, Notification, Profile, Question, QuestionGroup, ResolutionEvent, Source
 from forecasts.services import (
     api_token_issue,
@@ -456,13 +455,6 @@ class MeView(generics.GenericAPIView):
         except DjangoValidationError as error:
             raise ValidationError({"settings": as_serializer_error(error)}) from error
         return Response(self.me())
-
-
-class WebhookTestThrottle(UserRateThrottle):
-    """Each test is an outgoing request made at once: a few a minute are plenty."""
-
-    scope = "webhook_test"
-    rate = "10/minute"
 
 
 class MeWebhookTestView(generics.GenericAPIView):

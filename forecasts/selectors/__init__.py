@@ -1,7 +1,7 @@
 """Reads: every query that shows data to a user, filtered by `forecasts.access`.
 
 `questions` reads questions, forecasts, resolution history, sources and notifications;
-`calibration` computes the statistics over the stored scores. Import from this package.
+`calibration` computes the statistics over the stored scores; `home` reads the home page. Import from this package.
 """
 
 from forecasts.selectors.calibration import (
@@ -41,6 +41,19 @@ from forecasts.selectors.groups import (
     groups_as_listed_for,
     implied_distribution,
 )
+from forecasts.selectors.home import (
+    CLOSING_SOON,
+    HomeSection,
+    api_token_state_for,
+    awaiting_my_resolution_for,
+    closing_soon_for,
+    crowd_column_for,
+    home_for,
+    my_latest_scores_for,
+    my_open_questions_for,
+    overdue_resolutions_for,
+    unread_notifications_for,
+)
 from forecasts.selectors.intake import intake_candidates_for, report_statements_for
 from forecasts.selectors.questions import (
     QUESTION_LIST_COLUMNS,
@@ -65,6 +78,7 @@ from forecasts.selectors.questions import (
 __all__ = [
     "AUTHOR_KINDS",
     "BEST_FORECASTER_RULE",
+    "CLOSING_SOON",
     "DEFAULT_BINS",
     "EDGE_TOLERANCE",
     "MAX_BINS",
@@ -72,15 +86,20 @@ __all__ = [
     "QUESTION_ROW_COLUMNS",
     "STRATEGIES",
     "GroupScore",
+    "HomeSection",
     "ImpliedDistribution",
     "ScoreFilters",
     "aggregate_comparison_for",
+    "api_token_state_for",
+    "awaiting_my_resolution_for",
     "best_forecaster_for",
     "bin_sums",
     "brier_over_time_for",
     "calibration_by_confidence_for",
     "calibration_for",
     "calibration_from_bin_sums",
+    "closing_soon_for",
+    "crowd_column_for",
     "empty_calibration",
     "filters_description",
     "forecast_export_rows",
@@ -90,12 +109,16 @@ __all__ = [
     "group_list_for",
     "group_scores_for",
     "groups_as_listed_for",
+    "home_for",
     "implied_distribution",
     "intake_candidates_for",
     "leaderboard_entry",
     "leaderboard_for",
     "loss_summary",
+    "my_latest_scores_for",
+    "my_open_questions_for",
     "notification_list_for",
+    "overdue_resolutions_for",
     "phrase_calibration_for",
     "phrase_row",
     "quantile_bin_expression",
@@ -115,4 +138,5 @@ __all__ = [
     "standing_probability_for",
     "uniform_bin_expression",
     "unread_notification_ids_for",
+    "unread_notifications_for",
 ]

@@ -104,6 +104,7 @@ from forecasts.services.messages import (
     reminder_message,
     resolution_message,
     score_summary_text,
+    settings_page_url,
     stale_forecast_message,
     webhook_text,
 )
@@ -115,6 +116,7 @@ from forecasts.services.questions import (
     question_open,
     question_update,
     resolve_by_extend,
+    seed_questions_hand_over,
 )
 from forecasts.services.reminders import (
     closing_soon_notify,
@@ -282,6 +284,8 @@ __all__ = [
     "scores_from_forecasts",
     "scores_recompute_all",
     "scoring_cutoff",
+    "seed_questions_hand_over",
+    "settings_page_url",
     "source_create",
     "stale_forecast_message",
     "stale_forecasts_nudge",

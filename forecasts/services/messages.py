@@ -39,6 +39,11 @@ def notification_update_url(notification: Notification) -> str:
     return ""
 
 
+def settings_page_url() -> str:
+    """The user's settings page, as an absolute link for the "change this in your settings" lines."""
+    return f"{settings.SITE_URL}/admin/settings/"
+
+
 def format_moment(moment: datetime) -> str:
     """A datetime as people read it in a message: minutes, in UTC."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -191,6 +196,7 @@ def digest_email_build(
         "has_actions": bool(to_resolve),
         "site_url": settings.SITE_URL,
         "notifications_url": f"{settings.SITE_URL}/admin/forecasts/notification/",
+        "settings_url": settings_page_url(),
         "link_days": settings.FOREWARN["ACTION_LINK_MAX_AGE_DAYS"],
         "sent_at": format_moment(now),
     }

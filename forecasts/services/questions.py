@@ -275,3 +275,18 @@ def question_open(*, question: Question, actor) -> Question:
         question.opened_at = now
     question.save()
     return question
+
+
+@transaction.atomic
+def seed_questions_hand_over(*, external_key_prefix: str, from_owner, to_owner) -> int:
+    """Give the seed questions (by key prefix) still owned by `from_owner` to `to_owner`; how many moved.
+
+    For the practice questions, which the seeds' system user files and the demo forecaster then owns:
+    so the forecaster may resolve them and their reminders reach someone. A rerun moves nothing.
+    """
+    if not to_owner.is_active:
+        raise ValidationError({"owner": "An inactive account cannot own questions: nobody would resolve them."})
+    questions = Question.objects.select_for_update().filter(
+        external_key__startswith=external_key_prefix, owner=from_owner
+    )
+    return questions.update(owner=to_owner, updated_at=timezone.now())

@@ -11,12 +11,18 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from forecasts.management.commands.load_seeds import PRACTICE_OWNER_USERNAME, practice_questions_hand_over
+
 CREDENTIALS_FILENAME = "demo-credentials.txt"
 
 # username -> (flags, group, what the account is for)
 DEMO_USERS = {
     "admin": ({"is_staff": True, "is_superuser": True}, None, "superuser: every permission"),
-    "forecaster": ({"is_staff": True}, "Forecasters", "Forecasters group: files questions and forecasts"),
+    PRACTICE_OWNER_USERNAME: (
+        {"is_staff": True},
+        "Forecasters",
+        "Forecasters group: files questions and forecasts; owns the practice questions",
+    ),
 }
 
 
@@ -61,6 +67,8 @@ class Command(BaseCommand):
             password = demo_user_create(username=username, flags=flags, group_name=group_name)
             if password is not None:
                 created.append((username, password, purpose))
+        # The practice questions loaded before this account existed become its own (a rerun moves none).
+        practice_questions_hand_over()
         if not created:
             path = credentials_path()
             where = (

@@ -22,10 +22,15 @@ from forecasts.services import (
     question_create,
     question_resolve,
     question_scores_recompute,
+    seed_questions_hand_over,
     source_create,
 )
 
 SEEDS_USERNAME = "forewarn-seeds"
+# The practice questions belong to the demo forecaster (`demo_users` creates it) once it exists:
+# whichever of the two commands runs last hands them over.
+PRACTICE_KEY_PREFIX = "practice-"
+PRACTICE_OWNER_USERNAME = "forecaster"
 
 
 @dataclass
@@ -48,6 +53,14 @@ def seeds_user():
         user.set_unusable_password()
         user.save(update_fields=["password"])
     return user
+
+
+def practice_questions_hand_over() -> int:
+    """Give the practice questions still owned by the seeds' user to the demo forecaster, if it exists."""
+    owner = get_user_model().objects.filter(username=PRACTICE_OWNER_USERNAME, is_active=True).first()
+    if owner is None:
+        return 0
+    return seed_questions_hand_over(external_key_prefix=PRACTICE_KEY_PREFIX, from_owner=seeds_user(), to_owner=owner)
 
 
 def moment(value: str) -> datetime:
@@ -288,6 +301,9 @@ class Command(BaseCommand):
                 external_key__gt="", status=Question.Status.RESOLVED
             ).values_list("pk", flat=True):
                 question_scores_recompute(question_id=question_id)
+        handed_over = practice_questions_hand_over()
+        if handed_over and options["verbosity"] >= 1:
+            self.stdout.write(f"  {handed_over} practice question(s) given to {PRACTICE_OWNER_USERNAME!r}.")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeds: {summary.created} questions created, {summary.already_present} already present"

@@ -1,0 +1,25 @@
+"""How the workbench's templates show numbers: probabilities as percentages, scores to three decimals."""
+
+from django import template
+
+from forecasts.admin.support import as_percent, three_decimals
+
+register = template.Library()
+
+
+@register.filter
+def percent(probability):
+    """0.625 -> '62.5%'; nothing -> an en dash."""
+    return as_percent(probability) or "–"
+
+
+@register.filter
+def decimal3(value):
+    """0.10562499999999997 -> '0.106'; nothing -> an en dash."""
+    return three_decimals(value) or "–"
+
+
+@register.filter
+def signed3(value):
+    """A difference to three decimals with its sign: -0.042 -> '−0.042', 0.1 -> '+0.100'."""
+    return three_decimals(value, signed=True) or "–"
