@@ -12,6 +12,7 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import ErrorDetail
 
 from forecasts.access import user_is_moderator
+from forecasts.forecast_input import MAX_INPUT_LENGTH
 from forecasts.models import (
     MAX_TAGS,
     PROBABILITY_MAX,
@@ -21,6 +22,7 @@ from forecasts.models import (
     Notification,
     Question,
     ResolutionEvent,
+    Score,
     Source,
     Team,
     within_year_bounds,
@@ -303,9 +305,16 @@ class ForecastSerializer(serializers.ModelSerializer):
 
 
 class ForecastWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    """Exactly one of probability, percent or phrase; a source's statement adds source, made_at, quote, url."""
+    """Exactly one of forecast, probability, percent or phrase; a source's statement adds source, made_at, quote, url."""
 
     read_only_names = frozenset(ForecastSerializer.Meta.fields)
+
+    forecast = serializers.CharField(
+        max_length=MAX_INPUT_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The forecast as typed: `70%`, `70`, `0.7`, `.7`, odds `3:1`, `1 in 4`, or a phrase such as `likely`.",
+    )
 
     probability = serializers.FloatField(
         min_value=PROBABILITY_MIN, max_value=PROBABILITY_MAX, required=False, allow_null=True
@@ -331,6 +340,53 @@ class ForecastWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     )
     quote = serializers.CharField(required=False, allow_blank=True, max_length=10000)
     url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+
+
+class ForecastReadingSerializer(serializers.Serializer):
+    probability = serializers.FloatField()
+    phrase = serializers.CharField(help_text="The estimative phrase, empty for a number.")
+    yardstick = serializers.CharField(help_text="`icd203` or `kent` with a phrase; empty otherwise.")
+    description = serializers.CharField(help_text="What was understood, e.g. `70% - ICD 203: likely`.")
+
+
+class QuestionScoreSerializer(serializers.ModelSerializer):
+    """One author's score on a resolved question."""
+
+    author_type = serializers.SerializerMethodField()
+    forecaster = UserRefSerializer(read_only=True, allow_null=True)
+    source = SourceRefSerializer(read_only=True, allow_null=True)
+    made_at = serializers.DateTimeField(
+        source="forecast.made_at", read_only=True, help_text="When the counted forecast was made."
+    )
+    is_mine = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Score
+        fields = [
+            "author_type",
+            "forecaster",
+            "source",
+            "is_mine",
+            "probability",
+            "phrase",
+            "yardstick",
+            "made_at",
+            "outcome",
+            "brier",
+            "log_loss",
+            "time_averaged_brier",
+            "relative_brier",
+            "coverage",
+            "forecast_count",
+            "scored_until",
+        ]
+        read_only_fields = fields
+
+    def get_author_type(self, score) -> str:
+        return "source" if score.source_id else "forecaster"
+
+    def get_is_mine(self, score) -> bool:
+        return score.forecaster_id is not None and score.forecaster_id == self.context["user"].pk
 
 
 class ResolveSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

@@ -1,7 +1,8 @@
 """Reads: every query that shows data to a user, filtered by `forecasts.access`.
 
 `questions` reads questions, forecasts, resolution history, sources and notifications;
-`calibration` computes the statistics over the stored scores. Import from this package.
+`calibration` computes the statistics over the stored scores; `records` reads a question's chart
+and scores and an author's track record. Import from this package.
 """
 
 from forecasts.selectors.calibration import (
@@ -41,14 +42,27 @@ from forecasts.selectors.questions import (
     standing_probability_for,
     unread_notification_ids_for,
 )
+from forecasts.selectors.records import (
+    DEFAULT_TRACK_RECORD_ORDERING,
+    TRACK_RECORD_ORDERINGS,
+    QuestionChartData,
+    question_chart_data_for,
+    question_scores_for,
+    track_record_for,
+    track_record_rows,
+    track_record_summary,
+)
 
 __all__ = [
     "AUTHOR_KINDS",
     "DEFAULT_BINS",
+    "DEFAULT_TRACK_RECORD_ORDERING",
     "EDGE_TOLERANCE",
     "MAX_BINS",
     "QUESTION_LIST_COLUMNS",
     "STRATEGIES",
+    "TRACK_RECORD_ORDERINGS",
+    "QuestionChartData",
     "ScoreFilters",
     "bin_sums",
     "brier_over_time_for",
@@ -65,15 +79,20 @@ __all__ = [
     "phrase_row",
     "quantile_bin_expression",
     "quantile_edges",
+    "question_chart_data_for",
     "question_forecasts_for",
     "question_get_for",
     "question_list_for",
     "question_page_for",
+    "question_scores_for",
     "questions_as_listed_for",
     "resolution_history_for",
     "scores_for",
     "source_list_for",
     "standing_probability_for",
+    "track_record_for",
+    "track_record_rows",
+    "track_record_summary",
     "uniform_bin_expression",
     "unread_notification_ids_for",
 ]

@@ -65,6 +65,8 @@ class ScoreFilters:
     team_id: int | None = None
     resolved_after: datetime | None = None  # inclusive
     resolved_before: datetime | None = None  # exclusive
+    made_after: datetime | None = None  # inclusive: when the counted forecast or statement was made
+    made_before: datetime | None = None  # exclusive
 
 
 def scores_for(user, filters: ScoreFilters = ScoreFilters(), *, now: datetime | None = None) -> QuerySet[Score]:
@@ -84,6 +86,10 @@ def scores_for(user, filters: ScoreFilters = ScoreFilters(), *, now: datetime | 
         scores = scores.filter(resolved_at__gte=filters.resolved_after)
     if filters.resolved_before is not None:
         scores = scores.filter(resolved_at__lt=filters.resolved_before)
+    if filters.made_after is not None:
+        scores = scores.filter(forecast__made_at__gte=filters.made_after)
+    if filters.made_before is not None:
+        scores = scores.filter(forecast__made_at__lt=filters.made_before)
     if filters.tag:
         tagged = Question.tags.through.objects.filter(tag__name=filters.tag).values("question_id")
         scores = scores.filter(question_id__in=tagged)
@@ -417,4 +423,8 @@ def filters_description(user, filters: ScoreFilters) -> str:
         parts.append(f"resolved from {filters.resolved_after:%Y-%m-%d}")
     if filters.resolved_before is not None:
         parts.append(f"resolved before {filters.resolved_before:%Y-%m-%d}")
+    if filters.made_after is not None:
+        parts.append(f"made from {filters.made_after:%Y-%m-%d}")
+    if filters.made_before is not None:
+        parts.append(f"made before {filters.made_before:%Y-%m-%d}")
     return ", ".join(parts) or "everyone you can see"
