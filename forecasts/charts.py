@@ -243,5 +243,6 @@ def question_chart_svg(
         chart.xaxis.set_major_locator(locator)
         chart.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         chart.grid(True, linewidth=0.3)
-        chart.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=7, frameon=False)
+        if chart.get_legend_handles_labels()[0]:
+            chart.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=7, frameon=False)
         return figure_svg(figure)

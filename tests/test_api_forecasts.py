@@ -81,7 +81,7 @@ def test_record_a_sources_past_statement(question, forecaster):
         ({"phrase": "a racing certainty"}, "phrase"),
         ({"phrase": "likely", "yardstick": "nato"}, "yardstick"),
         ({"probability": 0.5, "percent": 50}, "probability"),
-        ({}, "probability"),
+        ({}, "forecast"),  # the one box is the field to fill
         ({"probability": 0.5, "made_at": "2022-01-01T00:00:00Z"}, "made_at"),
         ({"rationale": 42, "probability": {"value": 1}}, "probability"),
     ],

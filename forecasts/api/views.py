@@ -35,7 +35,7 @@ from forecasts.api.permissions import CreateNeedsModelPermission
 from forecasts.api.throttling import LoginThrottle
 from forecasts.charts import question_chart_svg, svg_response
 from forecasts.forecast_input import UnreadableForecast, forecast_read
-from forecasts.models import Forecast, Notification, Profile, Question, ResolutionEvent, Source
+from forecasts.models import Forecast, Notification, Profile, Question, ResolutionEvent, Score, Source
 from forecasts.services import (
     api_token_issue,
     api_token_revoke,
@@ -281,6 +281,7 @@ class QuestionScoresView(generics.GenericAPIView):
     """Every author's score on a resolved question (empty before resolution), best Brier first."""
 
     serializer_class = serializers.QuestionScoreSerializer
+    queryset = Score.objects.none()  # the model, for the schema; rows come from the selector
 
     @extend_schema(responses={200: serializers.QuestionScoreSerializer(many=True)})
     def get(self, request, pk):
