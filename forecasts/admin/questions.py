@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from forecasts.access import (
     NO_SUCH_QUESTION,
@@ -28,10 +29,19 @@ from forecasts.access import (
     user_can_resolve_question,
     user_is_moderator,
 )
-from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
-from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime
+from forecasts.admin.forms import (
+    ForecastAddForm,
+    ForecastBoxForm,
+    QuestionAdminForm,
+    ResolveForm,
+    UnresolveForm,
+    add_service_errors,
+    forecast_box_widget,
+)
+from forecasts.admin.support import URL_INPUT, ReadOnlyAdminMixin, as_percent, short_datetime, track_record_url
+from forecasts.forecast_input import ForecastReading
 from forecasts.models import Forecast, LatestForecast, Question, ResolutionEvent, WindowChange
-from forecasts.selectors import standing_probability_for
+from forecasts.selectors import question_scores_for, standing_probability_for
 from forecasts.services import forecast_submit, question_delete, question_resolve, question_unresolve
 
 QUESTION_ACTION_TEMPLATE = "admin/forecasts/question/question_action.html"
@@ -40,6 +50,11 @@ QUESTION_NOT_FOUND_TEMPLATE = "admin/forecasts/question/not_found.html"
 
 def forecast_author(forecast: Forecast) -> str:
     return f"{forecast.source} (source)" if forecast.source_id else str(forecast.forecaster)
+
+
+def forecast_reading_text(forecast: Forecast) -> str:
+    """'70%', or '67.5% - ICD 203: likely' for a phrase: what the one box understood."""
+    return ForecastReading(forecast.probability, forecast.phrase, forecast.yardstick).description
 
 
 def forecast_estimative(forecast: Forecast) -> str:
@@ -149,6 +164,7 @@ class QuestionAdmin(admin.ModelAdmin):
         "crowd_median",
         "forecast_count",
         "my_forecast",
+        "forecast_box",
     ]
     list_select_related = ["owner", "team", "source"]
     list_filter = [
@@ -194,7 +210,8 @@ class QuestionAdmin(admin.ModelAdmin):
         # Django's admin sends a missing object to the index with a message; a hidden question
         # must not be told apart from a missing one, so both are the access module's 404.
         # (`from_field` can only be the primary key: nothing refers to a question by another field.)
-        return question_or_404(request.user, object_id, queryset=self.questions_with_my_forecast(request))
+        questions = self.questions_with_my_forecast(request).select_related("current_resolution__actor")
+        return question_or_404(request.user, object_id, queryset=questions)
 
     def get_fieldsets(self, request, obj=None):
         question_fields = ["title", "kind", "tags", "team", "details", "resolution_criteria"]
@@ -213,7 +230,9 @@ class QuestionAdmin(admin.ModelAdmin):
                 },
             ),
         ]
-        if obj is not None:
+        if obj is None:
+            fieldsets.insert(1, ("Your first forecast", {"fields": ["first_forecast"]}))
+        else:
             fieldsets.append(("Status and crowd", {"fields": self.status_fields, "classes": ["collapse"]}))
         return fieldsets
 
@@ -280,17 +299,41 @@ class QuestionAdmin(admin.ModelAdmin):
     def my_forecast(self, question):
         return as_percent(getattr(question, "my_probability", None))
 
+    @admin.display(description="update")
+    def forecast_box(self, question):
+        """The one box in the list: its form sits outside the list's own form (change_list.html)."""
+        if question.status != Question.Status.OPEN:
+            return ""
+        form_id = f"forecast-box-{question.pk}"
+        widget = forecast_box_widget()
+        widget.attrs.update(form=form_id, size=9, placeholder="70%", **{"aria-label": f"Forecast on {question.title}"})
+        widget.attrs["data-preview-target"] = f"{form_id}-preview"
+        return format_html(
+            '<span class="forecast-box-row">{}<button type="submit" form="{}" class="button">Save</button></span>'
+            '<output id="{}-preview" class="forecast-preview" aria-live="polite"></output>',
+            widget.render("forecast", "", attrs={"id": f"{form_id}-input"}),
+            form_id,
+            form_id,
+        )
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        if request.user.has_perm("forecasts.add_forecast"):
+            return shown
+        return [column for column in shown if column != "forecast_box"]
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk:
             context.update(self.question_tools(request, obj))
+            context.update(self.question_story(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def question_tools(self, request, question) -> dict:
         """What the user may do with the question, for the buttons above its form."""
         may_resolve = user_can_resolve_question(request.user, question)
+        can_add_forecast = question.status == Question.Status.OPEN and request.user.has_perm("forecasts.add_forecast")
         return {
-            "can_add_forecast": question.status == Question.Status.OPEN
-            and request.user.has_perm("forecasts.add_forecast"),
+            "can_add_forecast": can_add_forecast,
             "can_resolve": may_resolve and not question.is_final,
             "can_unresolve": may_resolve and question.is_final,
             "my_probability": as_percent(
@@ -301,6 +344,25 @@ class QuestionAdmin(admin.ModelAdmin):
             "crowd_median": as_percent(question.crowd_probability),
         }
 
+    def question_story(self, request, question) -> dict:
+        """The question page's story: the one box, the chart, the resolution and every author's score."""
+        scores = []
+        if question.is_final:
+            for score in question_scores_for(request.user, question):
+                score.is_mine = score.forecaster_id == request.user.pk
+                score.author_name = forecast_author(score)
+                score.record_url = track_record_url(forecaster_id=score.forecaster_id, source_id=score.source_id)
+                scores.append(score)
+        version = f"{question.forecast_count}-{question.updated_at:%s%f}"
+        return {
+            "forecast_box": ForecastBoxForm(auto_id="id_box_%s"),
+            "forecast_box_url": reverse("admin:forecasts_question_forecast_box", args=[question.pk]),
+            "chart_url": reverse("api:question-chart", args=[question.pk]) + f"?v={version}",
+            "resolution": question.current_resolution if question.is_final else None,
+            "scores": scores,
+            "my_record_url": track_record_url(forecaster_id=request.user.pk),
+        }
+
     def get_urls(self):
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         patterns = [
@@ -308,6 +370,11 @@ class QuestionAdmin(admin.ModelAdmin):
                 "<path:object_id>/forecast/",
                 self.admin_site.admin_view(self.forecast_add_view),
                 name=f"{name}_forecast",
+            ),
+            path(
+                "<path:object_id>/forecast-box/",
+                self.admin_site.admin_view(self.forecast_box_view),
+                name=f"{name}_forecast_box",
             ),
             path("<path:object_id>/resolve/", self.admin_site.admin_view(self.resolve_view), name=f"{name}_resolve"),
             path(
@@ -341,6 +408,37 @@ class QuestionAdmin(admin.ModelAdmin):
     def redirect_to_question(self, question) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:forecasts_question_change", args=[question.pk]))
 
+    def forecast_box_view(self, request, object_id):
+        """Save the one box's forecast and go back where it was typed (the question page or the list)."""
+        question = self.visible_question_or_404(request, object_id)
+        if not request.user.has_perm("forecasts.add_forecast"):
+            raise PermissionDenied
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back = reverse("admin:forecasts_question_change", args=[question.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        form = ForecastBoxForm(request.POST)
+        if not form.is_valid():
+            errors = "; ".join(message for messages_ in form.errors.values() for message in messages_)
+            self.message_user(request, f"Not saved: {errors}", messages.ERROR)
+            return HttpResponseRedirect(back)
+        try:
+            forecast = forecast_submit(
+                question=question,
+                recorded_by=request.user,
+                forecast=form.cleaned_data["forecast"],
+                rationale=form.cleaned_data["rationale"],
+            )
+        except ValidationError as error:
+            self.message_user(request, f"Not saved: {'; '.join(error.messages)}", messages.ERROR)
+        else:
+            understood = forecast_reading_text(forecast)
+            self.message_user(request, f"Saved your forecast on “{question.title}”: {understood}.", messages.SUCCESS)
+        return HttpResponseRedirect(back)
+
     def forecast_add_view(self, request, object_id):
         """Add a forecast: the user's own, stamped now, or a source's past statement."""
         question = self.visible_question_or_404(request, object_id)
@@ -358,11 +456,11 @@ class QuestionAdmin(admin.ModelAdmin):
             try:
                 forecast = forecast_submit(question=question, recorded_by=request.user, **form.service_arguments())
             except ValidationError as error:
-                add_service_errors(form, error, aliases={"yardstick": "phrase"})
+                add_service_errors(form, error, aliases={"yardstick": "forecast", "phrase": "forecast"})
             else:
                 self.message_user(
                     request,
-                    f"Recorded {forecast_author(forecast)}'s forecast: {as_percent(forecast.probability)}.",
+                    f"Recorded {forecast_author(forecast)}'s forecast: {forecast_reading_text(forecast)}.",
                     messages.SUCCESS,
                 )
                 return self.redirect_to_question(question)
