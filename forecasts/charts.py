@@ -183,11 +183,14 @@ def question_chart_svg(
     end,
     closed_label: str = "",
     closed_at=None,
+    narrow: bool = False,
 ) -> bytes:
     """Probability of YES over time: the crowd median as steps, the viewer's forecasts, each
-    source's statements as markers, the window shaded and the close (or the event) marked."""
+    source's statements as markers, the window shaded and the close (or the event) marked.
+
+    `narrow` draws it for a phone's width (the same text size on a third of the width)."""
     with matplotlib.rc_context(SVG_SETTINGS):
-        figure = Figure(figsize=(7.5, 3.4))
+        figure = Figure(figsize=(4.2, 3.6) if narrow else (7.5, 3.4))
         chart = figure.add_subplot()
         moments = [moment for series in (mine, *statements.values()) for moment, _ in series]
         moments += [step.start for step in crowd]
@@ -239,10 +242,12 @@ def question_chart_svg(
         chart.set_ylim(0, 1)
         chart.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         chart.set_ylabel("Probability of YES")
-        locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=5 if narrow else 8)
         chart.xaxis.set_major_locator(locator)
         chart.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         chart.grid(True, linewidth=0.3)
         if chart.get_legend_handles_labels()[0]:
-            chart.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=7, frameon=False)
+            chart.legend(
+                loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1 if narrow else 3, fontsize=7, frameon=False
+            )
         return figure_svg(figure)

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from forecasts.models import Forecast, Question
+from forecasts.models import Forecast, Question, Source
 from forecasts.services import question_resolve, question_scores_recompute
 from tests import factories
 from tests.api_support import client_for
@@ -36,7 +36,9 @@ def resolved_question(owner, *, authors=2, sources=1, forecasts_each=2, outcome=
                 question=question, forecaster=person, made_at=made_at, probability=0.2 + 0.1 * ((index + step) % 6)
             )
     for index in range(sources):
-        source = factories.SourceFactory(name=f"Agency {index}")
+        source = Source.objects.filter(name=f"Agency {index}").first() or factories.SourceFactory(
+            name=f"Agency {index}"
+        )
         factories.source_statement(
             question, source, owner, opened + timedelta(days=2, hours=index), 0.7, phrase="likely", yardstick="icd203"
         )

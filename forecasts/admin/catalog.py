@@ -29,7 +29,7 @@ class SourceAdmin(admin.ModelAdmin):
 
     @admin.display(description="track record")
     def track_record(self, source):
-        return format_html('<a href="{}">Statements and scores</a>', track_record_url(source_id=source.pk))
+        return format_html('<a href="{}">Track record</a>', track_record_url(source_id=source.pk))
 
     @admin.display(description="calibration")
     def calibration(self, source):

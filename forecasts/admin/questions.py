@@ -6,6 +6,7 @@ the same 404 as one that does not exist.
 """
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -17,6 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import Truncator
 
 from forecasts.access import (
     NO_SUCH_QUESTION,
@@ -46,6 +48,7 @@ from forecasts.services import forecast_submit, question_delete, question_resolv
 
 QUESTION_ACTION_TEMPLATE = "admin/forecasts/question/question_action.html"
 QUESTION_NOT_FOUND_TEMPLATE = "admin/forecasts/question/not_found.html"
+NOTE_PREVIEW_CHARS = 120
 
 
 def forecast_author(forecast: Forecast) -> str:
@@ -119,15 +122,27 @@ class ResolutionHistoryInline(ReadOnlyInline):
     model = ResolutionEvent
     verbose_name = "resolution event"
     verbose_name_plural = "Resolution history"
-    fields = ["created_at", "action", "outcome", "previous_status", "actor", "evidence", "note", "occurred_at"]
+    fields = ["created_at", "action", "outcome", "previous_status", "actor", "evidence", "note_start", "occurred_at"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
 
+    @admin.display(description="note")
+    def note_start(self, event):
+        # The whole note of the standing resolution is in the Resolution panel above the form;
+        # here it only identifies the event, so it cannot squeeze the table into a tall column.
+        return Truncator(event.note).chars(NOTE_PREVIEW_CHARS)
+
     @admin.display(description="evidence")
     def evidence(self, event):
-        return format_html('<a href="{0}" rel="noopener">{0}</a>', event.evidence_url) if event.evidence_url else ""
+        if not event.evidence_url:
+            return ""
+        # The site's name stands for the link: a whole URL would not wrap and widened the page.
+        site = urlsplit(event.evidence_url).netloc or event.evidence_url
+        return format_html(
+            '<a href="{}" rel="noopener" title="{}">{}</a>', event.evidence_url, event.evidence_url, site
+        )
 
 
 class WindowChangeInline(ReadOnlyInline):
@@ -156,6 +171,7 @@ class QuestionAdmin(admin.ModelAdmin):
     change_list_template = "admin/forecasts/question/change_list.html"
     list_display = [
         "title",
+        "forecast_box",
         "status",
         "kind",
         "window_end_short",
@@ -164,7 +180,6 @@ class QuestionAdmin(admin.ModelAdmin):
         "crowd_median",
         "forecast_count",
         "my_forecast",
-        "forecast_box",
     ]
     list_select_related = ["owner", "team", "source"]
     list_filter = [
@@ -299,14 +314,17 @@ class QuestionAdmin(admin.ModelAdmin):
     def my_forecast(self, question):
         return as_percent(getattr(question, "my_probability", None))
 
-    @admin.display(description="update")
+    @admin.display(description="your forecast")
     def forecast_box(self, question):
         """The one box in the list: its form sits outside the list's own form (change_list.html)."""
         if question.status != Question.Status.OPEN:
             return ""
         form_id = f"forecast-box-{question.pk}"
         widget = forecast_box_widget()
-        widget.attrs.update(form=form_id, size=9, placeholder="70%", **{"aria-label": f"Forecast on {question.title}"})
+        mine = as_percent(getattr(question, "my_probability", None))
+        widget.attrs.update(
+            form=form_id, size=9, placeholder=mine or "e.g. 70%", **{"aria-label": f"Your forecast on {question.title}"}
+        )
         widget.attrs["data-preview-target"] = f"{form_id}-preview"
         return format_html(
             '<span class="forecast-box-row">{}<button type="submit" form="{}" class="button">Save</button></span>'
@@ -351,6 +369,7 @@ class QuestionAdmin(admin.ModelAdmin):
             for score in question_scores_for(request.user, question):
                 score.is_mine = score.forecaster_id == request.user.pk
                 score.author_name = forecast_author(score)
+                score.percent = as_percent(score.probability)
                 score.record_url = track_record_url(forecaster_id=score.forecaster_id, source_id=score.source_id)
                 scores.append(score)
         version = f"{question.forecast_count}-{question.updated_at:%s%f}"

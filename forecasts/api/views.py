@@ -62,7 +62,7 @@ CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
-def question_chart(user, question: Question) -> bytes:
+def question_chart(user, question: Question, *, narrow: bool = False) -> bytes:
     """The question's chart as the user may see it: their own forecasts, the crowd, the sources."""
     data = selectors.question_chart_data_for(user, question)
     if question.occurred_at is not None:
@@ -78,6 +78,7 @@ def question_chart(user, question: Question) -> bytes:
         end=data.end,
         closed_at=closed_at,
         closed_label=closed_label,
+        narrow=narrow,
     )
 
 
@@ -268,13 +269,16 @@ class QuestionChartView(generics.GenericAPIView):
 
     @extend_schema(
         responses={(200, "image/svg+xml"): OpenApiResponse(OpenApiTypes.STR, description="An SVG chart.")},
-        parameters=[OpenApiParameter("format", exclude=True)],
+        parameters=[
+            OpenApiParameter("format", exclude=True),
+            OpenApiParameter("size", str, enum=["wide", "narrow"], description="`narrow` for a phone's width."),
+        ],
         tags=["questions"],
     )
     def get(self, request, pk):
         """Your forecasts, the crowd median over time and each source's statements, with the window and the close."""
         question = question_or_404(request.user, pk)
-        return svg_response(question_chart(request.user, question))
+        return svg_response(question_chart(request.user, question, narrow=request.query_params.get("size") == "narrow"))
 
 
 class QuestionScoresView(generics.GenericAPIView):

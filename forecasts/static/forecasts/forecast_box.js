@@ -4,7 +4,13 @@
   "use strict";
   function preview(input) {
     var target = document.getElementById(input.dataset.previewTarget || input.id + "-preview");
-    if (!target) return;
+    if (!target) {
+      target = document.createElement("output");
+      target.id = input.id + "-preview";
+      target.className = "forecast-preview";
+      target.setAttribute("aria-live", "polite");
+      input.insertAdjacentElement("afterend", target);
+    }
     var timer = null;
     var asked = 0;
     input.addEventListener("input", function () {
