@@ -214,7 +214,7 @@ def us_intelligence_world(owner):
 
 
 def test_a_sources_january_statements_on_one_page(client, owner, forecaster):
-    source, made = us_intelligence_world(owner)
+    source, _ = us_intelligence_world(owner)
     client.force_login(forecaster)
     response = client.get(record_url("source", source.pk), {"made_after": "2022-01-01", "made_before": "2022-02-01"})
     page = response.content.decode()
@@ -296,7 +296,7 @@ def test_track_records_are_linked_from_the_sources_list_and_the_calibration_page
 
 
 def test_a_track_record_costs_the_same_queries_whatever_its_length(client, owner, forecaster):
-    source, made = us_intelligence_world(owner)
+    source, _ = us_intelligence_world(owner)
     client.force_login(forecaster)
     url = record_url("source", source.pk)
     four = count_queries(client, url)

@@ -27,22 +27,6 @@ TRACK_RECORD_TEMPLATE = "admin/track_record.html"
 NOT_FOUND_TEMPLATE = "admin/track_record_not_found.html"
 ROWS_PER_PAGE = 100
 KINDS = ("forecaster", "source")
-CSV_COLUMNS = [
-    "question_id",
-    "question",
-    "window_start",
-    "window_end",
-    "outcome",
-    "made_at",
-    "probability",
-    "phrase",
-    "yardstick",
-    "brier",
-    "relative_brier",
-    "log_loss",
-    "time_averaged_brier",
-    "coverage",
-]
 # The table's columns: (label, ordering key or None, numeric).
 COLUMNS = [
     ("Question", "question", False),
@@ -161,7 +145,7 @@ class TrackRecordAdmin(ScoreAdmin):
         writer = csv.writer(Echo())
 
         def lines():
-            yield writer.writerow(CSV_COLUMNS)
+            yield writer.writerow(selectors.TRACK_RECORD_CSV_COLUMNS)
             for row in selectors.track_record_rows(scores).iterator(chunk_size=2000):
                 yield writer.writerow([csv_cell(value) for value in row])
 

@@ -32,6 +32,7 @@ from forecasts.api.filters import (
 )
 from forecasts.api.pagination import ForecastCursorPagination, PagePagination
 from forecasts.api.permissions import CreateNeedsModelPermission
+from forecasts.api.stats import SVG_RESPONSE, SvgApiView
 from forecasts.api.throttling import LoginThrottle
 from forecasts.charts import question_chart_svg, svg_response
 from forecasts.forecast_input import UnreadableForecast, forecast_read
@@ -245,30 +246,12 @@ class ForecastInputView(generics.GenericAPIView):
         return Response(serializers.ForecastReadingSerializer(data).data)
 
 
-class SVGRenderer(BaseRenderer):
-    """Lets `Accept: image/svg+xml` through content negotiation; the chart is its own response."""
-
-    media_type = "image/svg+xml"
-    format = "svg"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return json.dumps(data).encode()
-
-
-class QuestionChartView(generics.GenericAPIView):
+class QuestionChartView(SvgApiView):
     """The question's probability over time, as SVG: the same visibility as the question."""
 
-    renderer_classes = [JSONRenderer, SVGRenderer]
-
-    def handle_exception(self, exc):
-        """Errors stay JSON in the one error shape."""
-        response = super().handle_exception(exc)
-        self.request.accepted_renderer = JSONRenderer()
-        self.request.accepted_media_type = JSONRenderer.media_type
-        return response
-
     @extend_schema(
-        responses={(200, "image/svg+xml"): OpenApiResponse(OpenApiTypes.STR, description="An SVG chart.")},
+        operation_id="questions_chart",
+        responses={(200, "image/svg+xml"): SVG_RESPONSE},
         parameters=[
             OpenApiParameter("format", exclude=True),
             OpenApiParameter("size", str, enum=["wide", "narrow"], description="`narrow` for a phone's width."),

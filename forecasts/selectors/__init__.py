@@ -44,6 +44,7 @@ from forecasts.selectors.questions import (
 )
 from forecasts.selectors.records import (
     DEFAULT_TRACK_RECORD_ORDERING,
+    TRACK_RECORD_CSV_COLUMNS,
     TRACK_RECORD_ORDERINGS,
     QuestionChartData,
     question_chart_data_for,
@@ -61,6 +62,7 @@ __all__ = [
     "MAX_BINS",
     "QUESTION_LIST_COLUMNS",
     "STRATEGIES",
+    "TRACK_RECORD_CSV_COLUMNS",
     "TRACK_RECORD_ORDERINGS",
     "QuestionChartData",
     "ScoreFilters",

@@ -102,21 +102,25 @@ def track_record_summary(scores: QuerySet[Score]) -> dict:
     )
 
 
+# A record's CSV: the column's name to the field it reads.
+TRACK_RECORD_CSV_COLUMNS = {
+    "question_id": "question_id",
+    "question": "question__title",
+    "window_start": "question__window_start",
+    "window_end": "window_end",
+    "outcome": "outcome",
+    "made_at": "forecast__made_at",
+    "probability": "probability",
+    "phrase": "phrase",
+    "yardstick": "yardstick",
+    "brier": "brier",
+    "relative_brier": "relative_brier",
+    "log_loss": "log_loss",
+    "time_averaged_brier": "time_averaged_brier",
+    "coverage": "coverage",
+}
+
+
 def track_record_rows(scores: QuerySet[Score]) -> QuerySet:
-    """A record's CSV columns, as tuples."""
-    return scores.values_list(
-        "question_id",
-        "question__title",
-        "question__window_start",
-        "window_end",
-        "outcome",
-        "forecast__made_at",
-        "probability",
-        "phrase",
-        "yardstick",
-        "brier",
-        "relative_brier",
-        "log_loss",
-        "time_averaged_brier",
-        "coverage",
-    )
+    """A record's CSV rows, as tuples in the order of TRACK_RECORD_CSV_COLUMNS."""
+    return scores.values_list(*TRACK_RECORD_CSV_COLUMNS.values())
