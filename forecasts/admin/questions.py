@@ -323,7 +323,7 @@ class QuestionAdmin(admin.ModelAdmin):
         widget = forecast_box_widget()
         mine = as_percent(getattr(question, "my_probability", None))
         widget.attrs.update(
-            form=form_id, size=9, placeholder=mine or "e.g. 70%", **{"aria-label": f"Your forecast on {question.title}"}
+            form=form_id, size=9, placeholder=mine or "e.g. 70%", **{"aria-label": "Your forecast on this question"}
         )
         widget.attrs["data-preview-target"] = f"{form_id}-preview"
         return format_html(
