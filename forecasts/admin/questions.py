@@ -12,12 +12,13 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Subquery
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.text import Truncator
 
 from forecasts.access import (
@@ -49,6 +50,9 @@ from forecasts.services import forecast_submit, question_delete, question_resolv
 QUESTION_ACTION_TEMPLATE = "admin/forecasts/question/question_action.html"
 QUESTION_NOT_FOUND_TEMPLATE = "admin/forecasts/question/not_found.html"
 NOTE_PREVIEW_CHARS = 120
+# Each read-only inline row costs the page a few milliseconds: a question with thousands of
+# forecasts would take seconds. The full history is on the Forecasts list, linked from the page.
+FORECAST_HISTORY_ROWS = 50
 
 
 def forecast_author(forecast: Forecast) -> str:
@@ -93,7 +97,7 @@ class ForecastHistoryInline(ReadOnlyInline):
     model = Forecast
     fk_name = "question"
     verbose_name = "forecast"
-    verbose_name_plural = "Forecast history (newest first)"
+    verbose_name_plural = f"Forecast history (the latest {FORECAST_HISTORY_ROWS}, newest first)"
     fields = ["made_at", "author", "probability_percent", "estimative", "rationale", "recorded_by", "recorded_at"]
     readonly_fields = fields
 
@@ -254,6 +258,13 @@ class QuestionAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.status_fields
 
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, ForecastHistoryInline) and obj is not None and obj.pk:
+            latest = obj.forecasts.order_by("-made_at", "-id").values("pk")[:FORECAST_HISTORY_ROWS]
+            kwargs["queryset"] = inline.get_queryset(request).filter(pk__in=Subquery(latest))
+        return kwargs
+
     def get_inlines(self, request, obj):
         # On POST the inlines are not rendered back, and read-only inlines have nothing to save.
         if obj is None or request.method == "POST":
@@ -380,6 +391,10 @@ class QuestionAdmin(admin.ModelAdmin):
             "resolution": question.current_resolution if question.is_final else None,
             "scores": scores,
             "my_record_url": track_record_url(forecaster_id=request.user.pk),
+            "all_forecasts_url": reverse("admin:forecasts_forecast_changelist")
+            + "?"
+            + urlencode({"q": question.title}),
+            "history_rows": FORECAST_HISTORY_ROWS,
         }
 
     def get_urls(self):
