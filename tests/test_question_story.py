@@ -213,3 +213,12 @@ def test_scores_cost_the_same_queries_whatever_the_authors(owner, django_assert_
     client = client_for(owner)
     with django_assert_num_queries(5):
         assert len(client.get(f"/api/questions/{question.pk}/scores/").json()) == 2 * size + 1
+
+
+def test_a_phone_gets_a_chart_drawn_for_its_width(owner):
+    question = resolved_question(owner)
+    client = client_for(owner)
+    wide = client.get(f"/api/questions/{question.pk}/chart.svg").content
+    narrow = client.get(f"/api/questions/{question.pk}/chart.svg", {"size": "narrow"}).content
+    assert narrow.startswith(b"<?xml") and narrow != wide
+    assert b"<!-- Agency 0 -->" in narrow
