@@ -15,7 +15,7 @@ matplotlib.use("Agg")  # never a GUI backend, even if something imports pyplot l
 
 import matplotlib.dates as mdates
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from forecasts.models import within_year_bounds
 
@@ -242,4 +242,99 @@ def group_distribution_chart_svg(
             chart.legend(loc="upper left", fontsize=7, frameon=False)
         title = "Implied distribution (cumulative)" if kind == "when" else "Implied distribution"
         chart.set_title(title + (f": {subject}" if subject else ""), fontsize=9)
+
+
+MINE_COLOUR = "#c0392b"
+CROWD_COLOUR = POINT_COLOUR
+WINDOW_COLOUR = "#e8eef5"
+STATEMENT_MARKERS = ("s", "D", "^", "v", "P", "X", "*", "h")
+STATEMENT_COLOURS = ("#2e7d32", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#b7950b", "#1a5276", "#a93226")
+
+
+def step_points(steps) -> tuple[list, list]:
+    """The start of each crowd step and, last, the end of the final one: a line drawn as steps-post."""
+    if not steps:
+        return [], []
+    moments = [step.start for step in steps] + [steps[-1].end]
+    medians = [step.median for step in steps] + [steps[-1].median]
+    return moments, medians
+
+
+def question_chart_svg(
+    *,
+    mine: list,
+    crowd: list,
+    statements: dict,
+    window_start,
+    window_end,
+    end,
+    closed_label: str = "",
+    closed_at=None,
+    narrow: bool = False,
+) -> bytes:
+    """Probability of YES over time: the crowd median as steps, the viewer's forecasts, each
+    source's statements as markers, the window shaded and the close (or the event) marked.
+
+    `narrow` draws it for a phone's width (the same text size on a third of the width)."""
+    with matplotlib.rc_context(SVG_SETTINGS):
+        figure = Figure(figsize=(4.2, 3.6) if narrow else (7.5, 3.4))
+        chart = figure.add_subplot()
+        moments = [moment for series in (mine, *statements.values()) for moment, _ in series]
+        moments += [step.start for step in crowd]
+        start = min([window_start or window_end, *moments]) if moments or window_start else end
+        if window_start is not None:
+            chart.axvspan(window_start, window_end, color=WINDOW_COLOUR, label="question window", zorder=0)
+        crowd_moments, crowd_medians = step_points(crowd)
+        if crowd_moments:
+            chart.step(
+                crowd_moments, crowd_medians, where="post", color=CROWD_COLOUR, linewidth=1.6, label="crowd median"
+            )
+        if mine:
+            # Your forecast stands until you change it: drawn as steps to the end, with a dot at each one.
+            chart.step(
+                [moment for moment, _ in mine] + [end],
+                [probability for _, probability in mine] + [mine[-1][1]],
+                where="post",
+                color=MINE_COLOUR,
+                linewidth=1.2,
+                linestyle="--",
+            )
+            chart.plot(
+                [moment for moment, _ in mine],
+                [probability for _, probability in mine],
+                "o",
+                color=MINE_COLOUR,
+                markersize=4,
+                label="your forecasts",
+            )
+        for index, (name, series) in enumerate(sorted(statements.items())):
+            chart.plot(
+                [moment for moment, _ in series],
+                [probability for _, probability in series],
+                linestyle="none",
+                marker=STATEMENT_MARKERS[index % len(STATEMENT_MARKERS)],
+                color=STATEMENT_COLOURS[index % len(STATEMENT_COLOURS)],
+                markersize=6,
+                label=name if len(name) <= 40 else name[:39] + "…",
+            )
+        if closed_at is not None:
+            chart.axvline(closed_at, color="#333333", linewidth=1, linestyle=":", label=closed_label or "closed")
+        if not (crowd or mine or statements):
+            chart.text(
+                0.5, 0.5, "No forecasts yet", ha="center", va="center", color="#666666", transform=chart.transAxes
+            )
+        right = max([end, window_end, *moments])
+        margin = max((right - start) * 0.03, timedelta(hours=1))
+        chart.set_xlim(start - margin, right + margin)
+        chart.set_ylim(0, 1)
+        chart.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        chart.set_ylabel("Probability of YES")
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=5 if narrow else 8)
+        chart.xaxis.set_major_locator(locator)
+        chart.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        chart.grid(True, linewidth=0.3)
+        if chart.get_legend_handles_labels()[0]:
+            chart.legend(
+                loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1 if narrow else 3, fontsize=7, frameon=False
+            )
         return figure_svg(figure)

@@ -311,10 +311,10 @@ def test_change_page_query_count_does_not_grow_with_forecasts(client, owner, que
 @pytest.mark.parametrize(
     "given, probability, phrase, yardstick",
     [
-        ({"phrase": "icd203:very likely"}, 0.875, "very likely", "icd203"),
-        ({"phrase": "kent:probably not"}, 0.30, "probably not", "kent"),
-        ({"percent": "62.5"}, 0.625, "", ""),
-        ({"probability": "0.2"}, 0.2, "", ""),
+        ({"forecast": "very likely"}, 0.875, "very likely", "icd203"),
+        ({"forecast": "probably not"}, 0.30, "probably not", "kent"),
+        ({"forecast": "62.5%"}, 0.625, "", ""),
+        ({"forecast": "0.2"}, 0.2, "", ""),
     ],
 )
 def test_forecaster_adds_a_forecast_stamped_now(client, forecaster, question, given, probability, phrase, yardstick):
@@ -336,27 +336,25 @@ def test_forecaster_adds_a_forecast_stamped_now(client, forecaster, question, gi
     assert (question.forecast_count, question.crowd_probability) == (1, pytest.approx(probability))
 
 
-def test_add_forecast_page_renders_the_phrase_select(client, forecaster, question):
+def test_add_forecast_page_has_one_text_box(client, forecaster, question):
     client.force_login(forecaster)
     response = client.get(question_url(question, "forecast"))
     page = response.content.decode()
     assert response.status_code == 200
-    assert '<optgroup label="ICD 203">' in page
-    assert 'value="icd203:roughly even chance"' in page and 'value="kent:probably not"' in page
-    assert '<optgroup label="Sherman Kent">' in page
+    assert '<input type="text" name="forecast"' in page
+    assert 'name="probability"' not in page and 'name="percent"' not in page and "<optgroup" not in page
 
 
 @pytest.mark.parametrize(
     "posted, field",
     [
-        ({"probability": "1.5"}, "probability"),
-        ({"percent": "0"}, "percent"),
-        ({"probability": "likely"}, "probability"),
-        ({"phrase": "icd203:fairly sure"}, "phrase"),
-        ({}, "probability"),
-        ({"probability": "0.4", "percent": "40"}, "percent"),
-        ({"probability": "0.4", "made_at_0": "2022-01-20", "made_at_1": "10:00"}, "made_at"),
-        ({"probability": "0.4", "quote": "It will happen."}, "source"),
+        ({"forecast": "100%"}, "forecast"),
+        ({"forecast": "0"}, "forecast"),
+        ({"forecast": "abc"}, "forecast"),
+        ({"forecast": "fairly sure"}, "forecast"),
+        ({}, "forecast"),
+        ({"forecast": "0.4", "made_at_0": "2022-01-20", "made_at_1": "10:00"}, "made_at"),
+        ({"forecast": "0.4", "quote": "It will happen."}, "source"),
     ],
 )
 def test_bad_forecast_input_is_shown_on_its_field_and_saves_nothing(client, forecaster, question, posted, field):
@@ -375,7 +373,7 @@ def test_forecaster_records_a_source_statement_with_its_past_date(client, foreca
     response = client.post(
         question_url(question, "forecast"),
         {
-            "phrase": "icd203:likely",
+            "forecast": "likely",
             "source": source.pk,
             **split_datetime("made_at", said_at),
             "quote": "An invasion could begin at any time.",
@@ -396,7 +394,7 @@ def test_source_statement_needs_a_quote_and_a_past_date(client, forecaster, ques
     response = client.post(
         question_url(question, "forecast"),
         {
-            "percent": "80",
+            "forecast": "80%",
             "source": factories.SourceFactory().pk,
             **split_datetime("made_at", timezone.now() + timedelta(days=1)),
             "url": "https://example.org/briefing",

@@ -91,7 +91,7 @@ def test_the_answer_to_a_submission_is_what_the_serializer_gives(question, forec
         ({"phrase": "a racing certainty"}, "phrase"),
         ({"phrase": "likely", "yardstick": "nato"}, "yardstick"),
         ({"probability": 0.5, "percent": 50}, "probability"),
-        ({}, "probability"),
+        ({}, "forecast"),  # the one box is the field to fill
         ({"probability": 0.5, "made_at": "2022-01-01T00:00:00Z"}, "made_at"),
         ({"rationale": 42, "probability": {"value": 1}}, "probability"),
     ],

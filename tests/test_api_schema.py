@@ -16,6 +16,9 @@ CONTRACT_PATHS = {
     "/api/questions/{id}/resolve/",
     "/api/questions/{id}/unresolve/",
     "/api/questions/{id}/history/",
+    "/api/questions/{id}/chart.svg",
+    "/api/questions/{id}/scores/",
+    "/api/forecast-input/",
     "/api/forecasts/",
     "/api/forecasts/export.csv",
     "/api/sources/",
@@ -49,6 +52,6 @@ def test_schema_has_exactly_the_contract_paths(client):
     ours = {path: item for path, item in schema["paths"].items() if not path.startswith("/api/stats/")}
     assert set(ours) == CONTRACT_PATHS
     operations = sum(len([m for m in item if m in ("get", "post", "patch", "delete")]) for item in ours.values())
-    assert operations == 35  # plus /api/schema/ and /api/docs/ themselves
+    assert operations == 38  # plus /api/schema/ and /api/docs/ themselves
     assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])
     assert schema["components"]["schemas"]["Error"]["additionalProperties"]["type"] == "array"

@@ -207,7 +207,7 @@ def test_a_percent_is_converted_in_decimal(question, forecaster, percent, stored
 
 def test_the_admin_takes_a_percent_of_99_9(client, forecaster, question):
     client.force_login(forecaster)
-    response = client.post(reverse("admin:forecasts_question_forecast", args=[question.pk]), {"percent": "99.9"})
+    response = client.post(reverse("admin:forecasts_question_forecast", args=[question.pk]), {"forecast": "99.9%"})
     assert response.status_code == 302
     assert Forecast.objects.get().probability == 0.999
 

@@ -95,7 +95,7 @@ def test_forecast_by_phrase_stores_phrase_yardstick_and_midpoint(question, forec
         ({"phrase": "a sure thing"}, "phrase"),
         ({"phrase": "likely", "yardstick": "tarot"}, "yardstick"),
         ({"probability": 0.5, "percent": 50}, "probability"),
-        ({}, "probability"),
+        ({}, "forecast"),
         ({"probability": "lots"}, "probability"),
     ],
 )

@@ -3,19 +3,20 @@
 The modules beside this one define the pages and register nothing on import:
 questions (questions, forecasts, resolution history), groups (question groups), catalog (sources, teams, tags),
 notifications (the inbox and delivery records), calibration (statistics, scores, the user page's
-chart), home (the home page, which is the site's index, and every user's settings page). What each page shows is decided by forecasts/access.py.
+chart), home (the home page, which is the site's index, and every user's settings page), records (each forecaster's and source's track record, on the scores' admin). What each page shows is decided by forecasts/access.py.
 """
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 
-from forecasts.admin.calibration import CalibrationReportAdmin, ScoreAdmin, UserCalibrationAdmin
+from forecasts.admin.calibration import CalibrationReportAdmin, UserCalibrationAdmin
 from forecasts.admin.catalog import SourceAdmin, TagAdmin, TeamAdmin
 from forecasts.admin.groups import QuestionGroupAdmin
 from forecasts.admin.home import HOME_TEMPLATE, home_index, with_settings_page
 from forecasts.admin.login import AdminLoginForm
 from forecasts.admin.notifications import DigestDeliveryAdmin, NotificationAdmin, WebhookDeliveryAdmin
 from forecasts.admin.questions import ForecastAdmin, QuestionAdmin, ResolutionEventAdmin
+from forecasts.admin.records import TrackRecordAdmin
 from forecasts.models import (
     CalibrationReport,
     DigestDelivery,
@@ -55,7 +56,7 @@ admin.site.register(Notification, NotificationAdmin)
 admin.site.register(DigestDelivery, DigestDeliveryAdmin)
 admin.site.register(WebhookDelivery, WebhookDeliveryAdmin)
 admin.site.register(CalibrationReport, CalibrationReportAdmin)
-admin.site.register(Score, ScoreAdmin)
+admin.site.register(Score, TrackRecordAdmin)
 
 # django.contrib.auth registers its user admin (importing UserCalibrationAdmin's base did it):
 # the workbench's version adds the user's calibration chart.

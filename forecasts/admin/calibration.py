@@ -19,7 +19,7 @@ from django.utils.http import urlencode
 
 from forecasts import charts, selectors
 from forecasts.access import authors_visible_to, scores_visible_to, sources_visible_to, teams_visible_to
-from forecasts.admin.support import ReadOnlyAdminMixin, as_percent, short_date, three_decimals
+from forecasts.admin.support import ReadOnlyAdminMixin, as_percent, short_date, three_decimals, track_record_url
 from forecasts.aggregation import brier_on_both_scales
 from forecasts.charts import svg_response
 from forecasts.models import Confidence, QuestionKind, Source, Team
@@ -46,6 +46,8 @@ class CalibrationFilterForm(forms.Form):
     confidence = forms.ChoiceField(
         choices=[("", "any confidence"), *Confidence.choices, ("none", "not given")], required=False
     )
+    made_after = forms.DateField(required=False, label="Made from", help_text="YYYY-MM-DD, inclusive")
+    made_before = forms.DateField(required=False, label="Made before", help_text="YYYY-MM-DD, exclusive")
     bins = forms.IntegerField(min_value=1, max_value=selectors.MAX_BINS, initial=selectors.DEFAULT_BINS, required=False)
     strategy = forms.ChoiceField(choices=[(name, name) for name in selectors.STRATEGIES], required=False)
 
@@ -61,6 +63,9 @@ class CalibrationFilterForm(forms.Form):
         after, before = cleaned.get("resolved_after"), cleaned.get("resolved_before")
         if after and before and before <= after:
             self.add_error("resolved_before", "Must be later than resolved after.")
+        made_after, made_before = cleaned.get("made_after"), cleaned.get("made_before")
+        if made_after and made_before and made_before <= made_after:
+            self.add_error("made_before", "Must be later than made from.")
         return cleaned
 
     def score_filters(self) -> selectors.ScoreFilters:
@@ -74,6 +79,8 @@ class CalibrationFilterForm(forms.Form):
             resolved_after=midnight(data.get("resolved_after")),
             resolved_before=midnight(data.get("resolved_before")),
             confidence=data.get("confidence") or None,
+            made_after=midnight(data.get("made_after")),
+            made_before=midnight(data.get("made_before")),
         )
 
     def chosen_bins(self) -> int:
@@ -106,15 +113,19 @@ def calibration_panel(*, forecaster=None, source=None) -> str:
     """The calibration chart of one user or one source, with a link to its numbers (for change pages)."""
     if forecaster is not None and forecaster.pk:
         params = {"forecaster": forecaster.pk}
+        record_url = track_record_url(forecaster_id=forecaster.pk)
     elif source is not None and source.pk:
         params = {"source": source.pk}
+        record_url = track_record_url(source_id=source.pk)
     else:
         return "–"
     chart_url = reverse("admin:forecasts_calibrationreport_chart") + "?" + urlencode(params)
     return format_html(
         '<img src="{}" alt="Calibration chart" width="420" loading="lazy"><br>'
+        '<a href="{}">Track record: every scored forecast</a> · '
         '<a href="{}">Numbers, bins and filters on the Calibration page</a>',
         chart_url,
+        record_url,
         calibration_page_url(**params),
     )
 
@@ -158,6 +169,7 @@ class CalibrationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "title": "Calibration",
             "form": form,
             "my_calibration_url": calibration_page_url(forecaster=request.user.pk),
+            "my_record_url": track_record_url(forecaster_id=request.user.pk),
         }
         chosen = chosen_settings(form)
         if chosen is None:
@@ -168,7 +180,18 @@ class CalibrationReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         context.update(
             calibration=selectors.calibration_for(request.user, filters=filters, bins=bins, strategy=strategy),
             subject=selectors.filters_description(request.user, filters),
-            leaderboard=[selectors.leaderboard_entry(row, rank=rank) for rank, row in enumerate(leaderboard, start=1)],
+            leaderboard=[
+                {
+                    **entry,
+                    "record_url": track_record_url(
+                        forecaster_id=entry["id"] if entry["author_type"] == "forecaster" else None,
+                        source_id=entry["id"] if entry["author_type"] == "source" else None,
+                    ),
+                }
+                for entry in (
+                    selectors.leaderboard_entry(row, rank=rank) for rank, row in enumerate(leaderboard, start=1)
+                )
+            ],
             phrases=[
                 row for row in selectors.phrase_calibration_for(request.user, filters=filters) if row["statements"]
             ],

@@ -6,17 +6,18 @@ forecasts/access.py allows (a tag used only on a team's questions stays within t
 
 from django.contrib import admin
 from django.db.models import Count
+from django.utils.html import format_html
 
 from forecasts.access import sources_visible_to, tags_visible_to, teams_visible_to
 from forecasts.admin.calibration import calibration_panel
-from forecasts.admin.support import URL_INPUT
+from forecasts.admin.support import URL_INPUT, track_record_url
 from forecasts.models import TeamMembership
 from forecasts.services import source_create, team_crowd_method_apply
 
 
 class SourceAdmin(admin.ModelAdmin):
     formfield_overrides = URL_INPUT
-    list_display = ["name", "kind", "url", "created_by", "created_at"]
+    list_display = ["name", "kind", "track_record", "url", "created_by", "created_at"]
     list_filter = ["kind"]
     list_select_related = ["created_by"]
     search_fields = ["name", "description", "url"]
@@ -25,6 +26,10 @@ class SourceAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return sources_visible_to(request.user, super().get_queryset(request))
+
+    @admin.display(description="track record")
+    def track_record(self, source):
+        return format_html('<a href="{}">Track record</a>', track_record_url(source_id=source.pk))
 
     @admin.display(description="calibration")
     def calibration(self, source):

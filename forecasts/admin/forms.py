@@ -6,13 +6,21 @@ from django import forms
 from django.contrib.admin import widgets
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse_lazy
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.text import slugify
 
 from forecasts.access import sources_visible_to, teams_visible_to
-from forecasts.estimative import phrase_choices
-from forecasts.models import YEAR_BOUNDS_MESSAGE, Confidence, Forecast, Question, Source, within_year_bounds
-from forecasts.services import EDITABLE_FIELDS, group_create, question_create, question_open, question_update
+from forecasts.forecast_input import MAX_INPUT_LENGTH, UnreadableForecast, forecast_read
+from forecasts.models import YEAR_BOUNDS_MESSAGE, Confidence, Question, Source, within_year_bounds
+from forecasts.services import (
+    EDITABLE_FIELDS,
+    forecast_submit,
+    group_create,
+    question_create,
+    question_open,
+    question_update,
+)
 
 
 def add_service_errors(form: forms.BaseForm, error: ValidationError, aliases: dict | None = None) -> None:
@@ -31,13 +39,36 @@ def tag_names_from_text(text: str) -> list[str]:
     return [slug for slug in (slugify(name) for name in text.split(",")) if slug]
 
 
-def phrase_select_choices() -> list:
-    """The estimative phrases grouped by yardstick, for a select whose values are 'yardstick:phrase'."""
-    labels = dict(Forecast.Yardstick.choices)
-    groups: dict[str, list] = {}
-    for value, label in phrase_choices():
-        groups.setdefault(labels[value.split(":", 1)[0]], []).append((value, label))
-    return [("", "---------"), *groups.items()]
+class ForecastTextField(forms.CharField):
+    """The one box: a forecast as typed, read by `forecasts.forecast_input` (and previewed through the API)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", "Probability of YES")
+        kwargs.setdefault("help_text", "Type 70%, 0.7, 3:1, 1 in 4, or a phrase such as likely or very unlikely.")
+        super().__init__(max_length=MAX_INPUT_LENGTH, widget=forecast_box_widget(), **kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value:
+            try:
+                forecast_read(value)
+            except UnreadableForecast as error:
+                raise ValidationError(str(error), code="invalid") from error
+        return value
+
+
+def forecast_box_widget() -> forms.TextInput:
+    """A text input (not a number: '70%' and 'likely' must be typable) whose value the page previews."""
+    return forms.TextInput(
+        attrs={
+            "class": "forecast-box",
+            "placeholder": "70%, 0.7, 3:1, likely",
+            "autocomplete": "off",
+            "spellcheck": "false",
+            "size": 22,
+            "data-preview-url": reverse_lazy("api:forecast-input"),
+        }
+    )
 
 
 class QuestionAdminForm(forms.ModelForm):
@@ -63,6 +94,11 @@ class QuestionAdminForm(forms.ModelForm):
         label="Open for forecasts",
         help_text="Publish this draft: it starts taking forecasts now.",
     )
+    first_forecast = ForecastTextField(
+        required=False,
+        label="Your first forecast",
+        help_text="Optional: your probability of YES, recorded as the question opens (70%, 0.7, 3:1, likely).",
+    )
 
     actor = None  # the requesting user, set by QuestionAdmin.get_form
     question: Question | None = None  # the saved question once the form is valid
@@ -78,6 +114,7 @@ class QuestionAdminForm(forms.ModelForm):
             del self.fields["publish"]
         else:
             del self.fields["draft"]
+            del self.fields["first_forecast"]
             self.initial["tags"] = ", ".join(self.instance.tags.values_list("name", flat=True))
             if self.instance.status != Question.Status.DRAFT:
                 del self.fields["publish"]
@@ -89,6 +126,17 @@ class QuestionAdminForm(forms.ModelForm):
         if adding and "resolve_by" in self.fields:
             self.fields["resolve_by"].required = False
             self.fields["resolve_by"].help_text = "Leave blank for the window end plus the grace period."
+
+    def clean(self):
+        data = super().clean()
+        if data.get("first_forecast"):
+            if data.get("draft"):
+                self.add_error(
+                    "first_forecast", "A draft takes no forecasts: leave this blank, or do not save as a draft."
+                )
+            elif self.actor is not None and not self.actor.has_perm("forecasts.add_forecast"):
+                self.add_error("first_forecast", "You may file questions but not forecast: leave this blank.")
+        return data
 
     def _post_clean(self):
         # Replaces ModelForm's model validation: the service validates the question as a whole.
@@ -105,7 +153,13 @@ class QuestionAdminForm(forms.ModelForm):
         tags = tag_names_from_text(data["tags"]) if "tags" in data else None
         if self.instance.pk is None:
             fields = {name: data[name] for name in EDITABLE_FIELDS if name in data}
-            return question_create(owner=self.actor, tags=tags or (), draft=data.get("draft", False), **fields)
+            question = question_create(owner=self.actor, tags=tags or (), draft=data.get("draft", False), **fields)
+            if data.get("first_forecast"):
+                try:
+                    forecast_submit(question=question, recorded_by=self.actor, forecast=data["first_forecast"])
+                except ValidationError as error:
+                    raise ValidationError({"first_forecast": error.messages}) from error
+            return question
         question = self.instance
         changes = {name: data[name] for name in self.changed_data if name in EDITABLE_FIELDS}
         tags_changed = "tags" in self.changed_data
@@ -122,16 +176,20 @@ def datetime_field(**kwargs) -> forms.SplitDateTimeField:
     return forms.SplitDateTimeField(required=False, widget=widgets.AdminSplitDateTime, **kwargs)
 
 
-class ForecastAddForm(forms.Form):
-    """A forecast as probability, percent or phrase; with a source, a past statement of that source."""
+class ForecastBoxForm(forms.Form):
+    """One forecast in one box, with an optional rationale: the question page's and the list's form."""
 
-    probability = forms.FloatField(required=False, help_text="Between 0.001 and 0.999.")
-    percent = forms.FloatField(required=False, help_text="Between 0.1 and 99.9.")
-    phrase = forms.ChoiceField(
-        required=False,
-        label="Estimative phrase",
-        choices=phrase_select_choices,
-        help_text="Stored with its yardstick; the probability is the midpoint of the phrase's range.",
+    forecast = ForecastTextField()
+    rationale = forms.CharField(
+        required=False, label="Rationale (optional)", widget=forms.Textarea(attrs={"rows": 2, "cols": 60})
+    )
+
+
+class ForecastAddForm(forms.Form):
+    """A forecast typed in one box; with a source, a past statement of that source."""
+
+    forecast = ForecastTextField(
+        help_text="Type 70%, 0.7, 3:1, 1 in 4, or a phrase such as likely (stored with its yardstick)."
     )
     rationale = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 80}))
     confidence = forms.ChoiceField(
@@ -150,11 +208,7 @@ class ForecastAddForm(forms.Form):
     url = forms.URLField(required=False, label="Statement URL", max_length=500, assume_scheme="https")
 
     fieldsets = [
-        (
-            "Probability of YES",
-            {"fields": ["probability", "percent", "phrase"], "description": "Give exactly one of the three."},
-        ),
-        (None, {"fields": ["rationale", "confidence"]}),
+        (None, {"fields": ["forecast", "rationale", "confidence"]}),
         (
             "A source's statement (optional)",
             {
@@ -177,15 +231,7 @@ class ForecastAddForm(forms.Form):
     def service_arguments(self) -> dict:
         """Keyword arguments for forecast_submit."""
         data = self.cleaned_data
-        yardstick, _, phrase = (data["phrase"] or "").partition(":")
-        arguments = {
-            "probability": data["probability"],
-            "percent": data["percent"],
-            "phrase": phrase or None,
-            "yardstick": yardstick or None,
-            "rationale": data["rationale"],
-            "confidence": data["confidence"],
-        }
+        arguments = {"forecast": data["forecast"], "rationale": data["rationale"], "confidence": data["confidence"]}
         if data["source"]:
             arguments.update(source=data["source"], made_at=data["made_at"], quote=data["quote"], url=data["url"])
         elif data["made_at"]:

@@ -6,17 +6,20 @@ the same 404 as one that does not exist.
 """
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Case, DateTimeField, F, IntegerField, Value, When
+from django.db.models import Case, DateTimeField, F, IntegerField, Subquery, Value, When
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.text import Truncator
 
 from forecasts import aggregation
 from forecasts.access import (
@@ -32,7 +35,15 @@ from forecasts.access import (
     user_can_resolve_question,
     user_is_moderator,
 )
-from forecasts.admin.forms import ForecastAddForm, QuestionAdminForm, ResolveForm, UnresolveForm, add_service_errors
+from forecasts.admin.forms import (
+    ForecastAddForm,
+    ForecastBoxForm,
+    QuestionAdminForm,
+    ResolveForm,
+    UnresolveForm,
+    add_service_errors,
+    forecast_box_widget,
+)
 from forecasts.admin.imports import forecast_import_view
 from forecasts.admin.intake import ReportIntakeMixin
 from forecasts.admin.support import (
@@ -43,7 +54,9 @@ from forecasts.admin.support import (
     safe_next,
     short_date,
     short_datetime,
+    track_record_url,
 )
+from forecasts.forecast_input import ForecastReading
 from forecasts.models import (
     ClosingAggregate,
     CrowdMethod,
@@ -53,14 +66,24 @@ from forecasts.models import (
     ResolutionEvent,
     WindowChange,
 )
-from forecasts.selectors import standing_probability_for
+from forecasts.selectors import question_scores_for, standing_probability_for
 from forecasts.services import forecast_submit, question_delete, question_resolve, question_unresolve
 
 QUESTION_ACTION_TEMPLATE = "admin/forecasts/question/question_action.html"
+QUESTION_NOT_FOUND_TEMPLATE = "admin/forecasts/question/not_found.html"
+NOTE_PREVIEW_CHARS = 120
+# Each read-only inline row costs the page a few milliseconds: a question with thousands of
+# forecasts would take seconds. The full history is on the Forecasts list, linked from the page.
+FORECAST_HISTORY_ROWS = 50
 
 
 def forecast_author(forecast: Forecast) -> str:
     return f"{forecast.source} (source)" if forecast.source_id else str(forecast.forecaster)
+
+
+def forecast_reading_text(forecast: Forecast) -> str:
+    """'70%', or '67.5% - ICD 203: likely' for a phrase: what the one box understood."""
+    return ForecastReading(forecast.probability, forecast.phrase, forecast.yardstick).description
 
 
 def forecast_estimative(forecast: Forecast) -> str:
@@ -149,7 +172,7 @@ class ForecastHistoryInline(ReadOnlyInline):
     model = Forecast
     fk_name = "question"
     verbose_name = "forecast"
-    verbose_name_plural = "Forecast history (newest first)"
+    verbose_name_plural = f"Forecast history (the latest {FORECAST_HISTORY_ROWS}, newest first)"
     fields = [
         "made_at",
         "author",
@@ -186,15 +209,27 @@ class ResolutionHistoryInline(ReadOnlyInline):
     model = ResolutionEvent
     verbose_name = "resolution event"
     verbose_name_plural = "Resolution history"
-    fields = ["created_at", "action", "outcome", "previous_status", "actor", "evidence", "note", "occurred_at"]
+    fields = ["created_at", "action", "outcome", "previous_status", "actor", "evidence", "note_start", "occurred_at"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
 
+    @admin.display(description="note")
+    def note_start(self, event):
+        # The whole note of the standing resolution is in the Resolution panel above the form;
+        # here it only identifies the event, so it cannot squeeze the table into a tall column.
+        return Truncator(event.note).chars(NOTE_PREVIEW_CHARS)
+
     @admin.display(description="evidence")
     def evidence(self, event):
-        return format_html('<a href="{0}" rel="noopener">{0}</a>', event.evidence_url) if event.evidence_url else ""
+        if not event.evidence_url:
+            return ""
+        # The site's name stands for the link: a whole URL would not wrap and widened the page.
+        site = urlsplit(event.evidence_url).netloc or event.evidence_url
+        return format_html(
+            '<a href="{}" rel="noopener" title="{}">{}</a>', event.evidence_url, event.evidence_url, site
+        )
 
 
 class WindowChangeInline(ReadOnlyInline):
@@ -223,6 +258,7 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
     change_list_template = "admin/forecasts/question/change_list.html"
     list_display = [
         "title",
+        "forecast_box",
         "status",
         "outcome_label",
         "window_end_short",
@@ -280,7 +316,8 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
         # Django's admin sends a missing object to the index with a message; a hidden question
         # must not be told apart from a missing one, so both are the access module's 404.
         # (`from_field` can only be the primary key: nothing refers to a question by another field.)
-        return question_or_404(request.user, object_id, queryset=self.questions_with_my_forecast(request))
+        questions = self.questions_with_my_forecast(request).select_related("current_resolution__actor")
+        return question_or_404(request.user, object_id, queryset=questions)
 
     def get_fieldsets(self, request, obj=None):
         question_fields = ["title", "kind", "tags", "team", "crowd_hidden", "details", "resolution_criteria"]
@@ -299,13 +336,23 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
                 },
             ),
         ]
-        if obj is not None and crowd_visible_to(request.user, obj):
-            fieldsets.append(("Crowd aggregates", {"fields": ["aggregates_table"]}))
+        if obj is None:
+            fieldsets.insert(1, ("Your first forecast", {"fields": ["first_forecast"]}))
+        else:
+            if crowd_visible_to(request.user, obj):
+                fieldsets.append(("Crowd aggregates", {"fields": ["aggregates_table"]}))
             fieldsets.append(("Status and crowd", {"fields": self.status_fields, "classes": ["collapse"]}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else [*self.status_fields, "aggregates_table"]
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, ForecastHistoryInline) and obj is not None and obj.pk:
+            latest = obj.forecasts.order_by("-made_at", "-id").values("pk")[:FORECAST_HISTORY_ROWS]
+            kwargs["queryset"] = inline.get_queryset(request).filter(pk__in=Subquery(latest))
+        return kwargs
 
     def get_inlines(self, request, obj):
         # On POST the inlines are not rendered back, and read-only inlines have nothing to save.
@@ -417,17 +464,44 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
     def my_forecast(self, question):
         return as_percent(getattr(question, "my_probability", None))
 
+    @admin.display(description="your forecast")
+    def forecast_box(self, question):
+        """The one box in the list: its form sits outside the list's own form (change_list.html)."""
+        if question.status != Question.Status.OPEN:
+            return ""
+        form_id = f"forecast-box-{question.pk}"
+        widget = forecast_box_widget()
+        mine = as_percent(getattr(question, "my_probability", None))
+        widget.attrs.update(
+            form=form_id, size=9, placeholder=mine or "e.g. 70%", **{"aria-label": "Your forecast on this question"}
+        )
+        widget.attrs["data-preview-target"] = f"{form_id}-preview"
+        return format_html(
+            '<span class="forecast-box-row">{}<button type="submit" form="{}" class="button">Save</button></span>'
+            '<output id="{}-preview" class="forecast-preview" aria-live="polite"></output>',
+            widget.render("forecast", "", attrs={"id": f"{form_id}-input"}),
+            form_id,
+            form_id,
+        )
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        if request.user.has_perm("forecasts.add_forecast"):
+            return shown
+        return [column for column in shown if column != "forecast_box"]
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk:
             context.update(self.question_tools(request, obj))
+            context.update(self.question_story(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def question_tools(self, request, question) -> dict:
         """What the user may do with the question, for the buttons above its form."""
         may_resolve = user_can_resolve_question(request.user, question)
+        can_add_forecast = question.status == Question.Status.OPEN and request.user.has_perm("forecasts.add_forecast")
         return {
-            "can_add_forecast": question.status == Question.Status.OPEN
-            and request.user.has_perm("forecasts.add_forecast"),
+            "can_add_forecast": can_add_forecast,
             "can_resolve": may_resolve and not question.is_final,
             "can_unresolve": may_resolve and question.is_final,
             "my_probability": as_percent(
@@ -440,6 +514,30 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
             "crowd_method": (question.team.get_crowd_method_display() if question.team_id else "Median").lower(),
         }
 
+    def question_story(self, request, question) -> dict:
+        """The question page's story: the one box, the chart, the resolution and every author's score."""
+        scores = []
+        if question.is_final:
+            for score in question_scores_for(request.user, question):
+                score.is_mine = score.forecaster_id == request.user.pk
+                score.author_name = forecast_author(score)
+                score.percent = as_percent(score.probability)
+                score.record_url = track_record_url(forecaster_id=score.forecaster_id, source_id=score.source_id)
+                scores.append(score)
+        version = f"{question.forecast_count}-{question.updated_at:%s%f}"
+        return {
+            "forecast_box": ForecastBoxForm(auto_id="id_box_%s"),
+            "forecast_box_url": reverse("admin:forecasts_question_forecast_box", args=[question.pk]),
+            "chart_url": reverse("api:question-chart", args=[question.pk]) + f"?v={version}",
+            "resolution": question.current_resolution if question.is_final else None,
+            "scores": scores,
+            "my_record_url": track_record_url(forecaster_id=request.user.pk),
+            "all_forecasts_url": reverse("admin:forecasts_forecast_changelist")
+            + "?"
+            + urlencode({"q": question.title}),
+            "history_rows": FORECAST_HISTORY_ROWS,
+        }
+
     def get_urls(self):
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         patterns = [
@@ -447,6 +545,11 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
                 "<path:object_id>/forecast/",
                 self.admin_site.admin_view(self.forecast_add_view),
                 name=f"{name}_forecast",
+            ),
+            path(
+                "<path:object_id>/forecast-box/",
+                self.admin_site.admin_view(self.forecast_box_view),
+                name=f"{name}_forecast_box",
             ),
             path("<path:object_id>/resolve/", self.admin_site.admin_view(self.resolve_view), name=f"{name}_resolve"),
             path(
@@ -472,6 +575,37 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
     def redirect_to_question(self, question) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:forecasts_question_change", args=[question.pk]))
 
+    def forecast_box_view(self, request, object_id):
+        """Save the one box's forecast and go back where it was typed (the question page or the list)."""
+        question = self.visible_question_or_404(request, object_id)
+        if not request.user.has_perm("forecasts.add_forecast"):
+            raise PermissionDenied
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back = reverse("admin:forecasts_question_change", args=[question.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        form = ForecastBoxForm(request.POST)
+        if not form.is_valid():
+            errors = "; ".join(message for messages_ in form.errors.values() for message in messages_)
+            self.message_user(request, f"Not saved: {errors}", messages.ERROR)
+            return HttpResponseRedirect(back)
+        try:
+            forecast = forecast_submit(
+                question=question,
+                recorded_by=request.user,
+                forecast=form.cleaned_data["forecast"],
+                rationale=form.cleaned_data["rationale"],
+            )
+        except ValidationError as error:
+            self.message_user(request, f"Not saved: {'; '.join(error.messages)}", messages.ERROR)
+        else:
+            understood = forecast_reading_text(forecast)
+            self.message_user(request, f"Saved your forecast on “{question.title}”: {understood}.", messages.SUCCESS)
+        return HttpResponseRedirect(back)
+
     def forecast_add_view(self, request, object_id):
         """Add a forecast: the user's own, stamped now, or a source's past statement."""
         question = self.visible_question_or_404(request, object_id)
@@ -489,11 +623,11 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
             try:
                 forecast = forecast_submit(question=question, recorded_by=request.user, **form.service_arguments())
             except ValidationError as error:
-                add_service_errors(form, error, aliases={"yardstick": "phrase"})
+                add_service_errors(form, error, aliases={"yardstick": "forecast", "phrase": "forecast"})
             else:
                 self.message_user(
                     request,
-                    f"Recorded {forecast_author(forecast)}'s forecast: {as_percent(forecast.probability)}.",
+                    f"Recorded {forecast_author(forecast)}'s forecast: {forecast_reading_text(forecast)}.",
                     messages.SUCCESS,
                 )
                 return self.redirect_to_question(question)

@@ -5,6 +5,7 @@ from functools import wraps
 from django.db.models import URLField
 from django.http import Http404
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -71,3 +72,10 @@ def safe_next(request, default: str) -> str:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
         return target
     return default
+
+
+def track_record_url(*, forecaster_id: int | None = None, source_id: int | None = None) -> str:
+    """The track record page of a forecaster or a source (forecasts/admin/records.py)."""
+    if source_id is not None:
+        return reverse("admin:forecasts_score_track_record", args=["source", source_id])
+    return reverse("admin:forecasts_score_track_record", args=["forecaster", forecaster_id])

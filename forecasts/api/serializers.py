@@ -13,6 +13,7 @@ from rest_framework.exceptions import ErrorDetail
 
 from forecasts import aggregation
 from forecasts.access import crowd_fields_hide, crowd_visible_to, user_is_moderator
+from forecasts.forecast_input import MAX_INPUT_LENGTH
 from forecasts.models import (
     CROWD_MOVE_POINTS_DEFAULT,
     MAX_TAGS,
@@ -27,6 +28,7 @@ from forecasts.models import (
     Question,
     QuestionGroup,
     ResolutionEvent,
+    Score,
     Source,
     Team,
     within_year_bounds,
@@ -473,7 +475,14 @@ def forecast_data(forecast: Forecast) -> dict:
 
 
 class ForecastInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    """Exactly one of probability, percent or phrase (with its yardstick)."""
+    """Exactly one of forecast (the text as typed), probability, percent or phrase (with its yardstick)."""
+
+    forecast = serializers.CharField(
+        max_length=MAX_INPUT_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="The forecast as typed: `70%`, `70`, `0.7`, `.7`, odds `3:1`, `1 in 4`, or a phrase such as `likely`.",
+    )
 
     probability = serializers.FloatField(
         min_value=PROBABILITY_MIN, max_value=PROBABILITY_MAX, required=False, allow_null=True
@@ -513,9 +522,56 @@ class StatementInputSerializer(serializers.Serializer):
 
 
 class ForecastWriteSerializer(ForecastInputSerializer, StatementInputSerializer):
-    """Exactly one of probability, percent or phrase; a source's statement adds source, made_at, quote, url."""
+    """Exactly one of forecast, probability, percent or phrase; a source's statement adds source, made_at, quote, url."""
 
     read_only_names = frozenset(ForecastSerializer.Meta.fields)
+
+
+class ForecastReadingSerializer(serializers.Serializer):
+    probability = serializers.FloatField()
+    phrase = serializers.CharField(help_text="The estimative phrase, empty for a number.")
+    yardstick = serializers.CharField(help_text="`icd203` or `kent` with a phrase; empty otherwise.")
+    description = serializers.CharField(help_text="What was understood, e.g. `70% - ICD 203: likely`.")
+
+
+class QuestionScoreSerializer(serializers.ModelSerializer):
+    """One author's score on a resolved question."""
+
+    author_type = serializers.SerializerMethodField()
+    forecaster = UserRefSerializer(read_only=True, allow_null=True)
+    source = SourceRefSerializer(read_only=True, allow_null=True)
+    made_at = serializers.DateTimeField(
+        source="forecast.made_at", read_only=True, help_text="When the counted forecast was made."
+    )
+    is_mine = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Score
+        fields = [
+            "author_type",
+            "forecaster",
+            "source",
+            "is_mine",
+            "probability",
+            "phrase",
+            "yardstick",
+            "made_at",
+            "outcome",
+            "brier",
+            "log_loss",
+            "time_averaged_brier",
+            "relative_brier",
+            "coverage",
+            "forecast_count",
+            "scored_until",
+        ]
+        read_only_fields = fields
+
+    def get_author_type(self, score) -> str:
+        return "source" if score.source_id else "forecaster"
+
+    def get_is_mine(self, score) -> bool:
+        return score.forecaster_id is not None and score.forecaster_id == self.context["user"].pk
 
 
 class ResolveSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

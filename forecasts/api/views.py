@@ -32,8 +32,11 @@ from forecasts.api.filters import (
 )
 from forecasts.api.pagination import ForecastCursorPagination, PagePagination
 from forecasts.api.permissions import CreateNeedsModelPermission
+from forecasts.api.stats import SVG_RESPONSE, SvgApiView
 from forecasts.api.throttling import LoginThrottle, WebhookTestThrottle
-from forecasts.models import Forecast, Notification, Profile, Question, QuestionGroup, ResolutionEvent, Source
+from forecasts.charts import question_chart_svg, svg_response
+from forecasts.forecast_input import UnreadableForecast, forecast_read
+from forecasts.models import Forecast, Notification, Profile, Question, QuestionGroup, ResolutionEvent, Score, Source
 from forecasts.services import (
     api_token_issue,
     api_token_revoke,
@@ -64,6 +67,26 @@ from forecasts.services import (
 EXPORT_CHUNK_SIZE = 2000
 CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def question_chart(user, question: Question, *, narrow: bool = False) -> bytes:
+    """The question's chart as the user may see it: their own forecasts, the crowd, the sources."""
+    data = selectors.question_chart_data_for(user, question)
+    if question.occurred_at is not None:
+        closed_at, closed_label = question.occurred_at, "event happened"
+    else:
+        closed_at, closed_label = question.closed_at, "closed"
+    return question_chart_svg(
+        mine=data.mine,
+        crowd=data.crowd,
+        statements=data.statements,
+        window_start=question.window_start,
+        window_end=question.window_end,
+        end=data.end,
+        closed_at=closed_at,
+        closed_label=closed_label,
+        narrow=narrow,
+    )
 
 
 def question_response(user, question_id: int, code=status.HTTP_200_OK) -> Response:
@@ -205,6 +228,69 @@ class QuestionForecastsView(generics.ListAPIView):
         # The service's locked fetch of the question is the visibility check (the same 404).
         forecast = forecast_submit(question_id=pk, recorded_by=request.user, **forecast_input.validated_data)
         return Response(serializers.forecast_data(forecast), status=status.HTTP_201_CREATED)
+
+
+class ForecastInputView(generics.GenericAPIView):
+    """What a typed forecast means, before it is saved: the one box's preview."""
+
+    serializer_class = serializers.ForecastReadingSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("forecast", str, required=True, description="As typed: `70%`, `0.7`, `3:1`, `likely`."),
+            OpenApiParameter("yardstick", str, description="`icd203` or `kent`, for a phrase of both."),
+        ],
+        responses={200: serializers.ForecastReadingSerializer},
+        tags=["forecasts"],
+    )
+    def get(self, request):
+        """Read `?forecast=` as Forewarn would on submission: the probability, phrase and yardstick, or a 400 saying why not."""
+        try:
+            reading = forecast_read(
+                request.query_params.get("forecast", ""), yardstick=request.query_params.get("yardstick") or None
+            )
+        except UnreadableForecast as error:
+            raise ValidationError({"forecast": [str(error)]}) from error
+        data = {
+            "probability": reading.probability,
+            "phrase": reading.phrase,
+            "yardstick": reading.yardstick,
+            "description": reading.description,
+        }
+        return Response(serializers.ForecastReadingSerializer(data).data)
+
+
+class QuestionChartView(SvgApiView):
+    """The question's probability over time, as SVG: the same visibility as the question."""
+
+    @extend_schema(
+        operation_id="questions_chart",
+        responses={(200, "image/svg+xml"): SVG_RESPONSE},
+        parameters=[
+            OpenApiParameter("format", exclude=True),
+            OpenApiParameter("size", str, enum=["wide", "narrow"], description="`narrow` for a phone's width."),
+        ],
+        tags=["questions"],
+    )
+    def get(self, request, pk):
+        """Your forecasts, the crowd median over time and each source's statements, with the window and the close."""
+        question = question_or_404(request.user, pk)
+        return svg_response(question_chart(request.user, question, narrow=request.query_params.get("size") == "narrow"))
+
+
+class QuestionScoresView(generics.GenericAPIView):
+    """Every author's score on a resolved question (empty before resolution), best Brier first."""
+
+    serializer_class = serializers.QuestionScoreSerializer
+    queryset = Score.objects.none()  # the model, for the schema; rows come from the selector
+
+    @extend_schema(responses={200: serializers.QuestionScoreSerializer(many=True)})
+    def get(self, request, pk):
+        """Final forecast, Brier, log loss, time-averaged and relative Brier and coverage per author; yours is marked."""
+        question = question_or_404(request.user, pk)
+        scores = selectors.question_scores_for(request.user, question)
+        context = {"user": request.user}
+        return Response(serializers.QuestionScoreSerializer(scores, many=True, context=context).data)
 
 
 class QuestionResolveView(generics.GenericAPIView):

@@ -1,7 +1,8 @@
 """Reads: every query that shows data to a user, filtered by `forecasts.access`.
 
 `questions` reads questions, forecasts, resolution history, sources and notifications;
-`calibration` computes the statistics over the stored scores; `home` reads the home page. Import from this package.
+`calibration` computes the statistics over the stored scores; `home` reads the home page; `records` reads a
+question's chart and scores and an author's track record. Import from this package.
 """
 
 from forecasts.selectors.calibration import (
@@ -74,20 +75,35 @@ from forecasts.selectors.questions import (
     standing_probability_for,
     unread_notification_ids_for,
 )
+from forecasts.selectors.records import (
+    DEFAULT_TRACK_RECORD_ORDERING,
+    TRACK_RECORD_CSV_COLUMNS,
+    TRACK_RECORD_ORDERINGS,
+    QuestionChartData,
+    question_chart_data_for,
+    question_scores_for,
+    track_record_for,
+    track_record_rows,
+    track_record_summary,
+)
 
 __all__ = [
     "AUTHOR_KINDS",
     "BEST_FORECASTER_RULE",
     "CLOSING_SOON",
     "DEFAULT_BINS",
+    "DEFAULT_TRACK_RECORD_ORDERING",
     "EDGE_TOLERANCE",
     "MAX_BINS",
     "QUESTION_LIST_COLUMNS",
     "QUESTION_ROW_COLUMNS",
     "STRATEGIES",
+    "TRACK_RECORD_CSV_COLUMNS",
+    "TRACK_RECORD_ORDERINGS",
     "GroupScore",
     "HomeSection",
     "ImpliedDistribution",
+    "QuestionChartData",
     "ScoreFilters",
     "aggregate_comparison_for",
     "api_token_state_for",
@@ -124,11 +140,13 @@ __all__ = [
     "quantile_bin_expression",
     "quantile_edges",
     "question_aggregates",
+    "question_chart_data_for",
     "question_forecasts_for",
     "question_get_for",
     "question_list_for",
     "question_page_for",
     "question_rows",
+    "question_scores_for",
     "question_tag_names",
     "questions_as_listed_for",
     "report_statements_for",
@@ -136,6 +154,9 @@ __all__ = [
     "scores_for",
     "source_list_for",
     "standing_probability_for",
+    "track_record_for",
+    "track_record_rows",
+    "track_record_summary",
     "uniform_bin_expression",
     "unread_notification_ids_for",
     "unread_notifications_for",

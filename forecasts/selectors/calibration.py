@@ -81,6 +81,8 @@ class ScoreFilters:
     resolved_after: datetime | None = None  # inclusive
     resolved_before: datetime | None = None  # exclusive
     confidence: str | None = None  # the counted forecast's analytic confidence; "none" for not given
+    made_after: datetime | None = None  # inclusive: when the counted forecast or statement was made
+    made_before: datetime | None = None  # exclusive
 
 
 def scores_for(user, filters: ScoreFilters = ScoreFilters(), *, now: datetime | None = None) -> QuerySet[Score]:
@@ -105,6 +107,10 @@ def scores_for(user, filters: ScoreFilters = ScoreFilters(), *, now: datetime | 
     if filters.group_id is not None:
         # The members of the group; visibility is the scores' own, as for every other filter.
         scores = scores.filter(question_id__in=Question.objects.filter(group_id=filters.group_id).values("pk"))
+    if filters.made_after is not None:
+        scores = scores.filter(forecast__made_at__gte=filters.made_after)
+    if filters.made_before is not None:
+        scores = scores.filter(forecast__made_at__lt=filters.made_before)
     if filters.tag:
         tagged = Question.tags.through.objects.filter(tag__name=filters.tag).values("question_id")
         scores = scores.filter(question_id__in=tagged)
@@ -214,8 +220,9 @@ def rollup_answers(filters: ScoreFilters, *, bins: int, strategy: str, now: date
     """Whether the calibration rollup answers this query exactly; otherwise the scores are read directly.
 
     It keeps uniform bins of ROLLUP_BINS by author, team, kind and resolution month, for the
-    present (`now` not given): not a tag, a confidence level, a group, another binning, a date bound inside a month, a past
-    `now`, or a forecaster and a source at once.
+    present (`now` not given): not a tag, a confidence level, a group, a bound on when forecasts
+    were made, another binning, a date bound inside a month, a past `now`, or a forecaster and a
+    source at once.
     """
     return (
         connection.vendor == "postgresql"
@@ -225,6 +232,8 @@ def rollup_answers(filters: ScoreFilters, *, bins: int, strategy: str, now: date
         and not filters.tag
         and not filters.confidence
         and filters.group_id is None
+        and filters.made_after is None
+        and filters.made_before is None
         and (filters.forecaster_id is None or filters.source_id is None)
         and month_start(filters.resolved_after)
         and month_start(filters.resolved_before)
@@ -558,6 +567,10 @@ def filters_description(user, filters: ScoreFilters) -> str:
         parts.append(f"resolved before {filters.resolved_before:%Y-%m-%d}")
     if filters.confidence:
         parts.append(f"confidence {filters.confidence}")
+    if filters.made_after is not None:
+        parts.append(f"made from {filters.made_after:%Y-%m-%d}")
+    if filters.made_before is not None:
+        parts.append(f"made before {filters.made_before:%Y-%m-%d}")
     return ", ".join(parts) or "everyone you can see"
 
 

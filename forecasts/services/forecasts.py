@@ -1,7 +1,7 @@
 """Submitting forecasts: a user's own (stamped now) or a source's past statement."""
 
 from datetime import datetime
-from decimal import Context, Decimal
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -10,11 +10,9 @@ from django.utils import timezone
 from forecasts.access import question_or_404
 from forecasts.estimative import UnknownPhrase, phrase_lookup
 from forecasts.exceptions import StateConflict
-from forecasts.models import PROBABILITY_MAX, PROBABILITY_MIN, Forecast, Question, Source
+from forecasts.forecast_input import UnreadableForecast, forecast_read, probability_from_number
+from forecasts.models import Forecast, Question, Source
 from forecasts.services.crowd import question_crowd_refresh
-
-# A float64 round-trips 15 significant decimal digits exactly.
-STORED_PRECISION = Context(prec=15)
 
 
 def probability_from_input(
@@ -23,22 +21,36 @@ def probability_from_input(
     percent: float | None = None,
     phrase: str | None = None,
     yardstick: str | None = None,
+    forecast: str | None = None,
 ) -> tuple[float, str, str]:
-    """(probability, phrase, yardstick) from exactly one of a probability, a percent or a phrase."""
+    """(probability, phrase, yardstick) from exactly one of a probability, a percent, a phrase or a typed forecast."""
     given = [
         name
-        for name, value in (("probability", probability), ("percent", percent), ("phrase", phrase))
+        for name, value in (
+            ("probability", probability),
+            ("percent", percent),
+            ("phrase", phrase),
+            ("forecast", forecast),
+        )
         if value not in (None, "")
     ]
     if len(given) != 1:
-        message = "Give exactly one of probability, percent or phrase."
-        raise ValidationError(dict.fromkeys(given or ["probability"], message))
-    if phrase:
+        message = "Give exactly one of forecast, probability, percent or phrase."
+        raise ValidationError(dict.fromkeys(given or ["forecast"], message))
+    if phrase or forecast:
+        field = "phrase" if phrase else "forecast"
         try:
-            entry = phrase_lookup(phrase=phrase, yardstick=yardstick or "icd203")
+            if phrase:
+                entry = phrase_lookup(phrase=phrase, yardstick=yardstick or "icd203")
+                return entry.probability, entry.phrase, entry.yardstick
+            reading = forecast_read(forecast, yardstick=yardstick or None)
         except UnknownPhrase as error:
             raise ValidationError({error.field: str(error)}) from error
-        return entry.probability, entry.phrase, entry.yardstick
+        except UnreadableForecast as error:
+            raise ValidationError({field: str(error)}) from error
+        if yardstick and not reading.phrase:
+            raise ValidationError({"yardstick": "A yardstick goes with a phrase only."})
+        return reading.probability, reading.phrase, reading.yardstick
     if yardstick:
         raise ValidationError({"yardstick": "A yardstick goes with a phrase only."})
     field, value = ("percent", percent) if percent is not None else ("probability", probability)
@@ -46,15 +58,12 @@ def probability_from_input(
         number = Decimal(str(value))
     except (ArithmeticError, TypeError, ValueError) as error:
         raise ValidationError({field: "Must be a number."}) from error
-    if isinstance(value, bool) or not number.is_finite():
+    if isinstance(value, bool):
         raise ValidationError({field: "Must be a number."})
-    scale = 100 if field == "percent" else 1
-    # In decimal, rounded to the digits a stored double keeps: 99.9 / 100 is then 0.999, not the
-    # 0.9990000000000001 binary division gives (which fell outside the bounds).
-    value = float(STORED_PRECISION.divide(number, Decimal(scale)))
-    if not PROBABILITY_MIN <= value <= PROBABILITY_MAX:
-        raise ValidationError({field: f"Must be between {PROBABILITY_MIN * scale:g} and {PROBABILITY_MAX * scale:g}."})
-    return value, "", ""
+    try:
+        return probability_from_number(number, scale=100 if field == "percent" else 1), "", ""
+    except UnreadableForecast as error:
+        raise ValidationError({field: str(error)}) from error
 
 
 @transaction.atomic
@@ -67,6 +76,7 @@ def forecast_submit(
     percent: float | None = None,
     phrase: str | None = None,
     yardstick: str | None = None,
+    forecast: str | None = None,
     rationale: str = "",
     confidence: str = "",
     source: Source | None = None,
@@ -82,7 +92,7 @@ def forecast_submit(
     question_id = question.pk if question is not None else question_id
     question = question_or_404(recorded_by, question_id, queryset=Question.objects.select_for_update(of=("self",)))
     value, phrase, yardstick = probability_from_input(
-        probability=probability, percent=percent, phrase=phrase, yardstick=yardstick
+        probability=probability, percent=percent, phrase=phrase, yardstick=yardstick, forecast=forecast
     )
     now = timezone.now()
     if question.status == Question.Status.DRAFT and source is None:

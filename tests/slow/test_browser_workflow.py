@@ -89,13 +89,13 @@ def test_forecaster_files_forecasts_resolves_and_reads_calibration_in_chromium(
                 )
             )
 
-            # Add a forecast by estimative phrase.
-            page.click("text=Add forecast")
-            page.select_option("#id_phrase", "icd203:likely")
-            page.fill("#id_rationale", "Both sides need the pause.")
+            # Forecast by estimative phrase in the question page's one box; the server says what it read.
+            page.fill("#id_box_forecast", "likely")
+            expect(page.locator("#id_box_forecast-preview")).to_have_text("= 67.5% - ICD 203: likely")
+            page.fill("#id_box_rationale", "Both sides need the pause.")
             shot(page, "forecast-form")
             with page.expect_navigation():
-                page.click("input[name=_save]")
+                page.click("text=Save forecast")
             recorded = page.locator(".messagelist .success").inner_text()
             crowd = page.locator(".crowd-summary").inner_text()
             shot(page, "crowd-median")
@@ -136,7 +136,7 @@ def test_forecaster_files_forecasts_resolves_and_reads_calibration_in_chromium(
     forecast = Forecast.objects.get(question=question, forecaster=analyst)
     assert (question.title, question.owner, question.window_end) == (title, analyst, window_end)
     assert (forecast.phrase, forecast.yardstick, forecast.probability) == ("likely", "icd203", 0.675)
-    assert recorded == f"Recorded analyst's forecast: {as_percent(0.675)}."
+    assert recorded == f"Saved your forecast on “{title}”: 67.5% - ICD 203: likely."
     expected_median = as_percent((0.675 + 0.2) / 2)
     assert f"Crowd median {expected_median} from 2 forecasters" in crowd
     assert (question.status, question.outcome, question.resolved_by) == ("resolved", "no", analyst)
@@ -169,22 +169,21 @@ def test_forecaster_adds_a_forecast_by_phrase_in_chromium(live_server):
         page.fill("#id_username", "analyst")
         page.fill("#id_password", "correct-horse-battery")
         page.click("input[type=submit]")
-        page.click("text=Add forecast")
+        page.click("text=Record a source's statement")
         assert page.url == forecast_page
-        page.select_option("#id_phrase", "icd203:unlikely")
-        page.fill("#id_percent", "30")
+        page.fill("#id_forecast", "thirty")
         with page.expect_navigation():
             page.click("input[name=_save]")
-        both_given_errors = page.locator(".errors .errorlist").all_inner_texts()
-        page.fill("#id_percent", "")
+        junk_errors = page.locator(".errors .errorlist").all_inner_texts()
+        page.fill("#id_forecast", "unlikely")
         with page.expect_navigation():
             page.click("input[name=_save]")
         success = page.locator(".messagelist .success").inner_text()
         history = page.locator("#forecasts-group").inner_text()
         browser.close()
 
-    assert len(both_given_errors) == 2
-    assert success == "Recorded analyst's forecast: 32.5%."
+    assert len(junk_errors) == 1 and "Could not read 'thirty' as a probability" in junk_errors[0]
+    assert success == "Recorded analyst's forecast: 32.5% - ICD 203: unlikely."
     assert "unlikely (ICD 203)" in history
     forecast = Forecast.objects.get()
     assert (forecast.phrase, forecast.forecaster.username) == ("unlikely", "analyst")
