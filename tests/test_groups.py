@@ -203,7 +203,7 @@ def test_forecasts_take_every_input_form_of_the_question_api(owner, forecaster):
     "payload, field",
     [
         ({"forecasts": [{"percent": 10}, {"phrase": "no idea"}, {"percent": 90}]}, "forecasts.1.phrase"),
-        ({"forecasts": [{"percent": 10}, {}, {"percent": 90}]}, "forecasts.1.probability"),
+        ({"forecasts": [{"percent": 10}, {}, {"percent": 90}]}, "forecasts.1.forecast"),
         ({"probabilities": [0.1, 0.2]}, "probabilities"),
         ({"probabilities": [0.1, 0.2, 1.5]}, "probabilities.2"),
         ({}, "probabilities"),

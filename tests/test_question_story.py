@@ -171,8 +171,8 @@ def test_the_chart_of_a_question_without_forecasts(question, forecaster):
 def test_the_chart_costs_the_same_queries_whatever_the_forecasts(owner, django_assert_num_queries, size):
     question = resolved_question(owner, authors=size + 1, sources=size, forecasts_each=size)
     client = client_for(owner)
-    # The token with its user, the user's and the group's permissions (moderator?), the question, its forecasts.
-    with django_assert_num_queries(5):
+    # The token with its user and permissions, the question, its forecasts.
+    with django_assert_num_queries(3):
         assert client.get(f"/api/questions/{question.pk}/chart.svg").status_code == 200
 
 
@@ -211,7 +211,7 @@ def test_scores_of_a_hidden_question_are_the_same_404_as_a_missing_one(owner):
 def test_scores_cost_the_same_queries_whatever_the_authors(owner, django_assert_num_queries, size):
     question = resolved_question(owner, authors=size + 1, sources=size)
     client = client_for(owner)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(3):
         assert len(client.get(f"/api/questions/{question.pk}/scores/").json()) == 2 * size + 1
 
 

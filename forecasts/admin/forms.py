@@ -11,8 +11,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.text import slugify
 
 from forecasts.access import sources_visible_to, teams_visible_to
+from forecasts.estimative import phrase_choices
 from forecasts.forecast_input import MAX_INPUT_LENGTH, UnreadableForecast, forecast_read
-from forecasts.models import YEAR_BOUNDS_MESSAGE, Confidence, Question, Source, within_year_bounds
+from forecasts.models import YEAR_BOUNDS_MESSAGE, Confidence, Forecast, Question, Source, within_year_bounds
 from forecasts.services import (
     EDITABLE_FIELDS,
     forecast_submit,
@@ -69,6 +70,15 @@ def forecast_box_widget() -> forms.TextInput:
             "data-preview-url": reverse_lazy("api:forecast-input"),
         }
     )
+
+
+def phrase_select_choices() -> list:
+    """The estimative phrases grouped by yardstick, for a select whose values are 'yardstick:phrase'."""
+    labels = dict(Forecast.Yardstick.choices)
+    groups: dict[str, list] = {}
+    for value, label in phrase_choices():
+        groups.setdefault(labels[value.split(":", 1)[0]], []).append((value, label))
+    return [("", "---------"), *groups.items()]
 
 
 class QuestionAdminForm(forms.ModelForm):
