@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("forecasts", "0015_blind_and_nudges"),
+        ("forecasts", "0008_blind_and_nudges"),
     ]
 
     operations = [

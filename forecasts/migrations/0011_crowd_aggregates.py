@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('forecasts', '0008_source_aliases'),
+        ('forecasts', '0010_source_aliases'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -148,7 +148,7 @@ def triggers_drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("forecasts", "0010_question_groups"),
+        ("forecasts", "0012_question_groups"),
     ]
 
     operations = [
