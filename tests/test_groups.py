@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from forecasts import scoring, services
 from forecasts.models import Forecast, Question, QuestionGroup, ResolutionEvent, Score
 from tests import factories
-from tests.api_support import ago, client_for, error_fields, soon
+from tests.api_support import TOKEN_QUERIES, ago, client_for, error_fields, soon
 
 pytestmark = pytest.mark.django_db
 
@@ -427,10 +427,10 @@ def group_with(owner, forecasters, members: int) -> QuestionGroup:
 
 
 GROUP_QUERIES = {
-    # the token with its user and permissions 1 + the view's own
-    "/api/groups/": 1 + 4,  # count, page, members, their tags
-    "/api/groups/{id}/": 1 + 3,  # the group, its members, their tags
-    "/api/groups/{id}/scores/": 1 + 3 + 1,  # the group as above, then the scores
+    # the token with its user and permissions + the view's own
+    "/api/groups/": TOKEN_QUERIES + 4,  # count, page, members, their tags
+    "/api/groups/{id}/": TOKEN_QUERIES + 3,  # the group, its members, their tags
+    "/api/groups/{id}/scores/": TOKEN_QUERIES + 3 + 1,  # the group as above, then the scores
 }
 
 
@@ -463,7 +463,9 @@ def test_a_group_forecast_costs_three_queries_per_member_and_a_constant(owner, f
         counts.append(sum(1 for query in queries if "SAVEPOINT" not in query["sql"]))
     per_member = (counts[1] - counts[0]) / 4
     print(f"\ngroup forecast queries: {counts[0]} for 2 members, {counts[1]} for 6 ({per_member:g} per member)")
-    assert per_member == 3  # lock the member (with its visibility), insert the forecast, refresh the crowd
+    # Lock the member (with its visibility), insert the forecast, refresh the crowd (one statement on
+    # PostgreSQL; SQLite moves the standing forecast and recomputes the aggregates apart).
+    assert per_member == (3 if connection.vendor == "postgresql" else 5)
 
 
 # Pure functions -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from forecasts.import_formats import file_read
 from forecasts.models import Forecast, LatestForecast, Profile, Question, ResolutionEvent, Score, Source
@@ -424,6 +425,7 @@ def test_admin_page_needs_the_permission_to_file_a_question(client):
 # --- the bench figure ------------------------------------------------------------------------
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the benchmark runs on PostgreSQL only (make bench)")
 def test_bench_import_figure_runs_at_a_tiny_scale():
     from bench.imports import import_figures
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from forecasts.models import Forecast, Question, Source
 from forecasts.services import question_resolve, question_scores_recompute
 from tests import factories
-from tests.api_support import client_for
+from tests.api_support import TOKEN_QUERIES, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -172,7 +172,7 @@ def test_the_chart_costs_the_same_queries_whatever_the_forecasts(owner, django_a
     question = resolved_question(owner, authors=size + 1, sources=size, forecasts_each=size)
     client = client_for(owner)
     # The token with its user and permissions, the question, its forecasts.
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(TOKEN_QUERIES + 2):
         assert client.get(f"/api/questions/{question.pk}/chart.svg").status_code == 200
 
 
@@ -211,7 +211,7 @@ def test_scores_of_a_hidden_question_are_the_same_404_as_a_missing_one(owner):
 def test_scores_cost_the_same_queries_whatever_the_authors(owner, django_assert_num_queries, size):
     question = resolved_question(owner, authors=size + 1, sources=size)
     client = client_for(owner)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(TOKEN_QUERIES + 2):
         assert len(client.get(f"/api/questions/{question.pk}/scores/").json()) == 2 * size + 1
 
 

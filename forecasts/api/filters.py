@@ -3,7 +3,8 @@
 from datetime import UTC
 
 from django import forms
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.expressions import OrderBy
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 from rest_framework.exceptions import ErrorDetail, ValidationError
@@ -71,6 +72,13 @@ class StrictBooleanFilter(filters.BooleanFilter):
         super().__init__(*args, **kwargs)
 
 
+def null_placed(term: str) -> OrderBy:
+    """An ordering term with PostgreSQL's placement of NULL (last ascending, first descending) on
+    every database, so a list sorts the same on the embedded SQLite default."""
+    name = term.lstrip("-")
+    return F(name).desc(nulls_first=True) if term.startswith("-") else F(name).asc(nulls_last=True)
+
+
 class StableOrderingFilter(OrderingFilter):
     """`?ordering=-crowd_probability`; ties are broken by id so pages never overlap.
 
@@ -97,7 +105,7 @@ class StableOrderingFilter(OrderingFilter):
             ]
         if ordering and not any(field.lstrip("-") == "id" for field in ordering):
             ordering = [*ordering, "id"]
-        return ordering
+        return [null_placed(term) for term in ordering] if ordering else ordering
 
     def get_schema_operation_parameters(self, view):
         return [
