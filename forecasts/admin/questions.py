@@ -70,7 +70,6 @@ from forecasts.selectors import question_scores_for, standing_probability_for
 from forecasts.services import forecast_submit, question_delete, question_resolve, question_unresolve
 
 QUESTION_ACTION_TEMPLATE = "admin/forecasts/question/question_action.html"
-QUESTION_NOT_FOUND_TEMPLATE = "admin/forecasts/question/not_found.html"
 NOTE_PREVIEW_CHARS = 120
 # Each read-only inline row costs the page a few milliseconds: a question with thousands of
 # forecasts would take seconds. The full history is on the Forecasts list, linked from the page.
