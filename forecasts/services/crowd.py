@@ -8,6 +8,8 @@ SQLite both run. A standing forecast is the author's latest by (made_at, id): an
 recorded later never replaces a newer one.
 """
 
+from collections.abc import Iterable
+
 from django.db import connection
 from django.utils import timezone
 
@@ -16,6 +18,10 @@ from forecasts.models import Forecast, LatestForecast, Question
 
 # The maintained aggregate columns of a question, by method (forecasts/aggregation.py).
 AGGREGATE_COLUMNS = {method: f"crowd_{method}" for method in aggregation.METHODS}
+
+
+# The instance's fitted extremizing factor, 1 before the first fit.
+FACTOR_SQL = "SELECT COALESCE(MAX(factor), CAST(1 AS DOUBLE PRECISION)) AS value FROM forecasts_extremizingfactor"
 
 
 def crowd_aggregates_sql(crowd: str) -> str:
@@ -37,7 +43,7 @@ def crowd_aggregates_sql(crowd: str) -> str:
             1.0 / (1.0 + EXP(-mean_logit)) AS mean_log_odds,
             1.0 / (1.0 + EXP(-factor.value * mean_logit)) AS extremized,
             1.0 / (1.0 + EXP(-weighted_logit)) AS performance_weighted,
-            factor.value AS extremizing_factor
+            factor.value AS extremizing_factor, mean_logit
         FROM (
             SELECT question_id, COUNT(*) AS authors,
                 AVG(probability) FILTER (WHERE position IN ((crowd_size + 1) / 2, (crowd_size + 2) / 2)) AS median,
@@ -80,9 +86,7 @@ def crowd_aggregates_sql(crowd: str) -> str:
             ) AS weighed
             GROUP BY question_id
         ) AS grouped
-        CROSS JOIN (
-            SELECT COALESCE(MAX(factor), CAST(1 AS DOUBLE PRECISION)) AS value FROM forecasts_extremizingfactor
-        ) AS factor
+        CROSS JOIN ({FACTOR_SQL}) AS factor
     """
 
 
@@ -100,10 +104,13 @@ AGGREGATE_ASSIGNMENTS = ", ".join(
     [f"{column} = standing.{method}" for method, column in AGGREGATE_COLUMNS.items()]
     + [
         "crowd_extremizing_factor = standing.extremizing_factor",
+        "crowd_mean_logit = standing.mean_logit",
         "crowd_probability = " + crowd_probability_sql({method: f"standing.{method}" for method in AGGREGATE_COLUMNS}),
     ]
 )
-AGGREGATE_RETURNING = ", ".join(["crowd_probability", *AGGREGATE_COLUMNS.values(), "crowd_extremizing_factor"])
+# Kept beside the five aggregates: the factor they used and the mean log-odds they came from.
+EXTRA_COLUMNS = ["crowd_extremizing_factor", "crowd_mean_logit"]
+AGGREGATE_RETURNING = ", ".join(["crowd_probability", *AGGREGATE_COLUMNS.values(), *EXTRA_COLUMNS])
 
 # Any database: the question's counts and aggregates from its standing forecasts as they now are.
 AGGREGATES_SQL = (
@@ -189,7 +196,7 @@ STANDING_OF_OPEN_QUESTIONS = """(
 def aggregates_store(question: Question, row: tuple) -> None:
     """Set the counts and aggregates a refresh returned on the in-memory question."""
     question.forecast_count, question.forecaster_count, question.crowd_probability, *values = row
-    for column, value in zip([*AGGREGATE_COLUMNS.values(), "crowd_extremizing_factor"], values, strict=True):
+    for column, value in zip([*AGGREGATE_COLUMNS.values(), *EXTRA_COLUMNS], values, strict=True):
         setattr(question, column, value)
 
 
@@ -259,7 +266,7 @@ def crowd_rebuild() -> None:
         cursor.execute("DELETE FROM forecasts_latestforecast")
         cursor.execute(
             "UPDATE forecasts_question SET forecast_count = 0, forecaster_count = 0, crowd_probability = NULL, "
-            + ", ".join(f"{column} = NULL" for column in [*AGGREGATE_COLUMNS.values(), "crowd_extremizing_factor"])
+            + ", ".join(f"{column} = NULL" for column in [*AGGREGATE_COLUMNS.values(), *EXTRA_COLUMNS])
             + " WHERE forecast_count <> 0 OR crowd_probability IS NOT NULL"
         )
         cursor.execute(STANDING_REBUILD_SQL.format(where=""))
@@ -294,6 +301,59 @@ def open_questions_crowd_refresh() -> int:
     with connection.cursor() as cursor:
         cursor.execute(OPEN_AGGREGATES_REFRESH_SQL.format(aggregates=crowd_aggregates_sql(STANDING_OF_OPEN_QUESTIONS)))
         return cursor.rowcount
+
+
+# Open questions after the factor was refitted: the extremized aggregate from the stored mean
+# log-odds, the very expression crowd_aggregates_sql uses, so the value is the one a full
+# recompute gives; a question whose factor is already the fitted one is not written.
+FACTOR_APPLY_SQL = (
+    f"""
+    UPDATE forecasts_question
+    SET crowd_extremized = 1.0 / (1.0 + EXP(-({FACTOR_SQL}) * crowd_mean_logit)),
+        crowd_extremizing_factor = ({FACTOR_SQL}),
+        crowd_probability = """
+    + crowd_probability_sql(
+        AGGREGATE_COLUMNS
+        | {"extremized": f"1.0 / (1.0 + EXP(-({FACTOR_SQL}) * crowd_mean_logit))"}
+    )
+    + f"""
+    WHERE status = 'open' AND crowd_mean_logit IS NOT NULL
+        AND (crowd_extremizing_factor IS NULL OR crowd_extremizing_factor <> ({FACTOR_SQL}))
+"""
+)
+
+
+def open_questions_factor_apply() -> int:
+    """Re-extremize the open questions with the instance's current factor, from their stored mean
+    log-odds (no standing forecast is read); returns how many changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(FACTOR_APPLY_SQL)
+        return cursor.rowcount
+
+
+def authors_open_questions_crowd_refresh(*, authors: Iterable[tuple], batch_size: int = 500) -> int:
+    """Recompute the aggregates of the open questions where any of these (forecaster id, source id)
+    authors has a standing forecast (after their weights changed); returns how many were refreshed."""
+    authors = sorted(set(authors), key=lambda author: (author[0] or 0, author[1] or 0))
+    refreshed = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(authors), batch_size):
+            batch = authors[start : start + batch_size]
+            conditions, params = [], []
+            for index, column in enumerate(("forecaster_id", "source_id")):
+                ids = [author[index] for author in batch if author[index] is not None]
+                if ids:
+                    conditions.append(f"{column} IN ({', '.join(['%s'] * len(ids))})")
+                    params += ids
+            crowd = f"""(
+                SELECT question_id, probability, made_at, forecast_id, forecaster_id, source_id
+                FROM forecasts_latestforecast
+                WHERE question_id IN (SELECT question_id FROM forecasts_latestforecast WHERE {" OR ".join(conditions)})
+                    AND question_id IN (SELECT id FROM forecasts_question WHERE status = 'open')
+            ) AS crowd"""
+            cursor.execute(OPEN_AGGREGATES_REFRESH_SQL.format(aggregates=crowd_aggregates_sql(crowd)), params)
+            refreshed += cursor.rowcount
+    return refreshed
 
 
 def team_crowd_method_apply(*, team_id: int) -> int:
