@@ -13,8 +13,8 @@ from django.utils import timezone
 from forecasts import aggregation, services
 from forecasts.models import AuthorAccuracy, ClosingAggregate, ExtremizingFactor, LatestForecast, Question, Score
 from forecasts.services import crowd
-from forecasts.services import scores as scores_services
 from forecasts.services import forecasts as forecast_services
+from forecasts.services import scores as scores_services
 from forecasts.services.scores import question_scores_recompute
 from tests import factories, oracles
 from tests.api_support import client_for

@@ -313,8 +313,7 @@ FACTOR_APPLY_SQL = (
         crowd_extremizing_factor = ({FACTOR_SQL}),
         crowd_probability = """
     + crowd_probability_sql(
-        AGGREGATE_COLUMNS
-        | {"extremized": f"1.0 / (1.0 + EXP(-({FACTOR_SQL}) * crowd_mean_logit))"}
+        AGGREGATE_COLUMNS | {"extremized": f"1.0 / (1.0 + EXP(-({FACTOR_SQL}) * crowd_mean_logit))"}
     )
     + f"""
     WHERE status = 'open' AND crowd_mean_logit IS NOT NULL
@@ -331,9 +330,40 @@ def open_questions_factor_apply() -> int:
         return cursor.rowcount
 
 
+# Open questions after authors' weights changed: only the performance-weighted aggregate depends
+# on the weights, so only it is recomputed, with the same weights and sum as crowd_aggregates_sql.
+WEIGHTED_REFRESH_SQL = (
+    """
+    UPDATE forecasts_question
+    SET crowd_performance_weighted = 1.0 / (1.0 + EXP(-weighted.weighted_logit)),
+        crowd_probability = """
+    + crowd_probability_sql(AGGREGATE_COLUMNS | {"performance_weighted": "1.0 / (1.0 + EXP(-weighted.weighted_logit))"})
+    + f"""
+    FROM (
+        SELECT crowd.question_id,
+            SUM(
+                COALESCE(user_accuracy.weight, source_accuracy.weight, CAST({aggregation.DEFAULT_WEIGHT!r} AS DOUBLE PRECISION))
+                * LN(crowd.probability / (1.0 - crowd.probability))
+            ) / SUM(
+                COALESCE(user_accuracy.weight, source_accuracy.weight, CAST({aggregation.DEFAULT_WEIGHT!r} AS DOUBLE PRECISION))
+            ) AS weighted_logit
+        FROM forecasts_latestforecast AS crowd
+        LEFT JOIN forecasts_authoraccuracy AS user_accuracy ON user_accuracy.forecaster_id = crowd.forecaster_id
+        LEFT JOIN forecasts_authoraccuracy AS source_accuracy ON source_accuracy.source_id = crowd.source_id
+        WHERE crowd.question_id IN (
+            SELECT question_id FROM forecasts_latestforecast WHERE {{authors}}
+        )
+        GROUP BY crowd.question_id
+    ) AS weighted
+    WHERE weighted.question_id = forecasts_question.id AND forecasts_question.status = 'open'
+"""
+)
+
+
 def authors_open_questions_crowd_refresh(*, authors: Iterable[tuple], batch_size: int = 500) -> int:
-    """Recompute the aggregates of the open questions where any of these (forecaster id, source id)
-    authors has a standing forecast (after their weights changed); returns how many were refreshed."""
+    """Recompute the performance-weighted aggregate of the open questions where any of these
+    (forecaster id, source id) authors has a standing forecast (after their weights changed);
+    returns how many were refreshed."""
     authors = sorted(set(authors), key=lambda author: (author[0] or 0, author[1] or 0))
     refreshed = 0
     with connection.cursor() as cursor:
@@ -345,13 +375,7 @@ def authors_open_questions_crowd_refresh(*, authors: Iterable[tuple], batch_size
                 if ids:
                     conditions.append(f"{column} IN ({', '.join(['%s'] * len(ids))})")
                     params += ids
-            crowd = f"""(
-                SELECT question_id, probability, made_at, forecast_id, forecaster_id, source_id
-                FROM forecasts_latestforecast
-                WHERE question_id IN (SELECT question_id FROM forecasts_latestforecast WHERE {" OR ".join(conditions)})
-                    AND question_id IN (SELECT id FROM forecasts_question WHERE status = 'open')
-            ) AS crowd"""
-            cursor.execute(OPEN_AGGREGATES_REFRESH_SQL.format(aggregates=crowd_aggregates_sql(crowd)), params)
+            cursor.execute(WEIGHTED_REFRESH_SQL.format(authors=" OR ".join(conditions)), params)
             refreshed += cursor.rowcount
     return refreshed
 
