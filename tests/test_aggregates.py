@@ -341,23 +341,22 @@ def test_a_resolution_refreshes_only_the_open_questions_it_changes(owner, monkey
     Question.objects.filter(pk__in=[question.pk for question in open_questions[1:]]).update(
         crowd_performance_weighted=0.5
     )
-    counts = {}
-    for name in ("open_questions_factor_apply", "authors_open_questions_crowd_refresh"):
-        original = getattr(scores_services, name)
-        monkeypatch.setattr(
-            scores_services,
-            name,
-            lambda original=original, name=name, **kwargs: counts.setdefault(name, original(**kwargs)),
-        )
+    written = []
+    update = scores_services.open_questions_crowd_update
+    monkeypatch.setattr(scores_services, "open_questions_crowd_update", lambda **kw: written.append(update(**kw)))
 
     # Only a forecast on the question that now resolves: a's weight moves, and so does the factor.
     end = timezone.now() - timedelta(days=2)
     resolved_question(owner, [a], [0.97], outcome="no", window_end=end, resolved_at=end, refresh_crowd=True)
     assert ExtremizingFactor.objects.get(pk=1).factor != factor_before
-    assert counts == {"open_questions_factor_apply": 3, "authors_open_questions_crowd_refresh": 1}
+    assert written == [3]  # every open question re-extremized, each written once
     targeted = stored_aggregates(open_questions)
-    assert targeted[open_questions[1].pk]["crowd_performance_weighted"] == 0.5  # untouched
-    assert targeted[open_questions[2].pk]["crowd_performance_weighted"] == 0.5
+    # Only the question where a stands had its performance-weighted aggregate recomputed.
+    assert [targeted[question.pk]["crowd_performance_weighted"] == 0.5 for question in open_questions] == [
+        False,
+        True,
+        True,
+    ]
 
     # A full recompute from the standing forecasts gives the same values everywhere else.
     assert services.open_questions_crowd_refresh() == 3
@@ -367,8 +366,11 @@ def test_a_resolution_refreshes_only_the_open_questions_it_changes(owner, monkey
             if targeted[question.pk][field] != 0.5 or field != "crowd_performance_weighted":
                 assert targeted[question.pk][field] == pytest.approx(full[question.pk][field], rel=1e-12), field
         assert maintained(question) == pytest.approx(expected_aggregates(question), abs=CLOSE)
-    # A refit that leaves the factor where it was writes nothing.
-    assert services.open_questions_factor_apply() == 0
+    # With the factor where it was, only the questions a reweighted author stands on are written.
+    assert services.open_questions_crowd_update() == 0
+    AuthorAccuracy.objects.filter(forecaster=b).update(weight=7.0)
+    assert services.open_questions_crowd_update(authors=[(b.pk, None)]) == 1
+    assert maintained(open_questions[1]) == pytest.approx(expected_aggregates(open_questions[1]), abs=CLOSE)
 
 
 @pytest.mark.django_db

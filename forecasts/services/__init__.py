@@ -43,10 +43,9 @@ from forecasts.services.action_links import (
 )
 from forecasts.services.batches import in_locked_batches
 from forecasts.services.crowd import (
-    authors_open_questions_crowd_refresh,
     crowd_rebuild,
     open_questions_crowd_refresh,
-    open_questions_factor_apply,
+    open_questions_crowd_update,
     question_crowd_refresh,
     questions_crowd_rebuild,
     team_crowd_method_apply,
@@ -204,7 +203,6 @@ __all__ = [
     "api_token_revoke",
     "api_token_rotate",
     "author_accuracy_refresh",
-    "authors_open_questions_crowd_refresh",
     "calendar_feed_url",
     "calendar_token_rotate",
     "client_address",
@@ -252,7 +250,7 @@ __all__ = [
     "notifications_mark_read",
     "nudges_arm",
     "open_questions_crowd_refresh",
-    "open_questions_factor_apply",
+    "open_questions_crowd_update",
     "probability_from_input",
     "profile_update",
     "question_admin_url",

@@ -303,71 +303,61 @@ def open_questions_crowd_refresh() -> int:
         return cursor.rowcount
 
 
-# Open questions after the factor was refitted: the extremized aggregate from the stored mean
-# log-odds, the very expression crowd_aggregates_sql uses, so the value is the one a full
-# recompute gives; a question whose factor is already the fitted one is not written.
-FACTOR_APPLY_SQL = (
+# The performance-weighted log-odds of the open questions where some given authors stand, with the
+# weights and sum crowd_aggregates_sql uses; `{authors}` is a condition on forecasts_latestforecast.
+WEIGHT = (
+    f"COALESCE(user_accuracy.weight, source_accuracy.weight, CAST({aggregation.DEFAULT_WEIGHT!r} AS DOUBLE PRECISION))"
+)
+REWEIGHTED_SQL = f"""
+    SELECT crowd.question_id,
+        SUM({WEIGHT} * LN(crowd.probability / (1.0 - crowd.probability))) / SUM({WEIGHT}) AS weighted_logit
+    FROM forecasts_latestforecast AS crowd
+    LEFT JOIN forecasts_authoraccuracy AS user_accuracy ON user_accuracy.forecaster_id = crowd.forecaster_id
+    LEFT JOIN forecasts_authoraccuracy AS source_accuracy ON source_accuracy.source_id = crowd.source_id
+    WHERE crowd.question_id IN (SELECT question_id FROM forecasts_latestforecast WHERE {{authors}})
+        AND crowd.question_id IN (SELECT id FROM forecasts_question WHERE status = 'open')
+    GROUP BY crowd.question_id
+"""
+EXTREMIZED = f"1.0 / (1.0 + EXP(-({FACTOR_SQL}) * crowd_mean_logit))"
+PERFORMANCE_WEIGHTED = "COALESCE(1.0 / (1.0 + EXP(-changed.weighted_logit)), crowd_performance_weighted)"
+
+# Open questions after a refit or a change of weights, each written once and only if it changes:
+# the extremized aggregate from the stored mean log-odds (the very expression crowd_aggregates_sql
+# uses) where the factor moved, and the performance-weighted one where a reweighted author stands.
+# The other three aggregates depend on neither.
+OPEN_CROWD_UPDATE_SQL = (
     f"""
     UPDATE forecasts_question
-    SET crowd_extremized = 1.0 / (1.0 + EXP(-({FACTOR_SQL}) * crowd_mean_logit)),
-        crowd_extremizing_factor = ({FACTOR_SQL}),
+    SET crowd_extremized = {EXTREMIZED}, crowd_extremizing_factor = ({FACTOR_SQL}),
+        crowd_performance_weighted = {PERFORMANCE_WEIGHTED},
         crowd_probability = """
     + crowd_probability_sql(
-        AGGREGATE_COLUMNS | {"extremized": f"1.0 / (1.0 + EXP(-({FACTOR_SQL}) * crowd_mean_logit))"}
+        AGGREGATE_COLUMNS | {"extremized": EXTREMIZED, "performance_weighted": PERFORMANCE_WEIGHTED}
     )
     + f"""
-    WHERE status = 'open' AND crowd_mean_logit IS NOT NULL
-        AND (crowd_extremizing_factor IS NULL OR crowd_extremizing_factor <> ({FACTOR_SQL}))
-"""
-)
-
-
-def open_questions_factor_apply() -> int:
-    """Re-extremize the open questions with the instance's current factor, from their stored mean
-    log-odds (no standing forecast is read); returns how many changed."""
-    with connection.cursor() as cursor:
-        cursor.execute(FACTOR_APPLY_SQL)
-        return cursor.rowcount
-
-
-# Open questions after authors' weights changed: only the performance-weighted aggregate depends
-# on the weights, so only it is recomputed, with the same weights and sum as crowd_aggregates_sql.
-WEIGHTED_REFRESH_SQL = (
-    """
-    UPDATE forecasts_question
-    SET crowd_performance_weighted = 1.0 / (1.0 + EXP(-weighted.weighted_logit)),
-        crowd_probability = """
-    + crowd_probability_sql(AGGREGATE_COLUMNS | {"performance_weighted": "1.0 / (1.0 + EXP(-weighted.weighted_logit))"})
-    + f"""
     FROM (
-        SELECT crowd.question_id,
-            SUM(
-                COALESCE(user_accuracy.weight, source_accuracy.weight, CAST({aggregation.DEFAULT_WEIGHT!r} AS DOUBLE PRECISION))
-                * LN(crowd.probability / (1.0 - crowd.probability))
-            ) / SUM(
-                COALESCE(user_accuracy.weight, source_accuracy.weight, CAST({aggregation.DEFAULT_WEIGHT!r} AS DOUBLE PRECISION))
-            ) AS weighted_logit
-        FROM forecasts_latestforecast AS crowd
-        LEFT JOIN forecasts_authoraccuracy AS user_accuracy ON user_accuracy.forecaster_id = crowd.forecaster_id
-        LEFT JOIN forecasts_authoraccuracy AS source_accuracy ON source_accuracy.source_id = crowd.source_id
-        WHERE crowd.question_id IN (
-            SELECT question_id FROM forecasts_latestforecast WHERE {{authors}}
+        SELECT question.id AS question_id, reweighted.weighted_logit
+        FROM forecasts_question AS question
+        LEFT JOIN ({REWEIGHTED_SQL}) AS reweighted ON reweighted.question_id = question.id
+        WHERE question.status = 'open' AND question.crowd_mean_logit IS NOT NULL AND (
+            reweighted.question_id IS NOT NULL
+            OR question.crowd_extremizing_factor IS NULL
+            OR question.crowd_extremizing_factor <> ({FACTOR_SQL})
         )
-        GROUP BY crowd.question_id
-    ) AS weighted
-    WHERE weighted.question_id = forecasts_question.id AND forecasts_question.status = 'open'
+    ) AS changed
+    WHERE forecasts_question.id = changed.question_id
 """
 )
 
 
-def authors_open_questions_crowd_refresh(*, authors: Iterable[tuple], batch_size: int = 500) -> int:
-    """Recompute the performance-weighted aggregate of the open questions where any of these
-    (forecaster id, source id) authors has a standing forecast (after their weights changed);
-    returns how many were refreshed."""
+def open_questions_crowd_update(*, authors: Iterable[tuple] = (), batch_size: int = 500) -> int:
+    """Bring the open questions' aggregates up to date after the factor was refitted or these
+    (forecaster id, source id) authors' weights changed, writing only the questions that change;
+    returns how many were written."""
     authors = sorted(set(authors), key=lambda author: (author[0] or 0, author[1] or 0))
-    refreshed = 0
+    written = 0
     with connection.cursor() as cursor:
-        for start in range(0, len(authors), batch_size):
+        for start in range(0, max(len(authors), 1), batch_size):
             batch = authors[start : start + batch_size]
             conditions, params = [], []
             for index, column in enumerate(("forecaster_id", "source_id")):
@@ -375,9 +365,10 @@ def authors_open_questions_crowd_refresh(*, authors: Iterable[tuple], batch_size
                 if ids:
                     conditions.append(f"{column} IN ({', '.join(['%s'] * len(ids))})")
                     params += ids
-            cursor.execute(WEIGHTED_REFRESH_SQL.format(authors=" OR ".join(conditions)), params)
-            refreshed += cursor.rowcount
-    return refreshed
+            sql = OPEN_CROWD_UPDATE_SQL.format(authors=" OR ".join(conditions) or "1 = 0")
+            cursor.execute(sql, params)
+            written += cursor.rowcount
+    return written
 
 
 def team_crowd_method_apply(*, team_id: int) -> int:

@@ -33,11 +33,7 @@ from forecasts.models import (
     ResolutionEvent,
     Score,
 )
-from forecasts.services.crowd import (
-    authors_open_questions_crowd_refresh,
-    open_questions_crowd_refresh,
-    open_questions_factor_apply,
-)
+from forecasts.services.crowd import open_questions_crowd_refresh, open_questions_crowd_update
 from forecasts.services.messages import score_summary_text
 
 logger = logging.getLogger(__name__)
@@ -283,8 +279,7 @@ def crowd_calibration_refresh(
     if authors is None:
         open_questions_crowd_refresh()
     else:
-        open_questions_factor_apply()
-        authors_open_questions_crowd_refresh(authors=authors)
+        open_questions_crowd_update(authors=authors)
     return fitted
 
 
