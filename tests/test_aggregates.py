@@ -14,6 +14,7 @@ from forecasts import aggregation, services
 from forecasts.models import AuthorAccuracy, ClosingAggregate, ExtremizingFactor, LatestForecast, Question, Score
 from forecasts.services import crowd
 from forecasts.services import forecasts as forecast_services
+from forecasts.services import scores as scores_services
 from forecasts.services.scores import question_scores_recompute
 from tests import factories, oracles
 from tests.api_support import client_for
@@ -234,7 +235,7 @@ def test_the_team_method_chooses_crowd_probability():
 # At the close, without look-ahead ---------------------------------------------------------------
 
 
-def resolved_question(owner, authors, probabilities, *, outcome, window_end, resolved_at):
+def resolved_question(owner, authors, probabilities, *, outcome, window_end, resolved_at, refresh_crowd=False):
     question = factories.QuestionFactory(
         owner=owner,
         opened_at=window_end - timedelta(days=30),
@@ -248,7 +249,7 @@ def resolved_question(owner, authors, probabilities, *, outcome, window_end, res
     for author, probability in zip(authors, probabilities, strict=True):
         made_at = window_end - timedelta(days=2)
         factories.ForecastFactory(question=question, forecaster=author, probability=probability, made_at=made_at)
-    question_scores_recompute(question_id=question.pk, refresh_crowd=False)
+    question_scores_recompute(question_id=question.pk, refresh_crowd=refresh_crowd)
     return question
 
 
@@ -307,6 +308,69 @@ def test_a_later_resolution_never_changes_an_earlier_questions_aggregate(owner):
             assert row[field] == expected[field], field
         for field in ("extremizing_factor", "mean_logit", *aggregation.METHODS):
             assert row[field] == pytest.approx(expected[field], abs=1e-9), field
+
+
+AGGREGATE_FIELDS = ["crowd_probability", *crowd.AGGREGATE_COLUMNS.values(), *crowd.EXTRA_COLUMNS]
+
+
+def stored_aggregates(questions) -> dict:
+    return {
+        question.pk: Question.objects.filter(pk=question.pk).values(*AGGREGATE_FIELDS).get() for question in questions
+    }
+
+
+@pytest.mark.django_db
+def test_a_resolution_refreshes_only_the_open_questions_it_changes(owner, monkeypatch):
+    rng = random.Random(16)
+    a, b, c = (factories.ForecasterFactory() for _ in range(3))
+    start = timezone.now() - timedelta(days=300)
+    for day in range(21):
+        end = start + timedelta(days=day * 5)
+        probabilities = [rng.choice([0.1, 0.3, 0.7, 0.9]) for _ in range(2)]
+        outcome = "yes" if rng.random() < np.mean(probabilities) else "no"
+        resolved_question(owner, [a, b], probabilities, outcome=outcome, window_end=end, resolved_at=end)
+    services.crowd_calibration_refresh()
+    factor_before = ExtremizingFactor.objects.get(pk=1).factor
+    # Open questions: a stands on the first, b alone on the second, c alone on the third.
+    stands_on = [[a, c], [b], [c]]
+    open_questions = [factories.QuestionFactory() for _ in stands_on]
+    for question, authors in zip(open_questions, stands_on, strict=True):
+        for author in authors:
+            services.forecast_submit(question=question, recorded_by=author, probability=rng.randint(1, 999) / 1000)
+    # A marker in the performance-weighted column shows which questions the refresh rewrites.
+    Question.objects.filter(pk__in=[question.pk for question in open_questions[1:]]).update(
+        crowd_performance_weighted=0.5
+    )
+    written = []
+    update = scores_services.open_questions_crowd_update
+    monkeypatch.setattr(scores_services, "open_questions_crowd_update", lambda **kw: written.append(update(**kw)))
+
+    # Only a forecast on the question that now resolves: a's weight moves, and so does the factor.
+    end = timezone.now() - timedelta(days=2)
+    resolved_question(owner, [a], [0.97], outcome="no", window_end=end, resolved_at=end, refresh_crowd=True)
+    assert ExtremizingFactor.objects.get(pk=1).factor != factor_before
+    assert written == [3]  # every open question re-extremized, each written once
+    targeted = stored_aggregates(open_questions)
+    # Only the question where a stands had its performance-weighted aggregate recomputed.
+    assert [targeted[question.pk]["crowd_performance_weighted"] == 0.5 for question in open_questions] == [
+        False,
+        True,
+        True,
+    ]
+
+    # A full recompute from the standing forecasts gives the same values everywhere else.
+    assert services.open_questions_crowd_refresh() == 3
+    full = stored_aggregates(open_questions)
+    for question in open_questions:
+        for field in AGGREGATE_FIELDS:
+            if targeted[question.pk][field] != 0.5 or field != "crowd_performance_weighted":
+                assert targeted[question.pk][field] == pytest.approx(full[question.pk][field], rel=1e-12), field
+        assert maintained(question) == pytest.approx(expected_aggregates(question), abs=CLOSE)
+    # With the factor where it was, only the questions a reweighted author stands on are written.
+    assert services.open_questions_crowd_update() == 0
+    AuthorAccuracy.objects.filter(forecaster=b).update(weight=7.0)
+    assert services.open_questions_crowd_update(authors=[(b.pk, None)]) == 1
+    assert maintained(open_questions[1]) == pytest.approx(expected_aggregates(open_questions[1]), abs=CLOSE)
 
 
 @pytest.mark.django_db

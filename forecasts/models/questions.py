@@ -192,6 +192,8 @@ class Question(models.Model):
     crowd_extremized = models.FloatField(null=True, blank=True)
     crowd_performance_weighted = models.FloatField(null=True, blank=True)
     crowd_extremizing_factor = models.FloatField(null=True, blank=True)
+    # The mean log-odds itself: a refitted factor re-extremizes from it without reading the forecasts.
+    crowd_mean_logit = models.FloatField(null=True, blank=True)
 
     objects = QuestionQuerySet.as_manager()
 

@@ -45,6 +45,7 @@ from forecasts.services.batches import in_locked_batches
 from forecasts.services.crowd import (
     crowd_rebuild,
     open_questions_crowd_refresh,
+    open_questions_crowd_update,
     question_crowd_refresh,
     questions_crowd_rebuild,
     team_crowd_method_apply,
@@ -249,6 +250,7 @@ __all__ = [
     "notifications_mark_read",
     "nudges_arm",
     "open_questions_crowd_refresh",
+    "open_questions_crowd_update",
     "probability_from_input",
     "profile_update",
     "question_admin_url",

@@ -8,6 +8,8 @@ SQLite both run. A standing forecast is the author's latest by (made_at, id): an
 recorded later never replaces a newer one.
 """
 
+from collections.abc import Iterable
+
 from django.db import connection
 from django.utils import timezone
 
@@ -16,6 +18,10 @@ from forecasts.models import Forecast, LatestForecast, Question
 
 # The maintained aggregate columns of a question, by method (forecasts/aggregation.py).
 AGGREGATE_COLUMNS = {method: f"crowd_{method}" for method in aggregation.METHODS}
+
+
+# The instance's fitted extremizing factor, 1 before the first fit.
+FACTOR_SQL = "SELECT COALESCE(MAX(factor), CAST(1 AS DOUBLE PRECISION)) AS value FROM forecasts_extremizingfactor"
 
 
 def crowd_aggregates_sql(crowd: str) -> str:
@@ -37,7 +43,7 @@ def crowd_aggregates_sql(crowd: str) -> str:
             1.0 / (1.0 + EXP(-mean_logit)) AS mean_log_odds,
             1.0 / (1.0 + EXP(-factor.value * mean_logit)) AS extremized,
             1.0 / (1.0 + EXP(-weighted_logit)) AS performance_weighted,
-            factor.value AS extremizing_factor
+            factor.value AS extremizing_factor, mean_logit
         FROM (
             SELECT question_id, COUNT(*) AS authors,
                 AVG(probability) FILTER (WHERE position IN ((crowd_size + 1) / 2, (crowd_size + 2) / 2)) AS median,
@@ -80,9 +86,7 @@ def crowd_aggregates_sql(crowd: str) -> str:
             ) AS weighed
             GROUP BY question_id
         ) AS grouped
-        CROSS JOIN (
-            SELECT COALESCE(MAX(factor), CAST(1 AS DOUBLE PRECISION)) AS value FROM forecasts_extremizingfactor
-        ) AS factor
+        CROSS JOIN ({FACTOR_SQL}) AS factor
     """
 
 
@@ -100,10 +104,13 @@ AGGREGATE_ASSIGNMENTS = ", ".join(
     [f"{column} = standing.{method}" for method, column in AGGREGATE_COLUMNS.items()]
     + [
         "crowd_extremizing_factor = standing.extremizing_factor",
+        "crowd_mean_logit = standing.mean_logit",
         "crowd_probability = " + crowd_probability_sql({method: f"standing.{method}" for method in AGGREGATE_COLUMNS}),
     ]
 )
-AGGREGATE_RETURNING = ", ".join(["crowd_probability", *AGGREGATE_COLUMNS.values(), "crowd_extremizing_factor"])
+# Kept beside the five aggregates: the factor they used and the mean log-odds they came from.
+EXTRA_COLUMNS = ["crowd_extremizing_factor", "crowd_mean_logit"]
+AGGREGATE_RETURNING = ", ".join(["crowd_probability", *AGGREGATE_COLUMNS.values(), *EXTRA_COLUMNS])
 
 # Any database: the question's counts and aggregates from its standing forecasts as they now are.
 AGGREGATES_SQL = (
@@ -189,7 +196,7 @@ STANDING_OF_OPEN_QUESTIONS = """(
 def aggregates_store(question: Question, row: tuple) -> None:
     """Set the counts and aggregates a refresh returned on the in-memory question."""
     question.forecast_count, question.forecaster_count, question.crowd_probability, *values = row
-    for column, value in zip([*AGGREGATE_COLUMNS.values(), "crowd_extremizing_factor"], values, strict=True):
+    for column, value in zip([*AGGREGATE_COLUMNS.values(), *EXTRA_COLUMNS], values, strict=True):
         setattr(question, column, value)
 
 
@@ -259,7 +266,7 @@ def crowd_rebuild() -> None:
         cursor.execute("DELETE FROM forecasts_latestforecast")
         cursor.execute(
             "UPDATE forecasts_question SET forecast_count = 0, forecaster_count = 0, crowd_probability = NULL, "
-            + ", ".join(f"{column} = NULL" for column in [*AGGREGATE_COLUMNS.values(), "crowd_extremizing_factor"])
+            + ", ".join(f"{column} = NULL" for column in [*AGGREGATE_COLUMNS.values(), *EXTRA_COLUMNS])
             + " WHERE forecast_count <> 0 OR crowd_probability IS NOT NULL"
         )
         cursor.execute(STANDING_REBUILD_SQL.format(where=""))
@@ -294,6 +301,74 @@ def open_questions_crowd_refresh() -> int:
     with connection.cursor() as cursor:
         cursor.execute(OPEN_AGGREGATES_REFRESH_SQL.format(aggregates=crowd_aggregates_sql(STANDING_OF_OPEN_QUESTIONS)))
         return cursor.rowcount
+
+
+# The performance-weighted log-odds of the open questions where some given authors stand, with the
+# weights and sum crowd_aggregates_sql uses; `{authors}` is a condition on forecasts_latestforecast.
+WEIGHT = (
+    f"COALESCE(user_accuracy.weight, source_accuracy.weight, CAST({aggregation.DEFAULT_WEIGHT!r} AS DOUBLE PRECISION))"
+)
+REWEIGHTED_SQL = f"""
+    SELECT crowd.question_id,
+        SUM({WEIGHT} * LN(crowd.probability / (1.0 - crowd.probability))) / SUM({WEIGHT}) AS weighted_logit
+    FROM forecasts_latestforecast AS crowd
+    LEFT JOIN forecasts_authoraccuracy AS user_accuracy ON user_accuracy.forecaster_id = crowd.forecaster_id
+    LEFT JOIN forecasts_authoraccuracy AS source_accuracy ON source_accuracy.source_id = crowd.source_id
+    WHERE crowd.question_id IN (SELECT question_id FROM forecasts_latestforecast WHERE {{authors}})
+        AND crowd.question_id IN (SELECT id FROM forecasts_question WHERE status = 'open')
+    GROUP BY crowd.question_id
+"""
+EXTREMIZED = f"1.0 / (1.0 + EXP(-({FACTOR_SQL}) * crowd_mean_logit))"
+PERFORMANCE_WEIGHTED = "COALESCE(1.0 / (1.0 + EXP(-changed.weighted_logit)), crowd_performance_weighted)"
+
+# Open questions after a refit or a change of weights, each written once and only if it changes:
+# the extremized aggregate from the stored mean log-odds (the very expression crowd_aggregates_sql
+# uses) where the factor moved, and the performance-weighted one where a reweighted author stands.
+# The other three aggregates depend on neither.
+OPEN_CROWD_UPDATE_SQL = (
+    f"""
+    UPDATE forecasts_question
+    SET crowd_extremized = {EXTREMIZED}, crowd_extremizing_factor = ({FACTOR_SQL}),
+        crowd_performance_weighted = {PERFORMANCE_WEIGHTED},
+        crowd_probability = """
+    + crowd_probability_sql(
+        AGGREGATE_COLUMNS | {"extremized": EXTREMIZED, "performance_weighted": PERFORMANCE_WEIGHTED}
+    )
+    + f"""
+    FROM (
+        SELECT question.id AS question_id, reweighted.weighted_logit
+        FROM forecasts_question AS question
+        LEFT JOIN ({REWEIGHTED_SQL}) AS reweighted ON reweighted.question_id = question.id
+        WHERE question.status = 'open' AND question.crowd_mean_logit IS NOT NULL AND (
+            reweighted.question_id IS NOT NULL
+            OR question.crowd_extremizing_factor IS NULL
+            OR question.crowd_extremizing_factor <> ({FACTOR_SQL})
+        )
+    ) AS changed
+    WHERE forecasts_question.id = changed.question_id
+"""
+)
+
+
+def open_questions_crowd_update(*, authors: Iterable[tuple] = (), batch_size: int = 500) -> int:
+    """Bring the open questions' aggregates up to date after the factor was refitted or these
+    (forecaster id, source id) authors' weights changed, writing only the questions that change;
+    returns how many were written."""
+    authors = sorted(set(authors), key=lambda author: (author[0] or 0, author[1] or 0))
+    written = 0
+    with connection.cursor() as cursor:
+        for start in range(0, max(len(authors), 1), batch_size):
+            batch = authors[start : start + batch_size]
+            conditions, params = [], []
+            for index, column in enumerate(("forecaster_id", "source_id")):
+                ids = [author[index] for author in batch if author[index] is not None]
+                if ids:
+                    conditions.append(f"{column} IN ({', '.join(['%s'] * len(ids))})")
+                    params += ids
+            sql = OPEN_CROWD_UPDATE_SQL.format(authors=" OR ".join(conditions) or "1 = 0")
+            cursor.execute(sql, params)
+            written += cursor.rowcount
+    return written
 
 
 def team_crowd_method_apply(*, team_id: int) -> int:

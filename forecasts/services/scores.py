@@ -33,7 +33,7 @@ from forecasts.models import (
     ResolutionEvent,
     Score,
 )
-from forecasts.services.crowd import open_questions_crowd_refresh
+from forecasts.services.crowd import open_questions_crowd_refresh, open_questions_crowd_update
 from forecasts.services.messages import score_summary_text
 
 logger = logging.getLogger(__name__)
@@ -114,21 +114,22 @@ def scores_from_forecasts(question: Question, forecasts: Iterable[dict], *, comp
 def question_scores_recompute(*, question_id: int, refresh_crowd: bool = True) -> int:
     """Replace a question's stored scores and at-close aggregates with ones computed from its
     forecasts; returns how many scores. With `refresh_crowd`, the instance's extremizing factor and
-    the open questions' aggregates follow in a transaction of their own, so the open questions'
-    rows are not held locked while the scores are written (a batch refreshes once at its end)."""
-    stored = question_scores_replace(question_id=question_id)
+    the aggregates of the open questions it changes follow in a transaction of their own, so the
+    open questions' rows are not held locked while the scores are written (a batch refreshes once at its end)."""
+    stored, reweighted = question_scores_write(question_id=question_id)
     if refresh_crowd:
-        crowd_calibration_refresh()
+        crowd_calibration_refresh(authors=reweighted)
     return stored
 
 
 @transaction.atomic
-def question_scores_replace(*, question_id: int) -> int:
-    """Replace a question's stored scores, at-close aggregates and its authors' accuracy; returns how many scores."""
+def question_scores_write(*, question_id: int) -> tuple[int, list[tuple]]:
+    """Replace a question's stored scores, at-close aggregates and its authors' accuracy; returns how
+    many scores and the (forecaster id, source id) authors whose weight changed."""
     # The lock queues this behind a resolution being written, so it always scores committed state.
     question = Question.objects.select_for_update().filter(pk=question_id).first()
     if question is None:
-        return 0
+        return 0, []
     computed_at = timezone.now()
     previous_authors = list(Score.objects.filter(question_id=question_id).values_list("forecaster_id", "source_id"))
     Score.objects.filter(question_id=question_id).delete()
@@ -144,8 +145,7 @@ def question_scores_replace(*, question_id: int) -> int:
         Score.objects.bulk_create(scores)
         closing_aggregate_store(question=question, forecasts=forecasts, computed_at=computed_at)
     authors = previous_authors + [(score.forecaster_id, score.source_id) for score in scores]
-    author_accuracy_refresh(authors=authors)
-    return len(scores)
+    return len(scores), author_accuracy_refresh(authors=authors)
 
 
 def closing_aggregate_store(*, question: Question, forecasts: list[dict], computed_at: datetime) -> None:
@@ -229,16 +229,19 @@ def author_accuracy_rows(
     }
 
 
-def author_accuracy_refresh(*, authors: Iterable[tuple]) -> None:
-    """Rebuild the given (forecaster id, source id) authors' mean Brier and weight over all their scores."""
+def author_accuracy_refresh(*, authors: Iterable[tuple]) -> list[tuple]:
+    """Rebuild the given (forecaster id, source id) authors' mean Brier and weight over all their
+    scores; returns the authors whose weight changed (gained, lost or moved)."""
     authors = list(authors)
     if not authors:
-        return
+        return []
     forecaster_ids = {forecaster_id for forecaster_id, _ in authors if forecaster_id is not None}
     source_ids = {source_id for _, source_id in authors if source_id is not None}
-    AuthorAccuracy.objects.filter(Q(forecaster_id__in=forecaster_ids) | Q(source_id__in=source_ids)).delete()
+    kept = AuthorAccuracy.objects.filter(Q(forecaster_id__in=forecaster_ids) | Q(source_id__in=source_ids))
+    before = {(row[0], row[1]): row[2] for row in kept.values_list("forecaster_id", "source_id", "weight")}
+    kept.delete()
     now = timezone.now()
-    AuthorAccuracy.objects.bulk_create(
+    rows = AuthorAccuracy.objects.bulk_create(
         AuthorAccuracy(
             forecaster_id=author_id if kind == "forecaster" else None,
             source_id=author_id if kind == "source" else None,
@@ -251,19 +254,32 @@ def author_accuracy_refresh(*, authors: Iterable[tuple]) -> None:
             Score.objects.all(), authors=authors
         ).items()
     )
+    after = {(row.forecaster_id, row.source_id): row.weight for row in rows}
+    return [author for author in before.keys() | after.keys() if before.get(author) != after.get(author)]
 
 
 @transaction.atomic
-def crowd_calibration_refresh(*, now: datetime | None = None) -> ExtremizingFactor:
+def crowd_calibration_refresh(
+    *, now: datetime | None = None, authors: Iterable[tuple] | None = None
+) -> ExtremizingFactor:
     """Refit the instance's extremizing factor on every question resolved yes/no whose window has
-    ended (each at its own close), then recompute the open questions' aggregates with it."""
+    ended (each at its own close), then bring the open questions' aggregates up to date.
+
+    With `authors` (the (forecaster id, source id) authors whose weight changed), only what changed
+    is written: the extremized aggregate of open questions from their stored mean log-odds when the
+    factor moved, and every aggregate of the open questions those authors stand on. Without, every
+    open question is recomputed from its standing forecasts.
+    """
     now = now or timezone.now()
     rows = list(ClosingAggregate.objects.filter(window_end__lte=now).values_list("mean_logit", "outcome"))
     factor = aggregation.extremizing_factor_fit([row[0] for row in rows], [row[1] for row in rows])
     fitted, _ = ExtremizingFactor.objects.update_or_create(
         pk=1, defaults={"factor": factor, "questions": len(rows), "fitted_at": now}
     )
-    open_questions_crowd_refresh()
+    if authors is None:
+        open_questions_crowd_refresh()
+    else:
+        open_questions_crowd_update(authors=authors)
     return fitted
 
 
@@ -278,7 +294,7 @@ def crowd_calibration_stale(*, now: datetime | None = None, batch_size: int = 0)
     fitted = ExtremizingFactor.objects.filter(pk=1).values_list("questions", flat=True).first() or 0
     if eligible == fitted:
         return []
-    return [crowd_calibration_refresh(now=now).questions]
+    return [crowd_calibration_refresh(now=now, authors=[]).questions]
 
 
 def questions_scores_recompute(question_ids: Iterable[int]) -> tuple[int, int, list[int]]:
@@ -289,9 +305,12 @@ def questions_scores_recompute(question_ids: Iterable[int]) -> tuple[int, int, l
     """
     questions = stored = 0
     failed = []
+    reweighted: set[tuple] = set()
     for question_id in question_ids:
         try:
-            stored += question_scores_recompute(question_id=question_id, refresh_crowd=False)
+            question_stored, question_reweighted = question_scores_write(question_id=question_id)
+            stored += question_stored
+            reweighted.update(question_reweighted)
             questions += 1
         except (OperationalError, InterfaceError):
             raise
@@ -299,7 +318,7 @@ def questions_scores_recompute(question_ids: Iterable[int]) -> tuple[int, int, l
             logger.exception("recomputing the scores of question %s failed", question_id)
             failed.append(question_id)
     if questions:
-        crowd_calibration_refresh()
+        crowd_calibration_refresh(authors=reweighted)
     return questions, stored, failed
 
 
