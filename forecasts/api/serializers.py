@@ -427,6 +427,9 @@ class ForecastSerializer(serializers.ModelSerializer):
     recorded_by = UserRefSerializer(read_only=True)
     yardstick = serializers.CharField(read_only=True, help_text="`icd203` or `kent` with a phrase; empty otherwise.")
     url = serializers.CharField(read_only=True, help_text="Where a source's statement was published.")
+    confidence = serializers.CharField(
+        read_only=True, help_text="Analytic confidence: `low`, `moderate` or `high`; empty when not given."
+    )
 
     class Meta:
         model = Forecast
