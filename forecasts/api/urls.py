@@ -49,5 +49,5 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file, so the docs need no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
-    re_path(r"^(?s:.*)$", api_not_found),  # any path, a line break in it included
+    re_path(r"^[\s\S]*$", api_not_found),  # any path, a line break in it included
 ]

@@ -248,13 +248,13 @@ def test_admin_writes_need_the_csrf_token(owner, question):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(owner)
     forecast_page = reverse("admin:forecasts_question_forecast", args=[question.pk])
-    assert browser.post(forecast_page, {"percent": "30"}).status_code == 403
+    assert browser.post(forecast_page, {"forecast": "30%"}).status_code == 403
     assert browser.post(reverse("admin:forecasts_question_add"), {"title": "Forged"}).status_code == 403
     assert browser.post(reverse("admin:logout")).status_code == 403
     assert not Forecast.objects.exists()
 
     token = browser.get(forecast_page).cookies["csrftoken"].value
-    response = browser.post(forecast_page, {"percent": "30", "csrfmiddlewaretoken": token})
+    response = browser.post(forecast_page, {"forecast": "30%", "csrfmiddlewaretoken": token})
     assert response.status_code == 302
     assert Forecast.objects.count() == 1
 
