@@ -18,7 +18,7 @@ import numpy as np
 from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection
 
-from forecasts.models import PROBABILITY_MAX, PROBABILITY_MIN, Question, QuestionKind
+from forecasts.models import PROBABILITY_MAX, PROBABILITY_MIN, CrowdHidden, Question, QuestionKind
 from forecasts.services import closing_aggregates_rebuild, crowd_rebuild, score_rollup_rebuild, scores_from_forecasts
 
 DAY_US = 86_400 * 1_000_000
@@ -207,7 +207,11 @@ def users_load(rng: np.random.Generator, sizes: Sizes, now_us: int) -> tuple[int
         ["key", "user_id", "created"],
         [(key, user_id, iso(np.array([now_us]))[0]) for user_id, key in tokens.items()],
     )
-    copy_rows("forecasts_team", ["id", "name", "crowd_method", "created_at"], [(1, "Crisis cell", "median", joined)])
+    copy_rows(
+        "forecasts_team",
+        ["id", "name", "crowd_method", "crowd_hidden_default", "created_at"],
+        [(1, "Crisis cell", "median", CrowdHidden.NEVER, joined)],
+    )
     copy_rows(
         "forecasts_teammembership",
         ["team_id", "user_id", "joined_at"],
@@ -261,7 +265,7 @@ def questions_load(
         "id", "title", "external_key", "details", "resolution_criteria", "kind", "owner_id", "team_id",
         "source_quote", "source_url", "window_start", "window_end", "resolve_by", "status", "outcome",
         "resolved_at", "resolved_by_id", "created_at", "updated_at", "opened_at", "closed_at",
-        "reminder_round", "forecast_count", "forecaster_count",
+        "reminder_round", "forecast_count", "forecaster_count", "crowd_hidden", "option_label",
     ]  # fmt: skip
 
     def rows():
@@ -292,6 +296,8 @@ def questions_load(
                 0,
                 0,
                 0,
+                CrowdHidden.NEVER,
+                "",
             )
 
     copy_rows("forecasts_question", columns, rows())
