@@ -54,7 +54,10 @@ def bench_group(data: BenchData) -> QuestionGroup:
         window_end=timezone.now() + timedelta(days=60),
         options=[f"Front {number}" for number in range(1, GROUP_OPTIONS + 1)],
     )
-    authors = [users[data.heavy_id], *[users[int(user_id)] for user_id in data.forecaster_ids[1 : GROUP_FORECASTERS + 1]]]
+    authors = [
+        users[data.heavy_id],
+        *[users[int(user_id)] for user_id in data.forecaster_ids[1 : GROUP_FORECASTERS + 1]],
+    ]
     for index, author in enumerate(authors):
         weights = [(index + option) % GROUP_OPTIONS + 1 for option in range(GROUP_OPTIONS)]
         total = sum(weights)

@@ -448,3 +448,21 @@ def test_the_comparison_runs_a_constant_number_of_queries(owner):
         end = start + timedelta(days=day)
         resolved_question(owner, authors, [0.3, 0.6, 0.9], outcome="no", window_end=end, resolved_at=end)
     assert queries() == small
+
+
+def test_bootstrap_intervals_together_equal_each_alone():
+    rng = np.random.default_rng(2)
+    series = [rng.random(60), rng.random(60), rng.random(17), rng.random(60)]
+    assert aggregation.bootstrap_intervals(series) == [aggregation.bootstrap_interval(losses) for losses in series]
+
+
+def test_cached_bootstrap_equals_the_drawn_one_and_follows_the_losses():
+    from forecasts.selectors.calibration import bootstrap_intervals_cached
+
+    losses = np.random.default_rng(3).random(40)
+    expected = [aggregation.bootstrap_interval(losses)]
+    assert bootstrap_intervals_cached([losses]) == expected
+    assert bootstrap_intervals_cached([losses.copy()]) == expected  # from the cache
+    changed = losses.copy()
+    changed[0] += 0.5
+    assert bootstrap_intervals_cached([changed]) == [aggregation.bootstrap_interval(changed)]

@@ -19,11 +19,13 @@ computed with numpy from the probability column alone (one float per scored pair
 
 import dataclasses
 import functools
+import hashlib
 import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 import numpy as np
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     Avg,
@@ -582,20 +584,58 @@ BEST_FORECASTER_RULE = (
 )
 
 
+# A bootstrap over every visible question draws thousands of resamples of thousands of losses
+# (seconds at bench scale): its intervals are kept in the cache under a digest of the losses themselves,
+# so they are recomputed exactly when a loss changes, and equal the uncached ones.
+BOOTSTRAP_CACHE_SECONDS = 24 * 3600
+
+
+def bootstrap_intervals_cached(series: list[np.ndarray]) -> list[tuple[float, float]]:
+    """`aggregation.bootstrap_intervals` of the series, read from the cache when these very losses were seen."""
+    digest = hashlib.blake2b(digest_size=20)
+    for values in series:
+        digest.update(len(values).to_bytes(8, "little"))
+        digest.update(np.ascontiguousarray(values, dtype=float).tobytes())
+    key = f"bootstrap:{aggregation.BOOTSTRAP_RESAMPLES}:{aggregation.BOOTSTRAP_SEED}:{digest.hexdigest()}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = aggregation.bootstrap_intervals(series)
+        cache.set(key, cached, BOOTSTRAP_CACHE_SECONDS)
+    return cached
+
+
+def losses_of(probabilities: list[float], outcomes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Each forecast's Brier and log loss."""
+    forecast, outcome = np.asarray(probabilities, dtype=float), np.asarray(outcomes, dtype=float)
+    return (forecast - outcome) ** 2, -np.log(np.where(outcome == 1, forecast, 1.0 - forecast))
+
+
+def loss_summaries(series: list[tuple[list[float], list[int]]]) -> list[dict]:
+    """`loss_summary` of each (probabilities, outcomes), the bootstraps of all of them drawn together."""
+    losses = [losses_of(probabilities, outcomes) for probabilities, outcomes in series if probabilities]
+    intervals = iter(bootstrap_intervals_cached([loss for pair in losses for loss in pair]))
+    summaries = []
+    pairs = iter(losses)
+    for probabilities, _ in series:
+        if not probabilities:
+            summaries.append({"n": 0, "brier": None, "brier_ci": None, "log_loss": None, "log_loss_ci": None})
+            continue
+        brier, log_loss = next(pairs)
+        summaries.append(
+            {
+                "n": int(brier.size),
+                "brier": float(brier.mean()),
+                "brier_ci": list(next(intervals)),
+                "log_loss": float(log_loss.mean()),
+                "log_loss_ci": list(next(intervals)),
+            }
+        )
+    return summaries
+
+
 def loss_summary(probabilities: list[float], outcomes: list[int]) -> dict:
     """n, Brier and log loss of the forecasts, each with its 95% bootstrap interval over questions."""
-    if not probabilities:
-        return {"n": 0, "brier": None, "brier_ci": None, "log_loss": None, "log_loss_ci": None}
-    forecast, outcome = np.asarray(probabilities, dtype=float), np.asarray(outcomes, dtype=float)
-    brier = (forecast - outcome) ** 2
-    log_loss = -np.log(np.where(outcome == 1, forecast, 1.0 - forecast))
-    return {
-        "n": int(forecast.size),
-        "brier": float(brier.mean()),
-        "brier_ci": list(aggregation.bootstrap_interval(brier)),
-        "log_loss": float(log_loss.mean()),
-        "log_loss_ci": list(aggregation.bootstrap_interval(log_loss)),
-    }
+    return loss_summaries([(probabilities, outcomes)])[0]
 
 
 def best_forecaster_for(user, scores: QuerySet[Score], *, questions: int) -> dict | None:
@@ -639,13 +679,10 @@ def aggregate_comparison_for(user, *, filters: ScoreFilters = ScoreFilters(), no
         .values("outcome", *aggregation.METHODS)
     )
     outcomes = [row["outcome"] for row in rows]
+    summaries = loss_summaries([([row[method] for row in rows], outcomes) for method in aggregation.METHODS])
     methods = [
-        {
-            "method": method,
-            "label": aggregation.METHOD_LABELS[method],
-            **loss_summary([row[method] for row in rows], outcomes),
-        }
-        for method in aggregation.METHODS
+        {"method": method, "label": aggregation.METHOD_LABELS[method], **summary}
+        for method, summary in zip(aggregation.METHODS, summaries, strict=True)
     ]
     factor = ExtremizingFactor.objects.filter(pk=1).values("factor", "questions", "fitted_at").first()
     return {
