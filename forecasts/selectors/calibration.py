@@ -47,7 +47,13 @@ from django.db.models.functions import Cast, Ceil, Coalesce, Greatest, Least, Tr
 from django.utils import timezone
 
 from forecasts import aggregation, scoring
-from forecasts.access import authors_visible_to, score_rollups_visible_to, scores_visible_to
+from forecasts.access import (
+    authors_visible_to,
+    score_rollups_visible_to,
+    scores_visible_to,
+    teams_of,
+    user_is_moderator,
+)
 from forecasts.estimative import YARDSTICKS
 from forecasts.models import (
     QUESTIONS_BIN,
@@ -668,10 +674,49 @@ def best_forecaster_for(user, scores: QuerySet[Score], *, questions: int) -> dic
     }
 
 
+COMPARISON_CACHE_SECONDS = 600
+
+
+def scores_version() -> tuple:
+    """What changes whenever a score, an at-close aggregate or the extremizing factor does: one query.
+
+    Scores and at-close aggregates are only ever deleted and inserted again (new ids), and a
+    resolution or its undoing changes its question's `updated_at`."""
+    tables = [model._meta.db_table for model in (Question, Score, ClosingAggregate, ExtremizingFactor)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT MAX(updated_at) FROM {}), (SELECT MAX(id) FROM {}), (SELECT MAX(id) FROM {}), "
+            "(SELECT MAX(fitted_at) FROM {})".format(*tables)
+        )
+        return tuple(str(value) for value in cursor.fetchone())
+
+
 def aggregate_comparison_for(user, *, filters: ScoreFilters = ScoreFilters(), now: datetime | None = None) -> dict:
     """Brier and log loss of each crowd aggregate at the close over the resolved questions the
     user may see (the calibration filters), beside the best single forecaster, with 95% bootstrap
-    intervals over questions. Reads the stored at-close aggregates: no forecast is loaded."""
+    intervals over questions. Reads the stored at-close aggregates: no forecast is loaded.
+
+    For the present (`now` not given) the answer is kept in the cache for the user, their teams and
+    filters under `scores_version()`, so it is computed again as soon as any input changes."""
+    if now is not None:
+        return aggregate_comparison_computed(user, filters=filters, now=now)
+    teams = sorted(row["team_id"] for row in teams_of(user.pk))
+    viewer = (user.pk, user_is_moderator(user), teams)
+    key = (
+        "aggregate-comparison:"
+        + hashlib.blake2b(
+            repr((viewer, dataclasses.astuple(filters), scores_version())).encode(), digest_size=20
+        ).hexdigest()
+    )
+    comparison = cache.get(key)
+    if comparison is None:
+        comparison = aggregate_comparison_computed(user, filters=filters)
+        cache.set(key, comparison, COMPARISON_CACHE_SECONDS)
+    return comparison
+
+
+def aggregate_comparison_computed(user, *, filters: ScoreFilters = ScoreFilters(), now: datetime | None = None) -> dict:
+    """`aggregate_comparison_for` computed from the scores and at-close aggregates (no cache)."""
     scores = scores_for(user, filters, now=now)
     rows = list(
         ClosingAggregate.objects.filter(question_id__in=scores.values("question_id"))
