@@ -24,6 +24,8 @@ PAGE_TARGET_SECONDS = 0.100
 GROUP_OPTIONS = 8
 GROUP_FORECASTERS = 30
 BASELINE_PATH = "/bench/questions/"
+# Kept in the cache under a version key: the p50 reads the cache, the first request draws or computes.
+CACHED = {"question chart (chart.svg)", "crowd aggregates (/api/stats/aggregates/)"}
 
 
 def busiest_question_id(data: BenchData) -> int:
@@ -66,17 +68,20 @@ def bench_group(data: BenchData) -> QuestionGroup:
     return group
 
 
-def p50_seconds(client: Client, path: str, *, runs: int) -> float:
-    """The median time of GET `path` (200 required) over `runs` runs, after one untimed run."""
-    get_ok(client, path)
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        response = get_ok(client, path)
-        if getattr(response, "streaming", False):
-            b"".join(response.streaming_content)
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+def timed_get(client: Client, path: str) -> float:
+    """Seconds to GET `path` (200 required) and read the whole body."""
+    began = time.perf_counter()
+    response = get_ok(client, path)
+    if getattr(response, "streaming", False):
+        b"".join(response.streaming_content)
+    return time.perf_counter() - began
+
+
+def p50_seconds(client: Client, path: str, *, runs: int) -> tuple[float, float]:
+    """The median time of GET `path` over `runs` runs after a first one, and that first one's time
+    (what a page kept in the cache costs when it is drawn or computed)."""
+    first = timed_get(client, path)
+    return statistics.median(timed_get(client, path) for _ in range(runs)), first
 
 
 def page_figures(data: BenchData, *, runs: int) -> tuple[list[Figure], dict]:
@@ -88,18 +93,17 @@ def page_figures(data: BenchData, *, runs: int) -> tuple[list[Figure], dict]:
     question_id = busiest_question_id(data)
     group = bench_group(data)
     pages = [
-        ("home page (admin index)", admin, reverse("admin:index"), ""),
-        ("question page (admin)", admin, reverse("admin:forecasts_question_change", args=[question_id]), ""),
-        ("question chart (chart.svg)", api, reverse("api:question-chart", args=[question_id]), ""),
+        ("home page (admin index)", admin, reverse("admin:index")),
+        ("question page (admin)", admin, reverse("admin:forecasts_question_change", args=[question_id])),
+        ("question chart (chart.svg)", api, reverse("api:question-chart", args=[question_id])),
         (
             "track record, heavy forecaster (admin)",
             admin,
             reverse("admin:forecasts_score_track_record", args=["forecaster", data.heavy_id]),
-            "",
         ),
-        ("crowd aggregates (/api/stats/aggregates/)", api, reverse("api:stats-aggregates"), ""),
-        ("group page (admin)", admin, reverse("admin:forecasts_questiongroup_change", args=[group.pk]), ""),
-        ("group (/api/groups/{id}/)", api, reverse("api:group-detail", args=[group.pk]), ""),
+        ("crowd aggregates (/api/stats/aggregates/)", api, reverse("api:stats-aggregates")),
+        ("group page (admin)", admin, reverse("admin:forecasts_questiongroup_change", args=[group.pk])),
+        ("group (/api/groups/{id}/)", api, reverse("api:group-detail", args=[group.pk])),
     ]
     forecasts_on_question = Forecast.objects.filter(question_id=question_id).count()
     notes = {
@@ -109,10 +113,12 @@ def page_figures(data: BenchData, *, runs: int) -> tuple[list[Figure], dict]:
         "group (/api/groups/{id}/)": f"{GROUP_OPTIONS} members, {GROUP_FORECASTERS + 1} forecasters",
     }
     figures, seconds = [], {}
-    for name, client, path, _ in pages:
-        page = p50_seconds(client, path, runs=runs)
-        baseline = p50_seconds(api, f"{BASELINE_PATH}?page_size=50", runs=runs)
-        seconds[name] = {"path": path, "p50_ms": page * 1000, "baseline_ms": baseline * 1000}
+    for name, client, path in pages:
+        page, first = p50_seconds(client, path, runs=runs)
+        baseline, _ = p50_seconds(api, f"{BASELINE_PATH}?page_size=50", runs=runs)
+        seconds[name] = {"path": path, "p50_ms": page * 1000, "first_ms": first * 1000, "baseline_ms": baseline * 1000}
+        if name in CACHED:
+            notes[name] = f"{notes.get(name, '')}; first request (drawn or computed) {first * 1000:.0f} ms".lstrip("; ")
         figures.append(
             Figure(
                 f"{name}, p50",
