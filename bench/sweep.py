@@ -37,7 +37,7 @@ def expired_windows_create(data: BenchData, *, count: int, seed: int) -> tuple[i
     columns = [
         "id", "title", "external_key", "details", "resolution_criteria", "kind", "owner_id", "source_quote",
         "source_url", "window_start", "window_end", "resolve_by", "status", "outcome", "created_at", "updated_at",
-        "opened_at", "reminder_round", "forecast_count", "forecaster_count",
+        "opened_at", "reminder_round", "forecast_count", "forecaster_count", "crowd_hidden", "option_label",
     ]  # fmt: skip
     copy_rows(
         "forecasts_question",
@@ -46,7 +46,7 @@ def expired_windows_create(data: BenchData, *, count: int, seed: int) -> tuple[i
             (first + index, f"Bench sweep question {first + index}: will the step happen?", "", "",
              "Resolves YES if it is reported.", "other", owners[index % len(owners)], "", "", start_text[index],
              end_text[index], resolve_by_text[index], "open", "", start_text[index], start_text[index],
-             start_text[index], 0, 0, 0)
+             start_text[index], 0, 0, 0, "never", "")
             for index in range(count)
         ),
     )  # fmt: skip
