@@ -184,6 +184,25 @@ def bootstrap_interval(
     return float(low), float(high)
 
 
+def bootstrap_intervals(
+    series: Sequence[Sequence[float]], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> list[tuple[float, float]]:
+    """`bootstrap_interval` of each series, equal to calling it on each: series of one length share
+    one draw of resampled questions (the same seed draws the same indices), drawn once."""
+    arrays = [np.asarray(values, dtype=float).reshape(-1) for values in series]
+    indices: dict[int, np.ndarray] = {}
+    intervals = []
+    for values in arrays:
+        if values.size == 0:
+            raise ValueError("nothing to resample")
+        if values.size not in indices:
+            indices[values.size] = np.random.default_rng(seed).integers(0, values.size, size=(resamples, values.size))
+        means = values[indices[values.size]].mean(axis=1)
+        low, high = np.percentile(means, [2.5, 97.5])
+        intervals.append((float(low), float(high)))
+    return intervals
+
+
 def brier_on_both_scales(brier: float | None) -> str:
     """'0.125 (0.250 on the 0-2 scale)': Forewarn's Brier is on the 0-1 scale."""
     if brier is None:

@@ -512,3 +512,44 @@ def test_the_comparison_runs_a_constant_number_of_queries(owner):
         end = start + timedelta(days=day)
         resolved_question(owner, authors, [0.3, 0.6, 0.9], outcome="no", window_end=end, resolved_at=end)
     assert queries() == small
+
+
+def test_bootstrap_intervals_together_equal_each_alone():
+    rng = np.random.default_rng(2)
+    series = [rng.random(60), rng.random(60), rng.random(17), rng.random(60)]
+    assert aggregation.bootstrap_intervals(series) == [aggregation.bootstrap_interval(losses) for losses in series]
+
+
+def test_cached_bootstrap_equals_the_drawn_one_and_follows_the_losses():
+    from forecasts.selectors.calibration import bootstrap_intervals_cached
+
+    losses = np.random.default_rng(3).random(40)
+    expected = [aggregation.bootstrap_interval(losses)]
+    assert bootstrap_intervals_cached([losses]) == expected
+    assert bootstrap_intervals_cached([losses.copy()]) == expected  # from the cache
+    changed = losses.copy()
+    changed[0] += 0.5
+    assert bootstrap_intervals_cached([changed]) == [aggregation.bootstrap_interval(changed)]
+
+
+@pytest.mark.django_db
+def test_the_cached_comparison_equals_the_computed_one_and_follows_each_resolution(owner):
+    from django.test.utils import CaptureQueriesContext
+
+    from forecasts.selectors.calibration import aggregate_comparison_computed, aggregate_comparison_for
+
+    viewer = factories.ForecasterFactory()
+    authors = [factories.ForecasterFactory() for _ in range(3)]
+    start = timezone.now() - timedelta(days=50)
+    for day in range(3):
+        end = start + timedelta(days=day)
+        resolved_question(owner, authors, [0.2, 0.5, 0.8], outcome="yes", window_end=end, resolved_at=end)
+    first = aggregate_comparison_for(viewer)
+    assert first == aggregate_comparison_computed(viewer)
+    with CaptureQueriesContext(connection) as captured:
+        assert aggregate_comparison_for(viewer) == first
+    assert len(captured) <= 3  # the viewer's teams and moderator rule, the version: nothing recomputed
+    end = start + timedelta(days=5)
+    resolved_question(owner, authors, [0.9, 0.6, 0.3], outcome="no", window_end=end, resolved_at=end)
+    after = aggregate_comparison_for(viewer)
+    assert after["questions"] == 4 and after == aggregate_comparison_computed(viewer)

@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Case, DateTimeField, F, IntegerField, Subquery, Value, When
+from django.db.models import Case, DateTimeField, F, IntegerField, Value, When
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -71,8 +71,7 @@ from forecasts.services import forecast_submit, question_delete, question_resolv
 
 QUESTION_ACTION_TEMPLATE = "admin/forecasts/question/question_action.html"
 NOTE_PREVIEW_CHARS = 120
-# Each read-only inline row costs the page a few milliseconds: a question with thousands of
-# forecasts would take seconds. The full history is on the Forecasts list, linked from the page.
+# The question page shows the latest forecasts only: the full history is on the Forecasts list, linked from the page.
 FORECAST_HISTORY_ROWS = 50
 
 
@@ -167,41 +166,30 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     can_delete = False
 
 
-class ForecastHistoryInline(ReadOnlyInline):
-    model = Forecast
-    fk_name = "question"
-    verbose_name = "forecast"
-    verbose_name_plural = f"Forecast history (the latest {FORECAST_HISTORY_ROWS}, newest first)"
-    fields = [
-        "made_at",
-        "author",
-        "probability_percent",
-        "estimative",
-        "confidence",
-        "rationale",
-        "recorded_by",
-        "recorded_at",
-    ]
-    readonly_fields = fields
+FORECAST_HISTORY_COLUMNS = (
+    "id", "question_id", "made_at", "recorded_at", "probability", "phrase", "yardstick", "confidence", "rationale",
+    "forecaster_id", "source_id", "recorded_by_id", "forecaster__id", "forecaster__username",
+    "forecaster__first_name", "forecaster__last_name", "source__id", "source__name", "recorded_by__id",
+    "recorded_by__username", "recorded_by__first_name", "recorded_by__last_name",
+)  # fmt: skip
 
-    def get_queryset(self, request):
-        # Blind questions: only the viewer's own forecasts and sources' statements (forecasts/access.py).
-        return forecasts_visible_to(
-            request.user,
-            super().get_queryset(request).select_related("forecaster", "source", "recorded_by"),
-        ).order_by("-made_at", "-id")
 
-    @admin.display(description="author")
-    def author(self, forecast):
-        return forecast_author(forecast)
+def forecast_history_for(user, question: Question) -> list[Forecast]:
+    """The latest forecasts on the question the user may see, newest first: one query, a plain table's rows.
 
-    @admin.display(description="probability")
-    def probability_percent(self, forecast):
-        return as_percent(forecast.probability)
-
-    @admin.display(description="phrase")
-    def estimative(self, forecast):
-        return forecast_estimative(forecast)
+    (A read-only inline formset built a form per row: about ten milliseconds a row.)"""
+    forecasts = forecasts_visible_to(
+        user,
+        Forecast.objects.filter(question_id=question.pk)
+        .select_related("forecaster", "source", "recorded_by")
+        .only(*FORECAST_HISTORY_COLUMNS),
+    ).order_by("-made_at", "-id")
+    rows = list(forecasts[:FORECAST_HISTORY_ROWS])
+    for forecast in rows:
+        forecast.author_label = forecast_author(forecast)
+        forecast.percent = as_percent(forecast.probability)
+        forecast.estimative = forecast_estimative(forecast)
+    return rows
 
 
 class ResolutionHistoryInline(ReadOnlyInline):
@@ -281,7 +269,7 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
     search_fields = ["title", "details", "source__name", "source_quote"]
     date_hierarchy = "window_end"
     list_per_page = 50
-    inlines = [ForecastHistoryInline, ResolutionHistoryInline, WindowChangeInline]
+    inlines = [ResolutionHistoryInline, WindowChangeInline]
     status_fields = [
         "status",
         "outcome",
@@ -345,13 +333,6 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else [*self.status_fields, "aggregates_table"]
-
-    def get_formset_kwargs(self, request, obj, inline, prefix):
-        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
-        if isinstance(inline, ForecastHistoryInline) and obj is not None and obj.pk:
-            latest = obj.forecasts.order_by("-made_at", "-id").values("pk")[:FORECAST_HISTORY_ROWS]
-            kwargs["queryset"] = inline.get_queryset(request).filter(pk__in=Subquery(latest))
-        return kwargs
 
     def get_inlines(self, request, obj):
         # On POST the inlines are not rendered back, and read-only inlines have nothing to save.
@@ -535,6 +516,7 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
             + "?"
             + urlencode({"q": question.title}),
             "history_rows": FORECAST_HISTORY_ROWS,
+            "forecast_history": forecast_history_for(request.user, question),
         }
 
     def get_urls(self):

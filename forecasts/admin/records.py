@@ -27,6 +27,12 @@ TRACK_RECORD_TEMPLATE = "admin/track_record.html"
 NOT_FOUND_TEMPLATE = "admin/track_record_not_found.html"
 ROWS_PER_PAGE = 100
 KINDS = ("forecaster", "source")
+# What a row of the table reads (track_record_row): the question's and forecast's other columns stay in the database.
+PAGE_COLUMNS = (
+    "id", "question_id", "forecast_id", "window_end", "outcome", "probability", "phrase", "yardstick", "brier",
+    "relative_brier", "log_loss", "question__id", "question__title", "question__window_start", "forecast__id",
+    "forecast__made_at",
+)  # fmt: skip
 # The table's columns: (label, ordering key or None, numeric).
 COLUMNS = [
     ("Question", "question", False),
@@ -108,7 +114,7 @@ class TrackRecordAdmin(ScoreAdmin):
             return self.not_found(request, kind)
         form = TrackRecordForm(request.GET or None)
         scores, ordering = self.record_scores(request, kind, author, form)
-        page = Paginator(scores, ROWS_PER_PAGE).get_page(request.GET.get("p"))
+        page = Paginator(scores.only(*PAGE_COLUMNS), ROWS_PER_PAGE).get_page(request.GET.get("p"))
         dates = {
             name: value.isoformat() for name, value in (form.cleaned_data if form.is_valid() else {}).items() if value
         }

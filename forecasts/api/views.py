@@ -5,6 +5,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
@@ -20,7 +21,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 
 from forecasts import selectors
-from forecasts.access import group_or_404, question_or_404
+from forecasts.access import crowd_visible_to, group_or_404, question_or_404
 from forecasts.api import serializers
 from forecasts.api.exceptions import Conflict
 from forecasts.api.filters import (
@@ -69,16 +70,36 @@ CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
+# A drawn chart is kept under a key that changes with every forecast, edit or resolution (the
+# question's forecast count and last change) and with the viewer: drawing one takes matplotlib
+# 100-300 ms. A running question's chart ends "now", so it is kept a few minutes only.
+CHART_CACHE_SECONDS_RUNNING = 300
+CHART_CACHE_SECONDS_FINAL = 24 * 3600
+
+
+def question_chart_cache_key(user, question: Question, *, narrow: bool, crowd_visible: bool) -> str:
+    """The cache key of a question's chart as `user` sees it: its version, the viewer and the size."""
+    version = f"{question.forecast_count}-{question.updated_at.timestamp():.6f}"
+    size = "narrow" if narrow else "wide"
+    return f"question-chart:{question.pk}:{version}:{user.pk}:{size}:{int(crowd_visible)}"
+
+
 def question_chart(user, question: Question, *, narrow: bool = False) -> bytes:
-    """The question's chart as the user may see it: their own forecasts, the crowd, the sources."""
+    """The question's chart as the user may see it: their own forecasts, the crowd (unless blind
+    forecasting hides it from them), the sources; drawn once per version and viewer."""
+    crowd_visible = crowd_visible_to(user, question)
+    key = question_chart_cache_key(user, question, narrow=narrow, crowd_visible=crowd_visible)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     data = selectors.question_chart_data_for(user, question)
     if question.occurred_at is not None:
         closed_at, closed_label = question.occurred_at, "event happened"
     else:
         closed_at, closed_label = question.closed_at, "closed"
-    return question_chart_svg(
+    svg = question_chart_svg(
         mine=data.mine,
-        crowd=data.crowd,
+        crowd=data.crowd if crowd_visible else [],
         statements=data.statements,
         window_start=question.window_start,
         window_end=question.window_end,
@@ -87,6 +108,9 @@ def question_chart(user, question: Question, *, narrow: bool = False) -> bytes:
         closed_label=closed_label,
         narrow=narrow,
     )
+    timeout = CHART_CACHE_SECONDS_FINAL if question.is_final else CHART_CACHE_SECONDS_RUNNING
+    cache.set(key, svg, timeout)
+    return svg
 
 
 def question_response(user, question_id: int, code=status.HTTP_200_OK) -> Response:

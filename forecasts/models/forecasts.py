@@ -136,6 +136,11 @@ class LatestForecast(models.Model):
             ),
             one_author_constraint("latest_forecast"),
         ]
+        indexes = [
+            # "Questions I forecast on" (the home page): an index-only scan of one forecaster's
+            # standing forecasts instead of a heap page per question.
+            models.Index(fields=["forecaster", "question"], name="latest_user_question_idx"),
+        ]
 
     def __str__(self):
         author = f"source {self.source_id}" if self.source_id else f"user {self.forecaster_id}"

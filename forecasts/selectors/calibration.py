@@ -19,11 +19,13 @@ computed with numpy from the probability column alone (one float per scored pair
 
 import dataclasses
 import functools
+import hashlib
 import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 import numpy as np
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     Avg,
@@ -45,7 +47,13 @@ from django.db.models.functions import Cast, Ceil, Coalesce, Greatest, Least, Tr
 from django.utils import timezone
 
 from forecasts import aggregation, scoring
-from forecasts.access import authors_visible_to, score_rollups_visible_to, scores_visible_to
+from forecasts.access import (
+    authors_visible_to,
+    score_rollups_visible_to,
+    scores_visible_to,
+    teams_of,
+    user_is_moderator,
+)
 from forecasts.estimative import YARDSTICKS
 from forecasts.models import (
     QUESTIONS_BIN,
@@ -582,20 +590,58 @@ BEST_FORECASTER_RULE = (
 )
 
 
+# A bootstrap over every visible question draws thousands of resamples of thousands of losses
+# (seconds at bench scale): its intervals are kept in the cache under a digest of the losses themselves,
+# so they are recomputed exactly when a loss changes, and equal the uncached ones.
+BOOTSTRAP_CACHE_SECONDS = 24 * 3600
+
+
+def bootstrap_intervals_cached(series: list[np.ndarray]) -> list[tuple[float, float]]:
+    """`aggregation.bootstrap_intervals` of the series, read from the cache when these very losses were seen."""
+    digest = hashlib.blake2b(digest_size=20)
+    for values in series:
+        digest.update(len(values).to_bytes(8, "little"))
+        digest.update(np.ascontiguousarray(values, dtype=float).tobytes())
+    key = f"bootstrap:{aggregation.BOOTSTRAP_RESAMPLES}:{aggregation.BOOTSTRAP_SEED}:{digest.hexdigest()}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = aggregation.bootstrap_intervals(series)
+        cache.set(key, cached, BOOTSTRAP_CACHE_SECONDS)
+    return cached
+
+
+def losses_of(probabilities: list[float], outcomes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Each forecast's Brier and log loss."""
+    forecast, outcome = np.asarray(probabilities, dtype=float), np.asarray(outcomes, dtype=float)
+    return (forecast - outcome) ** 2, -np.log(np.where(outcome == 1, forecast, 1.0 - forecast))
+
+
+def loss_summaries(series: list[tuple[list[float], list[int]]]) -> list[dict]:
+    """`loss_summary` of each (probabilities, outcomes), the bootstraps of all of them drawn together."""
+    losses = [losses_of(probabilities, outcomes) for probabilities, outcomes in series if probabilities]
+    intervals = iter(bootstrap_intervals_cached([loss for pair in losses for loss in pair]))
+    summaries = []
+    pairs = iter(losses)
+    for probabilities, _ in series:
+        if not probabilities:
+            summaries.append({"n": 0, "brier": None, "brier_ci": None, "log_loss": None, "log_loss_ci": None})
+            continue
+        brier, log_loss = next(pairs)
+        summaries.append(
+            {
+                "n": int(brier.size),
+                "brier": float(brier.mean()),
+                "brier_ci": list(next(intervals)),
+                "log_loss": float(log_loss.mean()),
+                "log_loss_ci": list(next(intervals)),
+            }
+        )
+    return summaries
+
+
 def loss_summary(probabilities: list[float], outcomes: list[int]) -> dict:
     """n, Brier and log loss of the forecasts, each with its 95% bootstrap interval over questions."""
-    if not probabilities:
-        return {"n": 0, "brier": None, "brier_ci": None, "log_loss": None, "log_loss_ci": None}
-    forecast, outcome = np.asarray(probabilities, dtype=float), np.asarray(outcomes, dtype=float)
-    brier = (forecast - outcome) ** 2
-    log_loss = -np.log(np.where(outcome == 1, forecast, 1.0 - forecast))
-    return {
-        "n": int(forecast.size),
-        "brier": float(brier.mean()),
-        "brier_ci": list(aggregation.bootstrap_interval(brier)),
-        "log_loss": float(log_loss.mean()),
-        "log_loss_ci": list(aggregation.bootstrap_interval(log_loss)),
-    }
+    return loss_summaries([(probabilities, outcomes)])[0]
 
 
 def best_forecaster_for(user, scores: QuerySet[Score], *, questions: int) -> dict | None:
@@ -628,10 +674,49 @@ def best_forecaster_for(user, scores: QuerySet[Score], *, questions: int) -> dic
     }
 
 
+COMPARISON_CACHE_SECONDS = 600
+
+
+def scores_version() -> tuple:
+    """What changes whenever a score, an at-close aggregate or the extremizing factor does: one query.
+
+    Scores and at-close aggregates are only ever deleted and inserted again (new ids), and a
+    resolution or its undoing changes its question's `updated_at`."""
+    tables = [model._meta.db_table for model in (Question, Score, ClosingAggregate, ExtremizingFactor)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT MAX(updated_at) FROM {}), (SELECT MAX(id) FROM {}), (SELECT MAX(id) FROM {}), "
+            "(SELECT MAX(fitted_at) FROM {})".format(*tables)
+        )
+        return tuple(str(value) for value in cursor.fetchone())
+
+
 def aggregate_comparison_for(user, *, filters: ScoreFilters = ScoreFilters(), now: datetime | None = None) -> dict:
     """Brier and log loss of each crowd aggregate at the close over the resolved questions the
     user may see (the calibration filters), beside the best single forecaster, with 95% bootstrap
-    intervals over questions. Reads the stored at-close aggregates: no forecast is loaded."""
+    intervals over questions. Reads the stored at-close aggregates: no forecast is loaded.
+
+    For the present (`now` not given) the answer is kept in the cache for the user, their teams and
+    filters under `scores_version()`, so it is computed again as soon as any input changes."""
+    if now is not None:
+        return aggregate_comparison_computed(user, filters=filters, now=now)
+    teams = sorted(row["team_id"] for row in teams_of(user.pk))
+    viewer = (user.pk, user_is_moderator(user), teams)
+    key = (
+        "aggregate-comparison:"
+        + hashlib.blake2b(
+            repr((viewer, dataclasses.astuple(filters), scores_version())).encode(), digest_size=20
+        ).hexdigest()
+    )
+    comparison = cache.get(key)
+    if comparison is None:
+        comparison = aggregate_comparison_computed(user, filters=filters)
+        cache.set(key, comparison, COMPARISON_CACHE_SECONDS)
+    return comparison
+
+
+def aggregate_comparison_computed(user, *, filters: ScoreFilters = ScoreFilters(), now: datetime | None = None) -> dict:
+    """`aggregate_comparison_for` computed from the scores and at-close aggregates (no cache)."""
     scores = scores_for(user, filters, now=now)
     rows = list(
         ClosingAggregate.objects.filter(question_id__in=scores.values("question_id"))
@@ -639,13 +724,10 @@ def aggregate_comparison_for(user, *, filters: ScoreFilters = ScoreFilters(), no
         .values("outcome", *aggregation.METHODS)
     )
     outcomes = [row["outcome"] for row in rows]
+    summaries = loss_summaries([([row[method] for row in rows], outcomes) for method in aggregation.METHODS])
     methods = [
-        {
-            "method": method,
-            "label": aggregation.METHOD_LABELS[method],
-            **loss_summary([row[method] for row in rows], outcomes),
-        }
-        for method in aggregation.METHODS
+        {"method": method, "label": aggregation.METHOD_LABELS[method], **summary}
+        for method, summary in zip(aggregation.METHODS, summaries, strict=True)
     ]
     factor = ExtremizingFactor.objects.filter(pk=1).values("factor", "questions", "fitted_at").first()
     return {

@@ -67,6 +67,10 @@ def test_bench_runs_end_to_end_at_a_tiny_scale(tmp_path):
     assert all(figure["value"] > 0 and figure["baseline"] > 0 for figure in results["figures"])
     assert all(figure["ratio"] is not None for figure in results["figures"])
     assert any(name.startswith("calibration, everyone through gunicorn") for name in names)
+    pages = results["pages"]["pages"]
+    assert {"home page (admin index)", "question page (admin)", "question chart (chart.svg)"} <= set(pages)
+    assert all(page["p50_ms"] > 0 and page["baseline_ms"] > 0 for page in pages.values())
+    assert sum(name.endswith(", p50") for name in names) == len(pages) == 7
     assert set(results["sweep"]["median_ms_by_batch_size"]) == {"100", "250", "500", "1000", "2000"}
     written = document.read_text()
     assert written.startswith("# Performance\n") and "| Figure | Forewarn | Baseline |" in written

@@ -19,6 +19,7 @@ from bench import database, intake, measure, report
 from bench.data import dataset_load
 from bench.imports import import_figures
 from bench.load import submission_figures
+from bench.pages import page_figures
 from bench.sweep import sweep_figures
 from forecasts.models import Question
 from forecasts.services import question_scores_recompute
@@ -142,6 +143,9 @@ class Command(BaseCommand):
             log("question list...")
             question_list, results["question_list_queries"] = measure.question_list_figures(data, runs=runs)
             figures += question_list
+            log("the workbench's pages...")
+            pages, results["pages"] = page_figures(data, runs=runs)
+            figures += pages
             log("calibration over HTTP and forecast submission through gunicorn...")
             submission, results["submission"] = submission_figures(
                 data,
