@@ -188,6 +188,7 @@ def aggregate_comparison_chart_svg(comparison: dict, *, subject: str = "") -> by
         title = f"Crowd aggregates on {comparison['questions']} resolved questions"
         axes.set_title(title + (f": {subject}" if subject else ""), fontsize=9)
         figure.tight_layout()
+        return figure_svg(figure)
 
 
 RAW_COLOUR = "#c0504d"
@@ -242,6 +243,8 @@ def group_distribution_chart_svg(
             chart.legend(loc="upper left", fontsize=7, frameon=False)
         title = "Implied distribution (cumulative)" if kind == "when" else "Implied distribution"
         chart.set_title(title + (f": {subject}" if subject else ""), fontsize=9)
+        figure.tight_layout()
+        return figure_svg(figure)
 
 
 MINE_COLOUR = "#c0392b"

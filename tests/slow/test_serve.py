@@ -21,8 +21,10 @@ from tests.support.serve import (
     admin_login_status,
     admin_status,
     any_free_port,
+    demo_password,
     descendants,
     is_alive,
+    make_run_var_dir,
     subprocess_environment,
 )
 
@@ -44,32 +46,10 @@ FORBIDDEN_ADMIN_PATH = "/admin/auth/user/"
 MISSING_PATH = "/no-such-page/"
 
 
-def manage(var_dir, *args: str) -> str:
-    finished = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=subprocess_environment(var_dir, **FAST_SWEEP),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert finished.returncode == 0, finished.stdout + finished.stderr
-    return finished.stdout
-
-
 @pytest.fixture(scope="module")
 def run_var_dir(tmp_path_factory):
-    """A var dir as `make run` leaves it before serving: migrated, seeds loaded, demo accounts created."""
-    var_dir = tmp_path_factory.mktemp("serve-var")
-    manage(var_dir, "migrate", "--noinput", "-v0")
-    manage(var_dir, "load_seeds")
-    manage(var_dir, "demo_users")
-    return var_dir
-
-
-def demo_password(var_dir, username: str) -> str:
-    credentials = (var_dir / "demo-credentials.txt").read_text()
-    return re.search(rf"^{username}\s+(\S+)", credentials, re.MULTILINE).group(1)
+    """A var dir as `make run` leaves it before serving."""
+    return make_run_var_dir(tmp_path_factory.mktemp("serve-var"), **FAST_SWEEP)
 
 
 def wait_until(condition, *, timeout: float, what: str, serve: ServeProcess):
