@@ -237,6 +237,7 @@ def group_distribution_chart_svg(
         chart.set_xticks(positions, labels, fontsize=8, rotation=0 if len(labels) <= 6 else 30)
         chart.set_xlim(-0.6, len(labels) - 0.4)
         chart.set_ylim(0, 1.05)
+        chart.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))  # percentages, as every page says them
         chart.set_ylabel("P(by this date)" if kind == "when" else "P(this option)")
         chart.grid(True, axis="y", linewidth=0.3)
         if known or raw_known:

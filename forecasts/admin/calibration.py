@@ -296,7 +296,7 @@ class ScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def probability_percent(self, score):
         return as_percent(score.probability)
 
-    @admin.display(description="Brier (0-1 scale; 0-2 in brackets)", ordering="brier")
+    @admin.display(description="Brier 0-1 (0-2)", ordering="brier")
     def brier_both_scales(self, score):
         """'0.125 (0.250)': the header names the scales, so the list's column stays narrow."""
         return f"{three_decimals(score.brier)} ({three_decimals(2 * score.brier)})"

@@ -262,7 +262,7 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
         "forecast_box",
         "my_forecast",
         "crowd",
-        "forecast_count",
+        "forecast_total",
         "status",
         "outcome_label",
         "window_end_short",
@@ -439,6 +439,11 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
             if closing
             else "",
         )
+
+    @admin.display(description="forecasts", ordering="forecast_count")
+    def forecast_total(self, question):
+        """The model's count under a header short enough for the list's column."""
+        return question.forecast_count
 
     @admin.display(description="outcome", ordering="outcome")
     def outcome_label(self, question):
