@@ -275,11 +275,13 @@ def question_chart_svg(
     closed_label: str = "",
     closed_at=None,
     narrow: bool = False,
+    crowd_hidden: bool = False,
 ) -> bytes:
     """Probability of YES over time: the crowd median as steps, the viewer's forecasts, each
     source's statements as markers, the window shaded and the close (or the event) marked.
 
-    `narrow` draws it for a phone's width (the same text size on a third of the width)."""
+    `narrow` draws it for a phone's width (the same text size on a third of the width); `crowd_hidden`
+    says so where the crowd would be (blind forecasting), rather than "No forecasts yet"."""
     with matplotlib.rc_context(SVG_SETTINGS):
         figure = Figure(figsize=(4.2, 3.6) if narrow else (7.5, 3.4))
         chart = figure.add_subplot()
@@ -323,7 +325,12 @@ def question_chart_svg(
             )
         if closed_at is not None:
             chart.axvline(closed_at, color="#333333", linewidth=1, linestyle=":", label=closed_label or "closed")
-        if not (crowd or mine or statements):
+        if crowd_hidden:
+            chart.text(
+                0.5, 0.5, "Crowd hidden (blind forecasting)", ha="center", va="center", color="#666666",
+                transform=chart.transAxes,
+            )  # fmt: skip
+        elif not (crowd or mine or statements):
             chart.text(
                 0.5, 0.5, "No forecasts yet", ha="center", va="center", color="#666666", transform=chart.transAxes
             )

@@ -179,7 +179,8 @@ def test_a_blind_questions_chart_shows_the_crowd_only_once_the_viewer_has_foreca
     after = client_for(forecaster).get(chart).content.decode()
 
     assert "<!-- crowd median -->" not in before and "<!-- Agency -->" in before
-    assert "<!-- crowd median -->" in after and "<!-- your forecasts -->" in after
+    assert "<!-- Crowd hidden (blind forecasting) -->" in before
+    assert "<!-- crowd median -->" in after and "<!-- your forecasts -->" in after and "hidden" not in after
     assert "<!-- crowd median -->" in client_for(owner).get(chart).content.decode()
 
 

@@ -86,6 +86,7 @@ def question_chart(user, question: Question, *, narrow: bool = False) -> bytes:
         closed_at=closed_at,
         closed_label=closed_label,
         narrow=narrow,
+        crowd_hidden=data.crowd_hidden,
     )
 
 

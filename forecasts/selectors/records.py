@@ -40,6 +40,7 @@ class QuestionChartData:
     crowd: list[scoring.CrowdStep]
     statements: dict[str, list[tuple[datetime, float]]]
     end: datetime
+    crowd_hidden: bool = False
 
 
 def chart_end(question: Question, now: datetime) -> datetime:
@@ -72,7 +73,9 @@ def question_chart_data_for(user, question: Question, *, now: datetime | None = 
             mine.append((made_at, probability))
     end = chart_end(question, now)
     crowd = scoring.crowd_median_steps(by_author, end) if by_author and crowd_visible else []
-    return QuestionChartData(question=question, mine=mine, crowd=crowd, statements=statements, end=end)
+    return QuestionChartData(
+        question=question, mine=mine, crowd=crowd, statements=statements, end=end, crowd_hidden=not crowd_visible
+    )
 
 
 def question_scores_for(user, question: Question) -> QuerySet[Score]:
