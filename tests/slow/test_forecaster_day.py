@@ -70,6 +70,10 @@ def row(var_dir: Path, sql: str, *parameters):
         return connection.execute(sql, parameters).fetchone()
 
 
+def status_of(var_dir: Path, title: str) -> str:
+    return row(var_dir, "SELECT status FROM forecasts_question WHERE title = ?", title)[0]
+
+
 def wait_for(condition, *, timeout: float, what: str, serve: ServeProcess):
     deadline = time.monotonic() + timeout
     while not (value := condition()):
@@ -183,8 +187,7 @@ def test_a_forecasters_day_in_chromium(served):
             # Two weeks pass for another practice question; the sweep closes it and the home page offers it.
             window_passes(var_dir, RESOLVE_TITLE)
             wait_for(
-                lambda: row(var_dir, "SELECT status FROM forecasts_question WHERE title = ?", RESOLVE_TITLE)[0]
-                == "awaiting_resolution",
+                lambda: status_of(var_dir, RESOLVE_TITLE) == "awaiting_resolution",
                 timeout=60,
                 what="the sweep to close the practice question",
                 serve=serve,
@@ -262,4 +265,5 @@ def test_a_forecasters_day_in_chromium(served):
     )[0]
     assert digest == 120 * 60 * 1_000_000  # microseconds, as Django stores a duration in SQLite
     assert len(shots) == 2 * 14 and all(path.stat().st_size > 0 for path in shots)
-    print(f"\nforecaster's day: {len(shots)} screenshots in {ARTIFACTS}; {time.monotonic() - started:.1f} s in the browser")
+    browsing = time.monotonic() - started
+    print(f"\nforecaster's day: {len(shots)} screenshots in {ARTIFACTS}; {browsing:.1f} s in the browser")

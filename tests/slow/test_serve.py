@@ -5,9 +5,7 @@ to one line per request (none for static files, no traceback for a 403), and sto
 on SIGINT.
 """
 
-import re
 import signal
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -16,7 +14,6 @@ import pytest
 
 from tests.support.http import call
 from tests.support.serve import (
-    BASE_DIR,
     ServeProcess,
     admin_login_status,
     admin_status,
