@@ -25,6 +25,7 @@ from tests.support.serve import (
     demo_password,
     make_run_var_dir,
     subprocess_environment,
+    wait_until,
 )
 
 pytestmark = pytest.mark.browser
@@ -74,15 +75,6 @@ def status_of(var_dir: Path, title: str) -> str:
     return row(var_dir, "SELECT status FROM forecasts_question WHERE title = ?", title)[0]
 
 
-def wait_for(condition, *, timeout: float, what: str, serve: ServeProcess):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert serve.process.poll() is None, f"serve exited while waiting for {what}:\n{serve.output()}"
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}:\n{serve.output()}"
-        time.sleep(0.3)
-    return value
-
-
 @pytest.fixture
 def served(tmp_path):
     """`make run` on the embedded defaults in a var dir of the test's own: its base URL, var dir, process."""
@@ -91,7 +83,7 @@ def served(tmp_path):
     base_url = f"http://127.0.0.1:{port}"
     serve = ServeProcess(subprocess_environment(var_dir, FOREWARN_SITE_URL=base_url, **FAST_SWEEP), port)
     try:
-        wait_for(lambda: admin_login_status(port) == 200, timeout=90, what="/admin/login/ to answer", serve=serve)
+        wait_until(lambda: admin_login_status(port) == 200, timeout=90, what="/admin/login/ to answer", serve=serve)
         serve.wait_for("beat: Starting", timeout=60)
         yield base_url, var_dir, serve
     finally:
@@ -186,7 +178,7 @@ def test_a_forecasters_day_in_chromium(served):
 
             # Two weeks pass for another practice question; the sweep closes it and the home page offers it.
             window_passes(var_dir, RESOLVE_TITLE)
-            wait_for(
+            wait_until(
                 lambda: status_of(var_dir, RESOLVE_TITLE) == "awaiting_resolution",
                 timeout=60,
                 what="the sweep to close the practice question",

@@ -23,6 +23,7 @@ from tests.support.serve import (
     is_alive,
     make_run_var_dir,
     subprocess_environment,
+    wait_until,
 )
 
 pytestmark = [
@@ -47,17 +48,6 @@ MISSING_PATH = "/no-such-page/"
 def run_var_dir(tmp_path_factory):
     """A var dir as `make run` leaves it before serving."""
     return make_run_var_dir(tmp_path_factory.mktemp("serve-var"), **FAST_SWEEP)
-
-
-def wait_until(condition, *, timeout: float, what: str, serve: ServeProcess):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert serve.process.poll() is None, f"serve exited while waiting for {what}:\n{serve.output()}"
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}:\n{serve.output()}"
-        time.sleep(0.3)
 
 
 def test_make_run_serves_the_admin_closes_a_window_and_stops_on_sigint(run_var_dir):

@@ -120,6 +120,18 @@ def demo_password(var_dir: Path, username: str) -> str:
     return re.search(rf"^{username}\s+(\S+)", credentials, re.MULTILINE).group(1)
 
 
+def wait_until(condition, *, timeout: float, what: str, serve: "ServeProcess"):
+    """condition() once it is truthy; fails if serve exits or the timeout passes first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert serve.process.poll() is None, f"serve exited while waiting for {what}:\n{serve.output()}"
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}:\n{serve.output()}"
+        time.sleep(0.3)
+
+
 class ServeProcess:
     """`manage.py serve` in a subprocess, its output collected line by line."""
 
