@@ -186,6 +186,7 @@ def test_a_forecasters_day_in_chromium(served):
             )
             with page.expect_navigation():
                 page.click("#site-name a")
+            expect(page.locator("#home-notifications")).to_contain_text(RESOLVE_TITLE)  # "ready to resolve"
             awaiting = page.locator("#home-awaiting tr", has_text=RESOLVE_TITLE)
             awaiting.locator("input[name=note]").fill("https://www.consilium.europa.eu/en/press/press-releases/")
             shot(page, "home-awaiting")
@@ -193,6 +194,7 @@ def test_a_forecasters_day_in_chromium(served):
                 awaiting.locator("button[value=yes]").click()
             resolved = page.locator(".messagelist .success").inner_text()
             expect(page.locator("#home-awaiting")).to_contain_text("Nothing to resolve.")
+            expect(page.locator("#home-notifications")).to_contain_text("No unread notifications.")
             shot(page, "home-resolved")
 
             # The own track record, from the home page; a source's, from the Sources list.
