@@ -188,6 +188,7 @@ def aggregate_comparison_chart_svg(comparison: dict, *, subject: str = "") -> by
         title = f"Crowd aggregates on {comparison['questions']} resolved questions"
         axes.set_title(title + (f": {subject}" if subject else ""), fontsize=9)
         figure.tight_layout()
+        return figure_svg(figure)
 
 
 RAW_COLOUR = "#c0504d"
@@ -236,12 +237,15 @@ def group_distribution_chart_svg(
         chart.set_xticks(positions, labels, fontsize=8, rotation=0 if len(labels) <= 6 else 30)
         chart.set_xlim(-0.6, len(labels) - 0.4)
         chart.set_ylim(0, 1.05)
+        chart.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))  # percentages, as every page says them
         chart.set_ylabel("P(by this date)" if kind == "when" else "P(this option)")
         chart.grid(True, axis="y", linewidth=0.3)
         if known or raw_known:
             chart.legend(loc="upper left", fontsize=7, frameon=False)
         title = "Implied distribution (cumulative)" if kind == "when" else "Implied distribution"
         chart.set_title(title + (f": {subject}" if subject else ""), fontsize=9)
+        figure.tight_layout()
+        return figure_svg(figure)
 
 
 MINE_COLOUR = "#c0392b"
@@ -271,11 +275,13 @@ def question_chart_svg(
     closed_label: str = "",
     closed_at=None,
     narrow: bool = False,
+    crowd_hidden: bool = False,
 ) -> bytes:
     """Probability of YES over time: the crowd median as steps, the viewer's forecasts, each
     source's statements as markers, the window shaded and the close (or the event) marked.
 
-    `narrow` draws it for a phone's width (the same text size on a third of the width)."""
+    `narrow` draws it for a phone's width (the same text size on a third of the width); `crowd_hidden`
+    says so where the crowd would be (blind forecasting), rather than "No forecasts yet"."""
     with matplotlib.rc_context(SVG_SETTINGS):
         figure = Figure(figsize=(4.2, 3.6) if narrow else (7.5, 3.4))
         chart = figure.add_subplot()
@@ -319,7 +325,12 @@ def question_chart_svg(
             )
         if closed_at is not None:
             chart.axvline(closed_at, color="#333333", linewidth=1, linestyle=":", label=closed_label or "closed")
-        if not (crowd or mine or statements):
+        if crowd_hidden:
+            chart.text(
+                0.5, 0.5, "Crowd hidden (blind forecasting)", ha="center", va="center", color="#666666",
+                transform=chart.transAxes,
+            )  # fmt: skip
+        elif not (crowd or mine or statements):
             chart.text(
                 0.5, 0.5, "No forecasts yet", ha="center", va="center", color="#666666", transform=chart.transAxes
             )

@@ -166,7 +166,7 @@ def test_question_list_shows_crowd_median_count_and_my_forecast(client, forecast
 
     row = response.content.decode().split(question.title)[1].split("</tr>")[0]
     assert '<td class="field-crowd">60%</td>' in row
-    assert '<td class="field-forecast_count">3</td>' in row
+    assert '<td class="field-forecast_total">3</td>' in row
     assert '<td class="field-my_forecast">40%</td>' in row
 
 

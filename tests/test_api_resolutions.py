@@ -137,3 +137,19 @@ def test_resolved_outcome_appears_in_the_export(closed_question, owner, forecast
     body = b"".join(client_for(forecaster).get("/api/forecasts/export.csv").streaming_content).decode()
     rows = list(csv.DictReader(io.StringIO(body)))
     assert [row["outcome"] for row in rows] == ["no"]
+
+
+def test_resolving_reads_the_notices_that_asked_for_it(closed_question, owner, forecaster):
+    asked = [
+        factories.NotificationFactory(user=owner, question=closed_question, kind=kind)
+        for kind in ("ready_to_resolve", "reminder", "escalation")
+    ]
+    closing = factories.NotificationFactory(user=forecaster, question=closed_question, kind="closing_soon")
+    elsewhere = factories.NotificationFactory(user=owner, kind="ready_to_resolve")
+
+    assert resolve(client_for(owner), closed_question, outcome="yes", note="It happened.").status_code == 200
+
+    for notification in (*asked, closing, elsewhere):
+        notification.refresh_from_db()
+    assert all(notification.read_at for notification in asked)
+    assert closing.read_at is None and elsewhere.read_at is None

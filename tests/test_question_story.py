@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from forecasts.models import Forecast, Question, Source
-from forecasts.services import question_resolve, question_scores_recompute
+from forecasts.services import forecast_submit, question_resolve, question_scores_recompute
 from tests import factories
 from tests.api_support import TOKEN_QUERIES, client_for
 
@@ -165,6 +165,23 @@ def test_the_chart_names_sources_but_no_other_forecaster(owner):
 def test_the_chart_of_a_question_without_forecasts(question, forecaster):
     svg = client_for(forecaster).get(f"/api/questions/{question.pk}/chart.svg").content.decode()
     assert "<!-- No forecasts yet -->" in svg
+
+
+def test_a_blind_questions_chart_shows_the_crowd_only_once_the_viewer_has_forecast(owner, forecaster):
+    question = factories.QuestionFactory(owner=owner, crowd_hidden="until_forecast")
+    forecast_submit(question=question, recorded_by=owner, probability=0.9)
+    made_at = max(question.window_start or question.opened_at, timezone.now() - timedelta(hours=1))
+    factories.source_statement(question, factories.SourceFactory(name="Agency"), owner, made_at, 0.8)
+    chart = f"/api/questions/{question.pk}/chart.svg"
+
+    before = client_for(forecaster).get(chart).content.decode()
+    forecast_submit(question=question, recorded_by=forecaster, probability=0.3)
+    after = client_for(forecaster).get(chart).content.decode()
+
+    assert "<!-- crowd median -->" not in before and "<!-- Agency -->" in before
+    assert "<!-- Crowd hidden (blind forecasting) -->" in before
+    assert "<!-- crowd median -->" in after and "<!-- your forecasts -->" in after and "hidden" not in after
+    assert "<!-- crowd median -->" in client_for(owner).get(chart).content.decode()
 
 
 @pytest.mark.parametrize("size", [1, 4])

@@ -243,18 +243,18 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
     formfield_overrides = URL_INPUT
     change_form_template = "admin/forecasts/question/change_form.html"
     change_list_template = "admin/forecasts/question/change_list.html"
+    # What fits at 1366 px: the question page shows all five aggregates; the list shows the crowd's one.
     list_display = [
         "title",
         "forecast_box",
+        "my_forecast",
+        "crowd",
+        "forecast_total",
         "status",
         "outcome_label",
         "window_end_short",
         "resolve_by_short",
         "owner",
-        "crowd",
-        "other_aggregates",
-        "forecast_count",
-        "my_forecast",
     ]
     list_select_related = ["owner", "team", "source"]
     list_filter = [
@@ -392,22 +392,6 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
         # Every question the admin loads carries the viewer's `crowd_visible` annotation.
         return crowd_median_text(None, question)
 
-    @admin.display(description="median · recency · log-odds · extremized · weighted")
-    def other_aggregates(self, question):
-        """All five: median, recency-weighted median, mean log-odds, extremized (with its factor), weighted."""
-        if question.crowd_median is None or not crowd_visible_to(None, question):
-            return None
-        return format_html(
-            '<span title="median · recency-weighted median · mean log-odds · extremized (factor) · '
-            'performance-weighted">{} · {} · {} · {} (×{}) · {}</span>',
-            as_percent(question.crowd_median),
-            as_percent(question.crowd_recency_weighted_median),
-            as_percent(question.crowd_mean_log_odds),
-            as_percent(question.crowd_extremized),
-            f"{question.crowd_extremizing_factor:.2f}",
-            as_percent(question.crowd_performance_weighted),
-        )
-
     @admin.display(description="crowd aggregates")
     def aggregates_table(self, question):
         """The five aggregates now and, once resolved, as they stood at the close."""
@@ -436,6 +420,11 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
             else "",
         )
 
+    @admin.display(description="forecasts", ordering="forecast_count")
+    def forecast_total(self, question):
+        """The model's count under a header short enough for the list's column."""
+        return question.forecast_count
+
     @admin.display(description="outcome", ordering="outcome")
     def outcome_label(self, question):
         return question.get_outcome_display() if question.outcome else None
@@ -444,7 +433,7 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
     def my_forecast(self, question):
         return as_percent(getattr(question, "my_probability", None))
 
-    @admin.display(description="your forecast")
+    @admin.display(description="forecast")
     def forecast_box(self, question):
         """The one box in the list: its form sits outside the list's own form (change_list.html)."""
         if question.status != Question.Status.OPEN:

@@ -107,6 +107,7 @@ def question_chart(user, question: Question, *, narrow: bool = False) -> bytes:
         closed_at=closed_at,
         closed_label=closed_label,
         narrow=narrow,
+        crowd_hidden=data.crowd_hidden,
     )
     timeout = CHART_CACHE_SECONDS_FINAL if question.is_final else CHART_CACHE_SECONDS_RUNNING
     cache.set(key, svg, timeout)

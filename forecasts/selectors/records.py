@@ -13,7 +13,7 @@ from django.db.models import Avg, Count, F, QuerySet
 from django.utils import timezone
 
 from forecasts import scoring
-from forecasts.access import scores_visible_to
+from forecasts.access import crowd_visible_to, forecasts_visible_to, scores_visible_to
 from forecasts.models import Forecast, Question, Score
 from forecasts.selectors.calibration import ScoreFilters, scores_for
 
@@ -40,6 +40,7 @@ class QuestionChartData:
     crowd: list[scoring.CrowdStep]
     statements: dict[str, list[tuple[datetime, float]]]
     end: datetime
+    crowd_hidden: bool = False
 
 
 def chart_end(question: Question, now: datetime) -> datetime:
@@ -50,10 +51,14 @@ def chart_end(question: Question, now: datetime) -> datetime:
 
 
 def question_chart_data_for(user, question: Question, *, now: datetime | None = None) -> QuestionChartData:
-    """The chart's series for a question the caller may see (checked by the caller): one query."""
+    """The chart's series for a question the caller may see (checked by the caller): one query (two on
+    a blind question loaded without its `crowd_visible` annotation). On a question whose crowd is
+    hidden from the caller, only their own forecasts and the sources' statements, and no crowd."""
     now = now or timezone.now()
+    crowd_visible = crowd_visible_to(user, question)
+    forecasts = Forecast.objects.all() if crowd_visible else forecasts_visible_to(user)
     rows = (
-        Forecast.objects.filter(question=question)
+        forecasts.filter(question=question)
         .order_by("made_at", "id")
         .values_list("made_at", "probability", "forecaster_id", "source_id", "source__name")
     )
@@ -67,8 +72,10 @@ def question_chart_data_for(user, question: Question, *, now: datetime | None = 
         elif forecaster_id == user.pk:
             mine.append((made_at, probability))
     end = chart_end(question, now)
-    crowd = scoring.crowd_median_steps(by_author, end) if by_author else []
-    return QuestionChartData(question=question, mine=mine, crowd=crowd, statements=statements, end=end)
+    crowd = scoring.crowd_median_steps(by_author, end) if by_author and crowd_visible else []
+    return QuestionChartData(
+        question=question, mine=mine, crowd=crowd, statements=statements, end=end, crowd_hidden=not crowd_visible
+    )
 
 
 def question_scores_for(user, question: Question) -> QuerySet[Score]:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from forecasts.access import user_can_resolve_question, user_is_moderator
 from forecasts.exceptions import StateConflict
-from forecasts.models import Forecast, Question, ResolutionEvent
+from forecasts.models import Forecast, Notification, Question, ResolutionEvent
 from forecasts.tasks import question_scores_recompute_task, resolution_notify_task
 
 Action = ResolutionEvent.Action
@@ -147,6 +147,10 @@ def followups_after_commit(event: ResolutionEvent, *, tell_forecasters: bool) ->
     transaction.on_commit(queue_followups, robust=True)
 
 
+# The notices that ask for a resolution, read once the question is resolved or annulled.
+ASKS_TO_RESOLVE = (Notification.Kind.READY_TO_RESOLVE, Notification.Kind.REMINDER, Notification.Kind.ESCALATION)
+
+
 @transaction.atomic
 def resolution_change(*, question: Question, actor, action: str | None, details: ResolutionDetails) -> Question:
     """Make one change of the table to the question, as `actor`, and record it; returns the saved question.
@@ -179,6 +183,11 @@ def resolution_change(*, question: Question, actor, action: str | None, details:
     )
     question.current_resolution = event if question.is_final else None
     question.save()
+    if question.is_final:
+        # "Please resolve" is done with: it leaves the unread list (and the digest) with the resolution.
+        Notification.objects.filter(question=question, kind__in=ASKS_TO_RESOLVE, read_at__isnull=True).update(
+            read_at=now
+        )
     followups_after_commit(event, tell_forecasters=question.is_final)
     return question
 

@@ -3,6 +3,7 @@
 from django import template
 
 from forecasts.admin.support import as_percent, three_decimals
+from forecasts.models import Forecast
 
 register = template.Library()
 
@@ -23,3 +24,9 @@ def decimal3(value):
 def signed3(value):
     """A difference to three decimals with its sign: -0.042 -> '−0.042', 0.1 -> '+0.100'."""
     return three_decimals(value, signed=True) or "–"
+
+
+@register.filter
+def yardstick_label(code):
+    """'icd203' -> 'ICD 203', as the forecasts name their yardstick; an unknown code as it is."""
+    return dict(Forecast.Yardstick.choices).get(code, code)

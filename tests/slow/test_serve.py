@@ -5,9 +5,7 @@ to one line per request (none for static files, no traceback for a 403), and sto
 on SIGINT.
 """
 
-import re
 import signal
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -16,14 +14,16 @@ import pytest
 
 from tests.support.http import call
 from tests.support.serve import (
-    BASE_DIR,
     ServeProcess,
     admin_login_status,
     admin_status,
     any_free_port,
+    demo_password,
     descendants,
     is_alive,
+    make_run_var_dir,
     subprocess_environment,
+    wait_until,
 )
 
 pytestmark = [
@@ -44,43 +44,10 @@ FORBIDDEN_ADMIN_PATH = "/admin/auth/user/"
 MISSING_PATH = "/no-such-page/"
 
 
-def manage(var_dir, *args: str) -> str:
-    finished = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=subprocess_environment(var_dir, **FAST_SWEEP),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert finished.returncode == 0, finished.stdout + finished.stderr
-    return finished.stdout
-
-
 @pytest.fixture(scope="module")
 def run_var_dir(tmp_path_factory):
-    """A var dir as `make run` leaves it before serving: migrated, seeds loaded, demo accounts created."""
-    var_dir = tmp_path_factory.mktemp("serve-var")
-    manage(var_dir, "migrate", "--noinput", "-v0")
-    manage(var_dir, "load_seeds")
-    manage(var_dir, "demo_users")
-    return var_dir
-
-
-def demo_password(var_dir, username: str) -> str:
-    credentials = (var_dir / "demo-credentials.txt").read_text()
-    return re.search(rf"^{username}\s+(\S+)", credentials, re.MULTILINE).group(1)
-
-
-def wait_until(condition, *, timeout: float, what: str, serve: ServeProcess):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert serve.process.poll() is None, f"serve exited while waiting for {what}:\n{serve.output()}"
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}:\n{serve.output()}"
-        time.sleep(0.3)
+    """A var dir as `make run` leaves it before serving."""
+    return make_run_var_dir(tmp_path_factory.mktemp("serve-var"), **FAST_SWEEP)
 
 
 def test_make_run_serves_the_admin_closes_a_window_and_stops_on_sigint(run_var_dir):

@@ -92,6 +92,46 @@ def admin_status(base_url: str, path: str, *, username: str, password: str) -> i
         return error.code
 
 
+def manage(var_dir: Path, *args: str, **overrides) -> str:
+    """A management command in the var dir's embedded setup (as `make run` runs them); its output."""
+    finished = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=subprocess_environment(var_dir, **overrides),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    return finished.stdout
+
+
+def make_run_var_dir(var_dir: Path, **overrides) -> Path:
+    """A var dir as `make run` leaves it before serving: migrated, seeds loaded, demo accounts created."""
+    manage(var_dir, "migrate", "--noinput", "-v0", **overrides)
+    manage(var_dir, "load_seeds", **overrides)
+    manage(var_dir, "demo_users", **overrides)
+    return var_dir
+
+
+def demo_password(var_dir: Path, username: str) -> str:
+    """A demo account's password, from the credentials file `demo_users` writes."""
+    credentials = (var_dir / "demo-credentials.txt").read_text()
+    return re.search(rf"^{username}\s+(\S+)", credentials, re.MULTILINE).group(1)
+
+
+def wait_until(condition, *, timeout: float, what: str, serve: "ServeProcess"):
+    """condition() once it is truthy; fails if serve exits or the timeout passes first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert serve.process.poll() is None, f"serve exited while waiting for {what}:\n{serve.output()}"
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}:\n{serve.output()}"
+        time.sleep(0.3)
+
+
 class ServeProcess:
     """`manage.py serve` in a subprocess, its output collected line by line."""
 
