@@ -61,7 +61,6 @@ from forecasts.models import (
     ClosingAggregate,
     CrowdMethod,
     Forecast,
-    LatestForecast,
     Question,
     ResolutionEvent,
     WindowChange,
@@ -473,11 +472,8 @@ class QuestionAdmin(ReportIntakeMixin, admin.ModelAdmin):
             "can_add_forecast": can_add_forecast,
             "can_resolve": may_resolve and not question.is_final,
             "can_unresolve": may_resolve and question.is_final,
-            "my_probability": as_percent(
-                LatestForecast.objects.filter(question=question, forecaster=request.user)
-                .values_list("probability", flat=True)
-                .first()
-            ),
+            # get_object loads every question with the user's standing probability annotated.
+            "my_probability": as_percent(question.my_probability),
             "crowd_median": crowd_median_text(request.user, question),
             "crowd_hidden_note": crowd_hidden_note(request.user, question),
             "crowd_method": (question.team.get_crowd_method_display() if question.team_id else "Median").lower(),
