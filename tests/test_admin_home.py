@@ -16,6 +16,7 @@ from forecasts import services
 from forecasts.access import user_can_resolve_question
 from forecasts.management.commands.load_seeds import PRACTICE_KEY_PREFIX, SEEDS_USERNAME
 from forecasts.models import DigestDelivery, Profile, Question
+from forecasts.templatetags.forewarn import ago
 from tests import factories
 from tests.test_admin import count_queries
 
@@ -152,12 +153,20 @@ def test_home_page_shows_unread_notifications_and_my_record(client, forecaster):
     notices = section_html(html, "home-notifications")
     assert "(7)" in notices and "Unread notice 6." in notices and "Old news." not in notices
     assert notices.count("<li>") == 5
+    assert "just now" in notices and "0 minutes" not in notices
     record = section_html(html, "home-record")
     assert "0.106" in record and "-0.040" in record
     assert reverse("admin:forecasts_calibrationreport_chart") + f"?forecaster={forecaster.pk}" in record
     scores = section_html(html, "home-scores")
     assert "A scored question" in scores and "Yes" in scores and "67.5%" in scores and "0.106" in scores
     assert "0.10562499999999997" not in html
+
+
+def test_ago_says_just_now_under_a_minute_and_the_time_after():
+    now = timezone.now()
+    assert ago(now - timedelta(seconds=30), now) == "just now"
+    assert ago(now - timedelta(hours=3, minutes=5), now) == "3\xa0hours, 5\xa0minutes ago"
+    assert ago(None, now) == "–"
 
 
 def test_moderators_also_see_the_teams_overdue_resolutions(client, editor, owner):

@@ -1,6 +1,7 @@
 """How the workbench's templates show numbers: probabilities as percentages, scores to three decimals."""
 
 from django import template
+from django.utils.timesince import timesince
 
 from forecasts.admin.support import as_percent, three_decimals
 from forecasts.models import Forecast
@@ -30,3 +31,13 @@ def signed3(value):
 def yardstick_label(code):
     """'icd203' -> 'ICD 203', as the forecasts name their yardstick; an unknown code as it is."""
     return dict(Forecast.Yardstick.choices).get(code, code)
+
+
+@register.filter
+def ago(moment, now):
+    """How long before `now` `moment` was: '3 hours ago', 'just now' under a minute; nothing -> an en dash."""
+    if moment is None:
+        return "–"
+    if (now - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment, now)} ago"
