@@ -225,6 +225,9 @@ def test_a_sources_january_statements_on_one_page(client, owner, forecaster):
     assert summary["n"] == 2
     assert summary["mean_brier"] == pytest.approx((0.3**2 + 0.7**2) / 2)
     assert "0.290" in page and "likely (ICD 203)" in page
+    # A window ending at midnight shows its last day; one ending at 23:00 shows that day.
+    assert "2022-01-13 – 2022-02-12" in page and "– 2022-02-13" not in page
+    assert "2022-01-30 – 2022-03-02" in page
     assert "made_after=2022-01-01" in response.context["chart_url"]
 
 

@@ -5,6 +5,7 @@ from django.utils.timesince import timesince
 
 from forecasts.admin.support import as_percent, three_decimals
 from forecasts.models import Forecast
+from forecasts.services.groups import last_day
 
 register = template.Library()
 
@@ -41,3 +42,9 @@ def ago(moment, now):
     if (now - moment).total_seconds() < 60:
         return "just now"
     return f"{timesince(moment, now)} ago"
+
+
+@register.filter
+def window_last_day(window_end):
+    """The last day a window covers, as a date: a window ending at 00:00 UTC ends with the day before."""
+    return last_day(window_end) if window_end else None
