@@ -104,6 +104,12 @@ def test_the_owner_resolves_a_ladder_in_one_action(owner, forecaster):
     ]
     page = client.get(group_url(group)).content.decode()
     assert "the event occurred on 24 February 2022" in page and "Undo resolution" in page
+    assert "Resolve the group" not in page
+    again = client.get(group_url(group, "resolve"), follow=True)
+    assert again.redirect_chain[-1][0].endswith(group_url(group)) and "already resolved" in again.content.decode()
+    resent = client.post(group_url(group, "resolve"), {"occurred_on": "2022-02-10", "note": "Changed my mind."})
+    assert resent.status_code == 302
+    assert Question.objects.filter(group=group, outcome="yes").count() == 1
 
 
 def test_a_hidden_group_is_the_admin_404_page(owner, team, outsider):

@@ -221,6 +221,11 @@ class QuestionGroupAdmin(admin.ModelAdmin):
         if not user_can_resolve_group(request.user, group):
             raise PermissionDenied
         members = group.listed_members
+        if any(member.status in FINAL for member in members):
+            # The link is hidden once a member is final; an old tab or a typed URL lands here.
+            message = "This group is already resolved: undo its resolution first to resolve it again."
+            self.message_user(request, message, messages.WARNING)
+            return self.redirect_to_group(group)
         form = GroupResolveForm(request.POST if request.method == "POST" else None, kind=group.kind, members=members)
         if request.method == "POST" and form.is_valid():
             try:
