@@ -46,6 +46,7 @@ SCORE_COLUMNS = [
     "phrase",
     "yardstick",
     "confidence",
+    "made_at",
     "computed_at",
 ]
 

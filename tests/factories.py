@@ -161,6 +161,7 @@ class ScoreFactory(factory.django.DjangoModelFactory):
     team = factory.LazyAttribute(lambda score: score.question.team)
     resolved_at = factory.LazyFunction(timezone.now)
     window_end = factory.LazyAttribute(lambda score: score.question.window_end)
+    made_at = factory.LazyAttribute(lambda score: score.forecast.made_at)
 
 
 class StandingForecastFactory(ForecastFactory):

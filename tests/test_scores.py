@@ -142,6 +142,8 @@ def test_sources_are_scored_and_copy_the_phrase_and_filters(owner, forecaster, o
     assert (score.phrase, score.yardstick) == ("roughly even chance", "icd203")
     assert (score.team_id, score.question_kind) == (team.pk, Question.Kind.INVASION_WINDOW)
     assert score.resolved_at == question.resolved_at
+    assert score.made_at == opened - timedelta(days=1) == score.forecast.made_at
+    assert Score.objects.get(question=question, forecaster=forecaster).made_at == opened + timedelta(days=1)
     assert score.coverage == 1.0  # a statement older than the question covers all of it
     assert score.relative_brier is not None  # users and sources make one crowd
 

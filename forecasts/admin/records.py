@@ -27,11 +27,10 @@ TRACK_RECORD_TEMPLATE = "admin/track_record.html"
 NOT_FOUND_TEMPLATE = "admin/track_record_not_found.html"
 ROWS_PER_PAGE = 100
 KINDS = ("forecaster", "source")
-# What a row of the table reads (track_record_row): the question's and forecast's other columns stay in the database.
+# What a row of the table reads (track_record_row): the question's other columns stay in the database.
 PAGE_COLUMNS = (
     "id", "question_id", "forecast_id", "window_end", "outcome", "probability", "phrase", "yardstick", "brier",
-    "relative_brier", "log_loss", "question__id", "question__title", "question__window_start", "forecast__id",
-    "forecast__made_at",
+    "relative_brier", "log_loss", "made_at", "question__id", "question__title", "question__window_start",
 )  # fmt: skip
 # The table's columns: (label, ordering key or None, numeric).
 COLUMNS = [
@@ -169,7 +168,7 @@ def track_record_row(score) -> dict:
         "window_start": score.question.window_start,
         "window_end": score.window_end,
         "outcome": "Yes" if score.outcome else "No",
-        "made_at": score.forecast.made_at,
+        "made_at": score.made_at,
         "probability": score.probability,
         "phrase": score.phrase,
         "yardstick": score.get_yardstick_display() if score.yardstick else "",

@@ -543,9 +543,7 @@ class QuestionScoreSerializer(serializers.ModelSerializer):
     author_type = serializers.SerializerMethodField()
     forecaster = UserRefSerializer(read_only=True, allow_null=True)
     source = SourceRefSerializer(read_only=True, allow_null=True)
-    made_at = serializers.DateTimeField(
-        source="forecast.made_at", read_only=True, help_text="When the counted forecast was made."
-    )
+    made_at = serializers.DateTimeField(read_only=True, help_text="When the counted forecast was made.")
     is_mine = serializers.SerializerMethodField()
 
     class Meta:

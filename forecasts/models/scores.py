@@ -63,6 +63,7 @@ class Score(models.Model):
     phrase = models.CharField(max_length=60, blank=True)
     yardstick = models.CharField(max_length=10, choices=Forecast.Yardstick.choices, blank=True)
     confidence = models.CharField(max_length=10, choices=Confidence.choices, blank=True)
+    made_at = models.DateTimeField(help_text="When the counted forecast or statement was made (copied from it).")
 
     computed_at = models.DateTimeField(default=timezone.now)
 
@@ -94,6 +95,10 @@ class Score(models.Model):
                 ],
                 name="score_forecaster_covering_idx",
             ),
+            # A track record's newest-first page, and its "made from / made before" filters, walk
+            # these instead of joining every one of the author's forecasts to sort them.
+            models.Index(fields=["forecaster", "-made_at", "-id"], name="score_forecaster_made_idx"),
+            models.Index(fields=["source", "-made_at", "-id"], name="score_source_made_idx"),
             # The sweep's stale-score check probes this instead of reading every score row.
             models.Index(fields=["question", "computed_at"], name="score_question_computed_idx"),
         ]

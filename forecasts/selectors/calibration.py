@@ -116,9 +116,9 @@ def scores_for(user, filters: ScoreFilters = ScoreFilters(), *, now: datetime | 
         # The members of the group; visibility is the scores' own, as for every other filter.
         scores = scores.filter(question_id__in=Question.objects.filter(group_id=filters.group_id).values("pk"))
     if filters.made_after is not None:
-        scores = scores.filter(forecast__made_at__gte=filters.made_after)
+        scores = scores.filter(made_at__gte=filters.made_after)
     if filters.made_before is not None:
-        scores = scores.filter(forecast__made_at__lt=filters.made_before)
+        scores = scores.filter(made_at__lt=filters.made_before)
     if filters.tag:
         tagged = Question.tags.through.objects.filter(tag__name=filters.tag).values("question_id")
         scores = scores.filter(question_id__in=tagged)

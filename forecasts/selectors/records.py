@@ -21,7 +21,7 @@ from forecasts.selectors.calibration import ScoreFilters, scores_for
 TRACK_RECORD_ORDERINGS = {
     "question": "question__title",
     "window_end": "window_end",
-    "made_at": "forecast__made_at",
+    "made_at": "made_at",
     "outcome": "outcome",
     "probability": "probability",
     "brier": "brier",
@@ -29,6 +29,9 @@ TRACK_RECORD_ORDERINGS = {
     "log_loss": "log_loss",
 }
 DEFAULT_TRACK_RECORD_ORDERING = "-made_at"
+# Columns that may be empty sort it last either way; the others sort plainly, so the (author,
+# made_at, id) index serves the default order.
+NULLABLE_ORDERINGS = {"relative_brier"}
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def question_scores_for(user, question: Question) -> QuerySet[Score]:
     return (
         scores_visible_to(user)
         .filter(question=question)
-        .select_related("forecaster", "source", "forecast")
+        .select_related("forecaster", "source")
         .order_by("brier", F("forecaster__username").asc(nulls_last=True), "source__name", "id")
     )
 
@@ -93,8 +96,9 @@ def track_record_for(user, filters: ScoreFilters, *, ordering: str = DEFAULT_TRA
     name = ordering.removeprefix("-")
     field = TRACK_RECORD_ORDERINGS.get(name, TRACK_RECORD_ORDERINGS["made_at"])
     descending = ordering.startswith("-") if name in TRACK_RECORD_ORDERINGS else True
-    order = F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
-    return scores_for(user, filters).select_related("question", "forecast").order_by(order, "-id")
+    nulls = {"nulls_last": True} if name in NULLABLE_ORDERINGS else {}
+    order = F(field).desc(**nulls) if descending else F(field).asc(**nulls)
+    return scores_for(user, filters).select_related("question").order_by(order, "-id")
 
 
 def track_record_summary(scores: QuerySet[Score]) -> dict:
@@ -116,7 +120,7 @@ TRACK_RECORD_CSV_COLUMNS = {
     "window_start": "question__window_start",
     "window_end": "window_end",
     "outcome": "outcome",
-    "made_at": "forecast__made_at",
+    "made_at": "made_at",
     "probability": "probability",
     "phrase": "phrase",
     "yardstick": "yardstick",

@@ -105,6 +105,7 @@ def scores_from_forecasts(question: Question, forecasts: Iterable[dict], *, comp
                 phrase=final["phrase"],
                 yardstick=final["yardstick"],
                 confidence=final.get("confidence", ""),
+                made_at=final["made_at"],
                 computed_at=computed_at,
             )
         )
