@@ -242,3 +242,12 @@ def test_a_link_issued_before_a_resolve_undo_and_resolve_again_is_refused(client
 def test_the_calendar_token_endpoint_describes_itself_to_options(owner):
     response = client_for(owner).options("/api/me/calendar-token/")
     assert response.status_code == 200
+
+
+def test_no_admin_page_lists_the_api_keys_even_to_a_superuser(client, owner):
+    superuser = factories.UserFactory(is_staff=True, is_superuser=True)
+    key = services.api_token_issue(user=owner).key
+    client.force_login(superuser)
+    assert client.get("/admin/authtoken/tokenproxy/").status_code == 404
+    index = client.get("/admin/").content.decode()
+    assert key not in index and "tokenproxy" not in index

@@ -8,6 +8,7 @@ chart), home (the home page, which is the site's index, and every user's setting
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import TokenProxy
 
 from forecasts.admin.calibration import CalibrationReportAdmin, UserCalibrationAdmin
 from forecasts.admin.catalog import SourceAdmin, TagAdmin, TeamAdmin
@@ -62,3 +63,8 @@ admin.site.register(Score, TrackRecordAdmin)
 # the workbench's version adds the user's calibration chart.
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), UserCalibrationAdmin)
+
+# DRF's token admin lists every user's API key in clear to superusers: a key is shown once, to
+# its owner, on the settings page (and rotated there), never listed.
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
