@@ -272,6 +272,23 @@ def test_a_which_set_resolves_with_the_winning_option(owner):
     assert [member["outcome"] for member in response.json()["members"]] == ["no", "yes", "no"]
 
 
+def test_a_member_resolved_on_its_own_moves_the_groups_status(owner):
+    group = closed_which(owner)
+    first, second, third = Question.objects.filter(group=group).order_by("group_position")
+    assert group.status == Question.Status.AWAITING_RESOLUTION
+    services.question_resolve(question=first, actor=owner, outcome="no", note="Not this one.")
+    group.refresh_from_db()
+    assert group.status == Question.Status.AWAITING_RESOLUTION  # two members still wait
+    services.question_resolve(question=second, actor=owner, outcome="yes", note="This one.")
+    services.question_annul(question=third, actor=owner, note="Withdrawn.")
+    group.refresh_from_db()
+    assert group.status == Question.Status.RESOLVED
+    assert client_for(owner).get(f"/api/groups/{group.pk}/").json()["status"] == "resolved"
+    services.question_unresolve(question=second, actor=owner, note="Misreported.")
+    group.refresh_from_db()
+    assert group.status == Question.Status.AWAITING_RESOLUTION
+
+
 @pytest.mark.parametrize(
     "payload, field",
     [

@@ -2,14 +2,35 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from forecasts.models.accounts import Team
-from forecasts.models.questions import QuestionStatus, Source
+from forecasts.models.questions import Question, QuestionStatus, Source
 
 MIN_MEMBERS = 2
 MAX_MEMBERS = 50
+
+
+class QuestionGroupQuerySet(models.QuerySet):
+    def statuses_sync(self) -> int:
+        """Store each group's status as its members now give it, in one UPDATE: draft, resolved or
+        annulled when every member is; open while any member is open; resolved once every member
+        is final; else awaiting resolution. Every change of a member's status calls it."""
+        members = Question.objects.filter(group_id=OuterRef("pk"))
+
+        def every_member(*statuses):
+            return ~Exists(members.exclude(status__in=statuses))
+
+        status = Case(
+            When(every_member(QuestionStatus.DRAFT), then=Value(QuestionStatus.DRAFT)),
+            When(every_member(QuestionStatus.RESOLVED), then=Value(QuestionStatus.RESOLVED)),
+            When(every_member(QuestionStatus.ANNULLED), then=Value(QuestionStatus.ANNULLED)),
+            When(Exists(members.filter(status=QuestionStatus.OPEN)), then=Value(QuestionStatus.OPEN)),
+            When(every_member(QuestionStatus.RESOLVED, QuestionStatus.ANNULLED), then=Value(QuestionStatus.RESOLVED)),
+            default=Value(QuestionStatus.AWAITING_RESOLUTION),
+        )
+        return self.exclude(status=status).update(status=status, updated_at=timezone.now())
 
 
 class QuestionGroup(models.Model):
@@ -44,6 +65,8 @@ class QuestionGroup(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = QuestionGroupQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -63,25 +63,10 @@ def members_of(group: QuestionGroup, *, lock: bool = False) -> list[Question]:
     return list(members.select_for_update(of=("self",)) if lock else members)
 
 
-def status_from_members(members: Sequence[Question]) -> str:
-    """The group's status: draft, open or final when every member is; open while any member is."""
-    statuses = {member.status for member in members}
-    for status in (Status.DRAFT, Status.RESOLVED, Status.ANNULLED):
-        if statuses == {status}:
-            return status
-    if Status.OPEN in statuses:
-        return Status.OPEN
-    if statuses <= {Status.RESOLVED, Status.ANNULLED}:
-        return Status.RESOLVED
-    return Status.AWAITING_RESOLUTION
-
-
-def group_status_refresh(group: QuestionGroup, members: Sequence[Question]) -> None:
+def group_status_refresh(group: QuestionGroup) -> None:
     """Store the status the members give the group (visibility reads it: a draft group is its owner's)."""
-    status = status_from_members(members)
-    if status != group.status:
-        group.status = status
-        group.save(update_fields=["status", "updated_at"])
+    QuestionGroup.objects.filter(pk=group.pk).statuses_sync()
+    group.refresh_from_db(fields=["status", "updated_at"])
 
 
 # Filing ---------------------------------------------------------------------------------------
@@ -234,7 +219,7 @@ def group_create(
         question.option_label = member.get("option_label", "")
         question.save(update_fields=["group", "group_position", "option_label"])
         created.append(question)
-    group_status_refresh(group, created)
+    group_status_refresh(group)
     return group
 
 
@@ -242,8 +227,9 @@ def group_create(
 def group_open(*, group: QuestionGroup, actor) -> QuestionGroup:
     """Publish a draft group: every member opens (or is a historical record if its window has ended)."""
     group = QuestionGroup.objects.select_for_update().get(pk=group.pk)
-    members = [question_open(question=member, actor=actor) for member in members_of(group, lock=True)]
-    group_status_refresh(group, members)
+    for member in members_of(group, lock=True):
+        question_open(question=member, actor=actor)
+    group_status_refresh(group)
     return group
 
 
@@ -380,13 +366,12 @@ def group_change(*, group: QuestionGroup, actor, changes: Sequence[tuple[str, Re
     if not user_can_resolve_group(actor, group):
         raise PermissionDenied(NOT_ALLOWED_TO_RESOLVE)
     members = members_of(group, lock=True)
-    changed = []
     for index, (member, (member_action, details)) in enumerate(zip(members, changes, strict=True)):
         try:
-            changed.append(resolution_change(question=member, actor=actor, action=member_action, details=details))
+            resolution_change(question=member, actor=actor, action=member_action, details=details)
         except ValidationError as error:
             raise member_error(error, f"members.{index}") from error
-    group_status_refresh(group, changed)
+    group_status_refresh(group)
     return group
 
 

@@ -15,7 +15,17 @@ from forecasts.access import (
     user_may_file_in_team,
 )
 from forecasts.exceptions import StateConflict
-from forecasts.models import MAX_TAGS, Forecast, Question, Source, Tag, Team, WindowChange, within_year_bounds
+from forecasts.models import (
+    MAX_TAGS,
+    Forecast,
+    Question,
+    QuestionGroup,
+    Source,
+    Tag,
+    Team,
+    WindowChange,
+    within_year_bounds,
+)
 from forecasts.services.reminders import reminder_offset
 
 EDITABLE_FIELDS = {
@@ -274,6 +284,8 @@ def question_open(*, question: Question, actor) -> Question:
         question.status = Question.Status.OPEN
         question.opened_at = now
     question.save()
+    if question.group_id is not None:
+        QuestionGroup.objects.filter(pk=question.group_id).statuses_sync()
     return question
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from forecasts.access import user_can_resolve_question, user_is_moderator
 from forecasts.exceptions import StateConflict
-from forecasts.models import Forecast, Notification, Question, ResolutionEvent
+from forecasts.models import Forecast, Notification, Question, QuestionGroup, ResolutionEvent
 from forecasts.tasks import question_scores_recompute_task, resolution_notify_task
 
 Action = ResolutionEvent.Action
@@ -183,6 +183,8 @@ def resolution_change(*, question: Question, actor, action: str | None, details:
     )
     question.current_resolution = event if question.is_final else None
     question.save()
+    if question.group_id is not None:  # a member resolved alone moves its group's status too
+        QuestionGroup.objects.filter(pk=question.group_id).statuses_sync()
     if question.is_final:
         # "Please resolve" is done with: it leaves the unread list (and the digest) with the resolution.
         Notification.objects.filter(question=question, kind__in=ASKS_TO_RESOLVE, read_at__isnull=True).update(
