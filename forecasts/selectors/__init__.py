@@ -59,6 +59,7 @@ from forecasts.selectors.intake import intake_candidates_for, report_statements_
 from forecasts.selectors.questions import (
     QUESTION_LIST_COLUMNS,
     QUESTION_ROW_COLUMNS,
+    QuestionRowPages,
     forecast_export_rows,
     forecast_list_for,
     notification_list_for,
@@ -104,6 +105,7 @@ __all__ = [
     "HomeSection",
     "ImpliedDistribution",
     "QuestionChartData",
+    "QuestionRowPages",
     "ScoreFilters",
     "aggregate_comparison_for",
     "api_token_state_for",

@@ -63,11 +63,13 @@ def question_aggregates(question: Question) -> dict:
 
 
 def question_page_for(user) -> QuerySet[Question]:
-    """The question list's rows with only the columns it shows: for reading, never for saving back.
+    """The questions the list may show the user, annotated as `question_rows` reads them (the standing
+    forecast, whether the crowd is visible): filter and order it, then page it with `QuestionRowPages`.
 
-    Loading whole rows (and the owner's whole account) cost more than serializing them.
+    Nothing related is loaded and no model is built: the list reads its rows as dicts.
     """
-    return question_list_for(user).only(*QUESTION_LIST_COLUMNS)
+    questions = Question.objects.annotate(my_probability=standing_probability_for(user))
+    return questions_visible_to(user, questions_with_crowd_visibility(user, questions))
 
 
 QUESTION_ROW_COLUMNS = (*QUESTION_LIST_COLUMNS, "my_probability", "crowd_visible")
@@ -77,6 +79,26 @@ def question_rows(questions: QuerySet[Question]) -> QuerySet:
     """The list's questions (already visibility-filtered, filtered and ordered) as dicts of the columns
     it shows, for `question_tag_names` and the list's serializer: no model objects on the hot path."""
     return questions.prefetch_related(None).values(*QUESTION_ROW_COLUMNS)
+
+
+class QuestionRowPages:
+    """The list's questions (already visibility-filtered, filtered and ordered) for a paginator, as the
+    row dicts of `question_rows`.
+
+    Counted over the questions alone, without the joins and subqueries that only display them, and
+    each page read in one query whose inner part picks the page's ids: the rows skipped to reach a
+    late page are never joined or annotated.
+    """
+
+    def __init__(self, questions: QuerySet[Question]):
+        self.questions = questions
+
+    def count(self) -> int:
+        return self.questions.count()
+
+    def __getitem__(self, page: slice) -> list[dict]:
+        page_ids = self.questions.values("pk")[page]
+        return list(question_rows(self.questions.filter(pk__in=page_ids)))
 
 
 def question_tag_names(question_ids: list[int]) -> dict[int, list[str]]:
