@@ -1,6 +1,6 @@
 """/api/questions/ and /api/questions/{id}/: list, filters, create, read, edit, delete."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -510,3 +510,18 @@ def test_every_page_is_its_slice_of_the_whole_list(owner, forecaster, team, outs
     pages = [client.get(QUESTIONS, {**params, "page_size": 4, "page": page}).json() for page in (1, 2, 3)]
     assert whole["count"] == 11 and [page["count"] for page in pages] == [11, 11, 11]
     assert [row for page in pages for row in page["results"]] == whole["results"]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        None,
+        datetime(2022, 2, 24, 3, 0, tzinfo=UTC),
+        datetime(2022, 2, 24, 3, 0, 0, 123456, tzinfo=UTC),
+        datetime(2022, 2, 24, 5, 30, 1, tzinfo=timezone.get_fixed_timezone(150)),
+    ],
+)
+def test_the_lists_timestamps_are_what_drf_writes(moment):
+    from forecasts.api.serializers import TIMESTAMP, timestamp_text
+
+    assert timestamp_text(moment) == TIMESTAMP.to_representation(moment)
