@@ -85,9 +85,9 @@ class QuestionRowPages:
     """The list's questions (already visibility-filtered, filtered and ordered) for a paginator, as the
     row dicts of `question_rows`.
 
-    Counted over the questions alone, without the joins and subqueries that only display them, and
-    each page read in one query whose inner part picks the page's ids: the rows skipped to reach a
-    late page are never joined or annotated.
+    Counted over the questions alone, without the joins and subqueries that only display them. A
+    later page is read in one query whose inner part picks the page's ids, so the rows skipped to
+    reach it are never joined or annotated; the first page, with nothing to skip, is read directly.
     """
 
     def __init__(self, questions: QuerySet[Question]):
@@ -97,6 +97,8 @@ class QuestionRowPages:
         return self.questions.count()
 
     def __getitem__(self, page: slice) -> list[dict]:
+        if not page.start:  # nothing to skip
+            return list(question_rows(self.questions)[page])
         page_ids = self.questions.values("pk")[page]
         return list(question_rows(self.questions.filter(pk__in=page_ids)))
 
