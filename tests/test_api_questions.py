@@ -525,3 +525,14 @@ def test_the_lists_timestamps_are_what_drf_writes(moment):
     from forecasts.api.serializers import TIMESTAMP, timestamp_text
 
     assert timestamp_text(moment) == TIMESTAMP.to_representation(moment)
+
+
+def test_the_list_gives_tags_in_name_order_whatever_order_they_were_made(owner):
+    late, early = factories.TagFactory(name="zapad"), factories.TagFactory(name="belarus")
+    tagged = factories.QuestionFactory(owner=owner, window_end=soon(5), resolve_by=soon(6))
+    tagged.tags.set([late, early])
+    untagged = factories.QuestionFactory(owner=owner, window_end=soon(8), resolve_by=soon(9))
+    served = client_for(owner).get(QUESTIONS).json()["results"]
+    assert [(row["id"], row["tags"]) for row in served] == [(tagged.pk, ["belarus", "zapad"]), (untagged.pk, [])]
+    detail = client_for(owner).get(f"{QUESTIONS}{tagged.pk}/").json()
+    assert detail["tags"] == served[0]["tags"]
