@@ -108,11 +108,14 @@ def question_rule(*, viewer, question: str = "") -> Q:
     """
     prefix = f"{question}__" if question else ""
     if isinstance(viewer, str):
-        viewer_id, viewer_outer = F(viewer), OuterRef(viewer)
+        viewer_id = F(viewer)
+        member = Exists(TeamMembership.objects.filter(team_id=OuterRef(f"{prefix}team_id"), user_id=OuterRef(viewer)))
     else:
-        viewer_id = viewer_outer = viewer
-    member = TeamMembership.objects.filter(team_id=OuterRef(f"{prefix}team_id"), user_id=viewer_outer)
-    shared = Q(**{f"{prefix}team__isnull": True}) | Exists(member)
+        # One user's teams as a set rather than a check per row: PostgreSQL reads it once and hashes
+        # it, and costs it so; a per-row EXISTS is costed per row, which tips a list's count into JIT.
+        viewer_id = viewer
+        member = Q(**{f"{prefix}team__in": teams_of(viewer)})
+    shared = Q(**{f"{prefix}team__isnull": True}) | member
     not_someone_elses_draft = ~Q(**{f"{prefix}status": QuestionStatus.DRAFT}) | Q(**{f"{prefix}owner_id": viewer_id})
     rule = shared & not_someone_elses_draft
     if isinstance(viewer, str):

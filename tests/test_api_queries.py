@@ -52,7 +52,7 @@ def busy(owner, forecaster, team):
 
 LIST_ENDPOINTS = [
     # (path, expected queries, page parameter): the token (with the permissions) + the view's own
-    ("/api/questions/", TOKEN_QUERIES + 3, "page_size"),  # count, page, tags prefetch
+    ("/api/questions/", TOKEN_QUERIES + 2, "page_size"),  # count, page (with its tags)
     ("/api/questions/{hot}/forecasts/", TOKEN_QUERIES + 3, "page_size"),  # the question (visible?), count, page
     ("/api/questions/{hot}/history/", TOKEN_QUERIES + 3, "page_size"),  # the question (visible?), count, page
     ("/api/forecasts/", TOKEN_QUERIES + 1, "page_size"),  # page only: the cursor never counts
@@ -72,6 +72,15 @@ def test_list_query_count_does_not_grow_with_the_page(
             response = client.get(url, {page_parameter: page_size})
         assert response.status_code == 200
         assert len(response.json()["results"]) == page_size
+
+
+def test_a_late_question_page_costs_what_the_first_does(busy, forecaster, django_assert_num_queries):
+    """A late page picks its ids inside the page query: no query more than page 1."""
+    client = client_for(forecaster)
+    for page in (1, 11):
+        with django_assert_num_queries(TOKEN_QUERIES + 2):
+            response = client.get("/api/questions/", {"page_size": 10, "page": page})
+        assert response.status_code == 200 and len(response.json()["results"]) == 10
 
 
 def test_export_is_one_streaming_query_whatever_its_length(busy, forecaster):

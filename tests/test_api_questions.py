@@ -1,6 +1,6 @@
 """/api/questions/ and /api/questions/{id}/: list, filters, create, read, edit, delete."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -489,3 +489,50 @@ def test_the_list_built_by_hand_is_what_the_serializer_gives(owner, forecaster, 
     assert served == json.loads(JSONRenderer().render(expected))
     assert {row["id"] for row in served} == {plain.pk, rich.pk, resolved.pk}
     assert next(row for row in served if row["id"] == rich.pk)["tags"] == ["nato", "ukraine"]
+
+
+@pytest.mark.parametrize("ordering", [None, "-crowd_probability", "title,-window_end", "-forecast_count"])
+def test_every_page_is_its_slice_of_the_whole_list(owner, forecaster, team, outsider, ordering):
+    """A page's rows are picked by id first and read after; page by page, the list is the whole list,
+    in its order, with no row twice, none missing and none the caller may not see."""
+    factories.TeamMembershipFactory(team=team, user=forecaster)
+    for index in range(11):
+        factories.QuestionFactory(
+            owner=owner, team=team if index % 3 else None, title=f"Question {index % 4}",
+            crowd_probability=None if index % 5 == 0 else (index % 4) / 10, forecast_count=index % 3,
+            window_end=soon(5 + index % 2), resolve_by=soon(7),
+        )  # fmt: skip
+    factories.QuestionFactory(owner=owner, team=factories.TeamFactory())  # another team's: never listed
+    factories.QuestionFactory(owner=outsider, status="draft")  # someone else's draft: never listed
+    params = {"ordering": ordering} if ordering else {}
+    client = client_for(forecaster)
+    whole = client.get(QUESTIONS, {**params, "page_size": 200}).json()
+    pages = [client.get(QUESTIONS, {**params, "page_size": 4, "page": page}).json() for page in (1, 2, 3)]
+    assert whole["count"] == 11 and [page["count"] for page in pages] == [11, 11, 11]
+    assert [row for page in pages for row in page["results"]] == whole["results"]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        None,
+        datetime(2022, 2, 24, 3, 0, tzinfo=UTC),
+        datetime(2022, 2, 24, 3, 0, 0, 123456, tzinfo=UTC),
+        datetime(2022, 2, 24, 5, 30, 1, tzinfo=timezone.get_fixed_timezone(150)),
+    ],
+)
+def test_the_lists_timestamps_are_what_drf_writes(moment):
+    from forecasts.api.serializers import TIMESTAMP, timestamp_text
+
+    assert timestamp_text(moment) == TIMESTAMP.to_representation(moment)
+
+
+def test_the_list_gives_tags_in_name_order_whatever_order_they_were_made(owner):
+    late, early = factories.TagFactory(name="zapad"), factories.TagFactory(name="belarus")
+    tagged = factories.QuestionFactory(owner=owner, window_end=soon(5), resolve_by=soon(6))
+    tagged.tags.set([late, early])
+    untagged = factories.QuestionFactory(owner=owner, window_end=soon(8), resolve_by=soon(9))
+    served = client_for(owner).get(QUESTIONS).json()["results"]
+    assert [(row["id"], row["tags"]) for row in served] == [(tagged.pk, ["belarus", "zapad"]), (untagged.pk, [])]
+    detail = client_for(owner).get(f"{QUESTIONS}{tagged.pk}/").json()
+    assert detail["tags"] == served[0]["tags"]

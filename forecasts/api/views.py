@@ -180,9 +180,8 @@ class QuestionListView(generics.ListAPIView):
 
     def list(self, request, *args, **kwargs):
         """The page as row dicts serialized by hand: the same JSON as QuestionSerializer, without a model per row."""
-        rows = self.paginate_queryset(selectors.question_rows(self.filter_queryset(self.get_queryset())))
-        tags = selectors.question_tag_names([row["id"] for row in rows])
-        return self.get_paginated_response([serializers.question_row_data(row, tags[row["id"]]) for row in rows])
+        rows = self.paginate_queryset(selectors.QuestionRowPages(self.filter_queryset(self.get_queryset())))
+        return self.get_paginated_response([serializers.question_row_data(row) for row in rows])
 
     @extend_schema(request=serializers.QuestionWriteSerializer, responses={201: serializers.QuestionSerializer})
     def post(self, request):

@@ -4,7 +4,8 @@ Every read that shows rows to a user starts from `forecasts.access`, which decid
 may see; the functions here add only what a page loads and in which order.
 """
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Aggregate, JSONField, OuterRef, QuerySet, Subquery
 
 from forecasts import aggregation
 from forecasts.access import (
@@ -63,30 +64,77 @@ def question_aggregates(question: Question) -> dict:
 
 
 def question_page_for(user) -> QuerySet[Question]:
-    """The question list's rows with only the columns it shows: for reading, never for saving back.
+    """The questions the list may show the user, annotated as `question_rows` reads them (the standing
+    forecast, whether the crowd is visible): filter and order it, then page it with `QuestionRowPages`.
 
-    Loading whole rows (and the owner's whole account) cost more than serializing them.
+    Nothing related is loaded and no model is built: the list reads its rows as dicts.
     """
-    return question_list_for(user).only(*QUESTION_LIST_COLUMNS)
+    questions = Question.objects.annotate(my_probability=standing_probability_for(user))
+    return questions_visible_to(user, questions_with_crowd_visibility(user, questions))
 
 
-QUESTION_ROW_COLUMNS = (*QUESTION_LIST_COLUMNS, "my_probability", "crowd_visible")
+QUESTION_ROW_COLUMNS = (*QUESTION_LIST_COLUMNS, "my_probability", "crowd_visible", "tag_names")
+
+
+class TagNameList(Aggregate):
+    """Tag names as one JSON list, in name order on PostgreSQL (the database's collation, as
+    `Tag.Meta.ordering`). SQLite 3.40 cannot order inside an aggregate: see `question_rows_read`."""
+
+    function = "JSONB_AGG"
+    template = "%(function)s(%(expressions)s ORDER BY %(expressions)s)"
+    output_field = JSONField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, function="JSON_GROUP_ARRAY", template="%(function)s(%(expressions)s)", **extra_context
+        )
+
+
+def question_tag_names_column() -> Subquery:
+    """Each question's tag names (the `tag_names` column), for annotate(): NULL when it has none."""
+    tagged = Question.tags.through.objects.filter(question_id=OuterRef("pk")).values("question_id")
+    return Subquery(tagged.annotate(names=TagNameList("tag__name")).values("names"))
 
 
 def question_rows(questions: QuerySet[Question]) -> QuerySet:
     """The list's questions (already visibility-filtered, filtered and ordered) as dicts of the columns
-    it shows, for `question_tag_names` and the list's serializer: no model objects on the hot path."""
-    return questions.prefetch_related(None).values(*QUESTION_ROW_COLUMNS)
+    it shows, tags included, for `question_rows_read` and the list's serializer: no model objects on
+    the hot path."""
+    return (
+        questions.prefetch_related(None).annotate(tag_names=question_tag_names_column()).values(*QUESTION_ROW_COLUMNS)
+    )
 
 
-def question_tag_names(question_ids: list[int]) -> dict[int, list[str]]:
-    """Each question's tag names in tag order, for a page of questions: one query."""
-    names: dict[int, list[str]] = {question_id: [] for question_id in question_ids}
-    if question_ids:
-        tagged = Question.tags.through.objects.filter(question_id__in=question_ids)
-        for question_id, name in tagged.order_by("tag__name", "tag_id").values_list("question_id", "tag__name"):
-            names[question_id].append(name)
-    return names
+def question_rows_read(rows: QuerySet) -> list[dict]:
+    """The rows of `question_rows`, read, with `tag_names` a list in tag order (empty for none)."""
+    rows = list(rows)
+    for row in rows:
+        # SQLite compares text byte by byte, which is how Python sorts it.
+        names = row["tag_names"] or []
+        row["tag_names"] = sorted(names) if connection.vendor == "sqlite" else names
+    return rows
+
+
+class QuestionRowPages:
+    """The list's questions (already visibility-filtered, filtered and ordered) for a paginator, as the
+    row dicts of `question_rows`.
+
+    Counted over the questions alone, without the joins and subqueries that only display them. A
+    later page is read in one query whose inner part picks the page's ids, so the rows skipped to
+    reach it are never joined or annotated; the first page, with nothing to skip, is read directly.
+    """
+
+    def __init__(self, questions: QuerySet[Question]):
+        self.questions = questions
+
+    def count(self) -> int:
+        return self.questions.count()
+
+    def __getitem__(self, page: slice) -> list[dict]:
+        if not page.start:  # nothing to skip
+            return question_rows_read(question_rows(self.questions)[page])
+        page_ids = self.questions.values("pk")[page]
+        return question_rows_read(question_rows(self.questions.filter(pk__in=page_ids)))
 
 
 def question_get_for(user, *, question_id: int) -> Question:
