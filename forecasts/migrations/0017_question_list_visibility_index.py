@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('forecasts', '0015_latest_forecast_user_question_index'),
+        ('forecasts', '0016_score_made_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
