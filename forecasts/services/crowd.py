@@ -11,6 +11,7 @@ recorded later never replaces a newer one.
 from collections.abc import Iterable
 
 from django.db import connection
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from forecasts import aggregation
@@ -132,9 +133,9 @@ AGGREGATES_SQL = (
 # meanwhile.
 STANDING_AND_AGGREGATES_SQL = (
     """
-    WITH moved AS (
+    WITH {inserted}moved AS (
         INSERT INTO forecasts_latestforecast (question_id, forecaster_id, source_id, forecast_id, probability, made_at)
-        VALUES (%(question_id)s, %(forecaster_id)s, %(source_id)s, %(forecast_id)s, %(probability)s, %(made_at)s)
+        VALUES (%(question_id)s, %(forecaster_id)s, %(source_id)s, {forecast_id}, %(probability)s, %(made_at)s)
         ON CONFLICT (question_id, {author_column}) WHERE {author_column} IS NOT NULL DO UPDATE
         SET forecast_id = EXCLUDED.forecast_id, probability = EXCLUDED.probability, made_at = EXCLUDED.made_at
         WHERE (EXCLUDED.made_at, EXCLUDED.forecast_id)
@@ -151,6 +152,17 @@ STANDING_AND_AGGREGATES_SQL = (
 """
     + AGGREGATES_SQL
 )
+# The same statement inserting the forecast first: its id, from RETURNING, is the standing forecast's
+# and the statement's last column. Every column of Forecast but the id, in the model's order.
+FORECAST_FIELDS = [field for field in Forecast._meta.concrete_fields if not field.primary_key]
+FORECAST_INSERTED = (
+    "inserted AS (INSERT INTO forecasts_forecast ("
+    + ", ".join(field.column for field in FORECAST_FIELDS)
+    + ") VALUES ("
+    + ", ".join(f"%(forecast_{field.column})s" for field in FORECAST_FIELDS)
+    + ") RETURNING id),"
+)
+FORECAST_AND_STANDING_AND_AGGREGATES_SQL = STANDING_AND_AGGREGATES_SQL + ", (SELECT id FROM inserted)"
 
 
 # Bulk: each author's latest forecast by (made_at, id), then every question's counts and median.
@@ -208,28 +220,77 @@ def question_crowd_refresh(*, question: Question, forecast: Forecast) -> None:
         crowd_refresh_in_two_steps(question=question, forecast=forecast)
 
 
-def crowd_refresh_in_one_statement(*, question: Question, forecast: Forecast) -> None:
-    """PostgreSQL, one round trip: an upsert that never moves a standing forecast back in time,
-    and the counts and median of the crowd it leaves."""
+def standing_parameters(question: Question, forecast: Forecast, now) -> tuple[str, dict]:
+    """The author column and the parameters of STANDING_AND_AGGREGATES_SQL for `forecast`."""
     author_column, author_id = (
         ("source_id", forecast.source_id) if forecast.source_id else ("forecaster_id", forecast.forecaster_id)
     )
+    return author_column, {
+        "question_id": question.pk,
+        "forecaster_id": forecast.forecaster_id,
+        "source_id": forecast.source_id,
+        "author_id": author_id,
+        "forecast_id": forecast.pk,
+        "probability": forecast.probability,
+        "made_at": forecast.made_at,
+        "now": now,
+    }
+
+
+def crowd_refresh_in_one_statement(*, question: Question, forecast: Forecast) -> None:
+    """PostgreSQL, one round trip: an upsert that never moves a standing forecast back in time,
+    and the counts and median of the crowd it leaves."""
     now = timezone.now()
+    author_column, parameters = standing_parameters(question, forecast, now)
+    sql = STANDING_AND_AGGREGATES_SQL.format(
+        inserted="",
+        forecast_id="%(forecast_id)s",
+        author_column=author_column,
+        aggregates=crowd_aggregates_sql("crowd"),
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            STANDING_AND_AGGREGATES_SQL.format(author_column=author_column, aggregates=crowd_aggregates_sql("crowd")),
-            {
-                "question_id": question.pk,
-                "forecaster_id": forecast.forecaster_id,
-                "source_id": forecast.source_id,
-                "author_id": author_id,
-                "forecast_id": forecast.pk,
-                "probability": forecast.probability,
-                "made_at": forecast.made_at,
-                "now": now,
-            },
-        )
+        cursor.execute(sql, parameters)
         aggregates_store(question, cursor.fetchone())
+    question.updated_at = now
+
+
+def forecast_insert(*, question: Question, forecast: Forecast) -> None:
+    """Save the new `forecast`, move its author's standing forecast forward and refresh the
+    question's counts and crowd: on PostgreSQL all in one statement."""
+    if connection.vendor == "postgresql" and not signals_listen_to(Forecast):
+        forecast_insert_in_one_statement(question=question, forecast=forecast)
+    else:
+        forecast.save()
+        question_crowd_refresh(question=question, forecast=forecast)
+
+
+def signals_listen_to(model) -> bool:
+    """Whether a save signal has a receiver for `model` (the one-statement insert sends none)."""
+    return pre_save.has_listeners(model) or post_save.has_listeners(model)
+
+
+def forecast_insert_in_one_statement(*, question: Question, forecast: Forecast) -> None:
+    """PostgreSQL, one round trip: the forecast's INSERT feeding `crowd_refresh_in_one_statement`'s
+    upsert and aggregates; the forecast gets its id as `save()` would give it."""
+    if forecast.pk is not None:
+        raise ValueError("Only a new forecast is inserted.")
+    now = timezone.now()
+    author_column, parameters = standing_parameters(question, forecast, now)
+    for field in FORECAST_FIELDS:
+        value = field.pre_save(forecast, add=True)
+        parameters[f"forecast_{field.column}"] = field.get_db_prep_save(value, connection=connection)
+    sql = FORECAST_AND_STANDING_AND_AGGREGATES_SQL.format(
+        inserted=FORECAST_INSERTED,
+        forecast_id="(SELECT id FROM inserted)",
+        author_column=author_column,
+        aggregates=crowd_aggregates_sql("crowd"),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        *aggregates, forecast.pk = cursor.fetchone()
+    forecast._state.adding = False
+    forecast._state.db = connection.alias
+    aggregates_store(question, aggregates)
     question.updated_at = now
 
 
