@@ -25,7 +25,7 @@ AGGREGATE_COLUMNS = {method: f"crowd_{method}" for method in aggregation.METHODS
 FACTOR_SQL = "SELECT COALESCE(MAX(factor), CAST(1 AS DOUBLE PRECISION)) AS value FROM forecasts_extremizingfactor"
 
 
-def crowd_aggregates_sql(crowd: str) -> str:
+def crowd_aggregates_sql(crowd: str, *, one_question: bool = False) -> str:
     """SQL for every question's count of authors and five crowd aggregates (DESIGN section 12).
 
     `crowd` is a relation of (question_id, probability, made_at, forecast_id, forecaster_id,
@@ -36,9 +36,26 @@ def crowd_aggregates_sql(crowd: str) -> str:
     cumulative weight reaches half the total (within the tolerance of forecasts.aggregation), and
     the mean of it and the next when it lands on half. The performance weight is the author's
     maintained AuthorAccuracy.weight, 1 / 0.30 without one; the factor is the instance's fitted one.
+
+    `one_question`: the crowd is one question's, a few dozen authors, whose weights are then looked
+    up one by one through the unique indexes; a join would hash every author's accuracy row.
     """
     tolerance = repr(aggregation.HALF_TOLERANCE)
-    default_weight = repr(aggregation.DEFAULT_WEIGHT)
+    default_weight = f"CAST({aggregation.DEFAULT_WEIGHT!r} AS DOUBLE PRECISION)"
+    if one_question:
+        performance_weight = (
+            "COALESCE("
+            "(SELECT weight FROM forecasts_authoraccuracy WHERE forecaster_id = crowd.forecaster_id), "
+            f"(SELECT weight FROM forecasts_authoraccuracy WHERE source_id = crowd.source_id), {default_weight})"
+        )
+        accuracy_joins = ""
+    else:
+        performance_weight = f"COALESCE(user_accuracy.weight, source_accuracy.weight, {default_weight})"
+        accuracy_joins = """
+                    LEFT JOIN forecasts_authoraccuracy AS user_accuracy
+                        ON user_accuracy.forecaster_id = crowd.forecaster_id
+                    LEFT JOIN forecasts_authoraccuracy AS source_accuracy
+                        ON source_accuracy.source_id = crowd.source_id"""
     return f"""
         SELECT question_id, authors, median, recency_weighted_median,
             1.0 / (1.0 + EXP(-mean_logit)) AS mean_log_odds,
@@ -64,9 +81,7 @@ def crowd_aggregates_sql(crowd: str) -> str:
                 FROM (
                     SELECT question_id, probability,
                         LN(probability / (1.0 - probability)) AS logit,
-                        COALESCE(
-                            user_accuracy.weight, source_accuracy.weight, CAST({default_weight} AS DOUBLE PRECISION)
-                        ) AS performance_weight,
+                        {performance_weight} AS performance_weight,
                         ROW_NUMBER() OVER (
                             PARTITION BY question_id ORDER BY probability, made_at, forecast_id
                         ) AS position,
@@ -78,11 +93,7 @@ def crowd_aggregates_sql(crowd: str) -> str:
                             ))
                             - SQRT(CAST(COUNT(*) OVER (PARTITION BY question_id) AS DOUBLE PRECISION))
                         ) AS recency_weight
-                    FROM {crowd}
-                    LEFT JOIN forecasts_authoraccuracy AS user_accuracy
-                        ON user_accuracy.forecaster_id = crowd.forecaster_id
-                    LEFT JOIN forecasts_authoraccuracy AS source_accuracy
-                        ON source_accuracy.source_id = crowd.source_id
+                    FROM {crowd}{accuracy_joins}
                 ) AS ranked
             ) AS weighed
             GROUP BY question_id
@@ -246,7 +257,7 @@ def crowd_refresh_in_one_statement(*, question: Question, forecast: Forecast) ->
         inserted="",
         forecast_id="%(forecast_id)s",
         author_column=author_column,
-        aggregates=crowd_aggregates_sql("crowd"),
+        aggregates=crowd_aggregates_sql("crowd", one_question=True),
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
@@ -283,7 +294,7 @@ def forecast_insert_in_one_statement(*, question: Question, forecast: Forecast) 
         inserted=FORECAST_INSERTED,
         forecast_id="(SELECT id FROM inserted)",
         author_column=author_column,
-        aggregates=crowd_aggregates_sql("crowd"),
+        aggregates=crowd_aggregates_sql("crowd", one_question=True),
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
@@ -314,7 +325,7 @@ def crowd_refresh_in_two_steps(*, question: Question, forecast: Forecast) -> Non
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            AGGREGATES_SQL.format(aggregates=crowd_aggregates_sql(crowd)),
+            AGGREGATES_SQL.format(aggregates=crowd_aggregates_sql(crowd, one_question=True)),
             {"question_id": question.pk, "now": connection.ops.adapt_datetimefield_value(now)},
         )
         aggregates_store(question, cursor.fetchone())
