@@ -1,9 +1,10 @@
 """The crowd median is maintained here: each author's standing forecast, and per question the
 forecast count, the forecaster count and the median of the standing forecasts.
 
-`question_crowd_refresh` runs inside every forecast submission; `crowd_rebuild` derives the same
-rows in bulk from the forecasts alone (for data loaded without the submission service, as the
-benchmark does). Both compute the median with the one SQL expression below, which PostgreSQL and
+`forecast_insert` saves every submitted forecast and refreshes its question (on PostgreSQL in one
+statement); `question_crowd_refresh` does the refresh for a forecast saved elsewhere;
+`crowd_rebuild` derives the same rows in bulk from the forecasts alone (for data loaded without
+the submission service, as the benchmark does). All compute the median with the one SQL expression below, which PostgreSQL and
 SQLite both run. A standing forecast is the author's latest by (made_at, id): an older statement
 recorded later never replaces a newer one.
 """
