@@ -5,7 +5,9 @@ Roles and rows come from the `access_world` fixture (tests/conftest.py).
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 from django.http import Http404
+from django.test.utils import CaptureQueriesContext
 
 from forecasts import access
 from forecasts.models import Forecast, Notification, Question, Tag, WebhookDelivery
@@ -128,6 +130,48 @@ def test_question_or_404_keeps_the_given_queryset(access_world):
     assert access.question_or_404(owner, access_world.questions["team_a"].pk, queryset=only_open)
     with pytest.raises(Http404):
         access.question_or_404(owner, access_world.questions["team_a_draft"].pk, queryset=only_open)
+
+
+def stored_values(question: Question) -> dict:
+    return {field.attname: getattr(question, field.attname) for field in Question._meta.concrete_fields}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_question_locked_or_404_sees_what_question_or_404_sees(access_world, role):
+    user = access_world.users[role]
+    with transaction.atomic():
+        with pytest.raises(Http404) as missing:
+            access.question_locked_or_404(user, Question.objects.order_by("-pk").first().pk + 1)
+        assert str(missing.value) == access.NO_SUCH_QUESTION
+        for row, question in access_world.questions.items():
+            if row in SEES[role]:
+                locked = access.question_locked_or_404(user, question.pk)
+                assert stored_values(locked) == stored_values(Question.objects.get(pk=question.pk)), row
+                assert not locked._state.adding
+                continue
+            with pytest.raises(Http404) as hidden:
+                access.question_locked_or_404(user, question.pk)
+            assert str(hidden.value) == str(missing.value), row
+
+
+@pytest.mark.parametrize("question_id", ["abc", None, "", -1, 10**30])
+def test_question_locked_or_404_on_a_malformed_id(access_world, question_id):
+    with transaction.atomic(), pytest.raises(Http404, match=access.NO_SUCH_QUESTION):
+        access.question_locked_or_404(access_world.users["owner"], question_id)
+
+
+def test_question_locked_or_404_locks_the_row_for_each_caller(access_world):
+    """One query each, FOR UPDATE, with each caller's own ids (the SQL is compiled once)."""
+    question = access_world.questions["team_a"]
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        assert access.question_locked_or_404(access_world.users["member_a"], question.pk) == question
+        with pytest.raises(Http404):
+            access.question_locked_or_404(access_world.users["outsider"], question.pk)
+        assert access.question_locked_or_404(access_world.users["owner"], question.pk) == question
+    fetches = [query["sql"] for query in queries if query["sql"].startswith('SELECT "forecasts_question"')]
+    assert len(fetches) == 3
+    if connection.features.has_select_for_update:
+        assert all("FOR UPDATE" in sql for sql in fetches)
 
 
 # Rows that hang off a question --------------------------------------------------------------------

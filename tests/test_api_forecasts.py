@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
-from forecasts.api.serializers import ForecastSerializer
+from forecasts.api.serializers import ForecastSerializer, ForecastWriteSerializer, forecast_write_data
 from forecasts.models import Forecast, Question
 from tests import factories
 from tests.api_support import ago, client_for, error_fields
@@ -18,6 +19,29 @@ pytestmark = pytest.mark.django_db
 
 def forecasts_url(question):
     return f"/api/questions/{question.pk}/forecasts/"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"probability": 0.3}, {"probability": 0.001}, {"probability": 0.999}, {"probability": 0.0009},
+        {"probability": 1}, {"probability": 0}, {"probability": True}, {"probability": "0.3"},
+        {"probability": None}, {"probability": 0.3, "rationale": ""}, {"percent": 30}, {"status": "open"},
+        {"probability": [0.3]}, {}, [0.3], "0.3",
+    ],
+)  # fmt: skip
+def test_forecast_write_data_is_what_the_serializer_validates(data):
+    serializer = ForecastWriteSerializer(data=data)
+    if serializer.is_valid():
+        found = forecast_write_data(data)
+        assert found == dict(serializer.validated_data)
+        assert [type(value) for value in found.values()] == [
+            type(value) for value in serializer.validated_data.values()
+        ]
+        return
+    with pytest.raises(ValidationError) as refused:
+        forecast_write_data(data)
+    assert refused.value.detail == serializer.errors
 
 
 @pytest.mark.parametrize(

@@ -93,13 +93,14 @@ def test_export_is_one_streaming_query_whatever_its_length(busy, forecaster):
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the one statement is PostgreSQL's")
-def test_a_submission_is_five_queries(question, forecaster, django_assert_num_queries):
+def test_a_submission_is_four_queries(question, forecaster, django_assert_num_queries):
     """Token, user and permissions in one; then, in the service's transaction, the question locked
-    through the visibility filter, the insert, and the standing forecast with the question's counts
-    and crowd in one statement (the savepoint pair is the test's transaction around the service's)."""
+    through the visibility filter, and the insert with the standing forecast and the question's
+    counts and crowd in one statement (the savepoint pair is the test's transaction around the service's)."""
     client = client_for(forecaster)
-    with django_assert_num_queries(1 + 1 + 1 + 1 + 2) as captured:
+    with django_assert_num_queries(1 + 1 + 1 + 2) as captured:
         response = client.post(f"/api/questions/{question.pk}/forecasts/", {"probability": 0.3}, format="json")
     assert response.status_code == 201, response.content
     statements = [query["sql"].split()[0] for query in captured.captured_queries]
-    assert statements == ["SELECT", "SAVEPOINT", "SELECT", "INSERT", "WITH", "RELEASE"], statements
+    assert statements == ["SELECT", "SAVEPOINT", "SELECT", "WITH", "RELEASE"], statements
+    assert "INSERT INTO forecasts_forecast" in captured.captured_queries[3]["sql"]

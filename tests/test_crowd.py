@@ -1,7 +1,8 @@
 """forecasts/services/crowd.py: the standing forecasts, counts and crowd median a submission maintains.
 
-PostgreSQL refreshes them in one statement, any other database in two steps; the bulk rebuild
-derives the same rows from the forecasts alone. Each is checked against the others and against
+PostgreSQL inserts the forecast and refreshes them in one statement (or, for a forecast already
+saved, refreshes them in one), any other database in two steps; the bulk rebuild derives the same
+rows from the forecasts alone. Each is checked against the others and against
 a plain Python oracle (statistics.median of each author's latest forecast by (made_at, id)).
 """
 
@@ -11,24 +12,37 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from forecasts import services
-from forecasts.models import LatestForecast, Question
+from forecasts.models import Forecast, LatestForecast, Question
 from forecasts.services import crowd
 from forecasts.services import forecasts as forecast_services
 from tests import factories
 
 pytestmark = pytest.mark.django_db
 
+
+def saved_then(refresh):
+    """A stand-in for the submission's insert: `save()`, then `refresh` the crowd."""
+
+    def insert(*, question, forecast):
+        forecast.save()
+        refresh(question=question, forecast=forecast)
+
+    return insert
+
+
 IMPLEMENTATIONS = {
-    "one statement": crowd.crowd_refresh_in_one_statement,
-    "two steps": crowd.crowd_refresh_in_two_steps,
+    "one statement": crowd.forecast_insert_in_one_statement,
+    "saved, then one statement": saved_then(crowd.crowd_refresh_in_one_statement),
+    "two steps": saved_then(crowd.crowd_refresh_in_two_steps),
 }
 
 
 def implementations_here() -> dict:
-    """Both on PostgreSQL; elsewhere only the portable two steps (the one statement is PostgreSQL's)."""
+    """All on PostgreSQL; elsewhere only the portable two steps (the one statements are PostgreSQL's)."""
     if connection.vendor == "postgresql":
         return IMPLEMENTATIONS
     return {"two steps": IMPLEMENTATIONS["two steps"]}
@@ -62,7 +76,7 @@ def random_submissions(questions: dict, monkeypatch, *, seed: int, steps: int) -
         made_at = now - timedelta(days=rng.randint(1, 30), seconds=step) if by_source else None
         row = []
         for name, question in questions.items():
-            monkeypatch.setattr(forecast_services, "question_crowd_refresh", IMPLEMENTATIONS[name])
+            monkeypatch.setattr(forecast_services, "forecast_insert", IMPLEMENTATIONS[name])
             if by_source:
                 forecast = services.forecast_submit(
                     question=question, recorded_by=users[0], source=author, made_at=made_at,
@@ -106,13 +120,13 @@ def test_the_rebuild_derives_what_submissions_maintained(monkeypatch):
     assert aggregates(untouched) == (0, 0, None)
 
 
-@pytest.mark.parametrize("implementation", ["one statement", "two steps"])
+@pytest.mark.parametrize("implementation", list(IMPLEMENTATIONS))
 def test_an_even_crowd_takes_the_mean_of_the_middle_two_exactly(
     implementation, question, owner, forecaster, monkeypatch
 ):
     if implementation not in implementations_here():
         pytest.skip("the one statement is PostgreSQL's")
-    monkeypatch.setattr(forecast_services, "question_crowd_refresh", IMPLEMENTATIONS[implementation])
+    monkeypatch.setattr(forecast_services, "forecast_insert", IMPLEMENTATIONS[implementation])
     services.forecast_submit(question=question, recorded_by=owner, probability=0.001)
     services.forecast_submit(question=question, recorded_by=forecaster, probability=0.009)
     # percentile_cont would give 0.001 + 0.5 * (0.009 - 0.001), one bit away from the median.
@@ -124,3 +138,37 @@ def test_submission_refreshes_through_the_crowd_service_on_every_database(questi
     forecast = services.forecast_submit(question=question, recorded_by=forecaster, probability=0.3)
     assert aggregates(question) == (1, 1, 0.3)
     assert standing_rows(question) == [(forecaster.pk, None, forecast.pk, 0.3)]
+
+
+def stored_values(forecast: Forecast) -> dict:
+    return {field.attname: getattr(forecast, field.attname) for field in Forecast._meta.concrete_fields}
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the one statement is PostgreSQL's")
+def test_the_one_statement_inserts_the_row_save_would(question, owner):
+    source = factories.SourceFactory()
+    made_at = timezone.now() - timedelta(days=2)
+    forecast = services.forecast_submit(
+        question=question, recorded_by=owner, source=source, made_at=made_at, phrase="likely",
+        rationale="Troops are massing.", confidence="moderate", quote="It is likely.", url="https://example.org/a",
+    )  # fmt: skip
+    assert forecast.pk is not None and not forecast._state.adding and forecast._state.db == "default"
+    assert stored_values(Forecast.objects.get(pk=forecast.pk)) == stored_values(forecast)
+    assert (forecast.phrase, forecast.yardstick, forecast.made_at) == ("likely", "icd203", made_at)
+    assert standing_rows(question) == [(None, source.pk, forecast.pk, forecast.probability)]
+    assert aggregates(question) == (1, 1, forecast.probability)
+
+
+def test_a_save_signal_receiver_still_hears_of_every_forecast(question, forecaster):
+    heard = []
+
+    def receiver(sender, instance, created, **kwargs):
+        heard.append((instance.pk, created))
+
+    post_save.connect(receiver, sender=Forecast, dispatch_uid="test-forecast-receiver")
+    try:
+        forecast = services.forecast_submit(question=question, recorded_by=forecaster, probability=0.4)
+    finally:
+        post_save.disconnect(sender=Forecast, dispatch_uid="test-forecast-receiver")
+    assert heard == [(forecast.pk, True)]
+    assert aggregates(question) == (1, 1, 0.4)

@@ -538,6 +538,22 @@ class ForecastWriteSerializer(ForecastInputSerializer, StatementInputSerializer)
     read_only_names = frozenset(ForecastSerializer.Meta.fields)
 
 
+def forecast_write_data(data) -> dict:
+    """What ForecastWriteSerializer validates `data` to; raises its ValidationError.
+
+    The commonest submission, `{"probability": p}` with p a number in range, comes out as the
+    serializer would give it without building the serializer's fields; anything else, valid or
+    not, goes through the serializer.
+    """
+    if isinstance(data, Mapping) and len(data) == 1:
+        probability = data.get("probability")
+        if type(probability) in (float, int) and PROBABILITY_MIN <= probability <= PROBABILITY_MAX:
+            return {"probability": float(probability)}
+    forecast_input = ForecastWriteSerializer(data=data)
+    forecast_input.is_valid(raise_exception=True)
+    return forecast_input.validated_data
+
+
 class ForecastReadingSerializer(serializers.Serializer):
     probability = serializers.FloatField()
     phrase = serializers.CharField(help_text="The estimative phrase, empty for a number.")

@@ -247,10 +247,9 @@ class QuestionForecastsView(generics.ListAPIView):
     @extend_schema(request=serializers.ForecastWriteSerializer, responses={201: serializers.ForecastSerializer})
     def post(self, request, pk):
         """Forecast with a probability, a percent or an estimative phrase; sources need made_at, quote and url."""
-        forecast_input = serializers.ForecastWriteSerializer(data=request.data)
-        forecast_input.is_valid(raise_exception=True)
+        forecast_input = serializers.forecast_write_data(request.data)
         # The service's locked fetch of the question is the visibility check (the same 404).
-        forecast = forecast_submit(question_id=pk, recorded_by=request.user, **forecast_input.validated_data)
+        forecast = forecast_submit(question_id=pk, recorded_by=request.user, **forecast_input)
         return Response(serializers.forecast_data(forecast), status=status.HTTP_201_CREATED)
 
 

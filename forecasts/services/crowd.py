@@ -1,9 +1,10 @@
 """The crowd median is maintained here: each author's standing forecast, and per question the
 forecast count, the forecaster count and the median of the standing forecasts.
 
-`question_crowd_refresh` runs inside every forecast submission; `crowd_rebuild` derives the same
-rows in bulk from the forecasts alone (for data loaded without the submission service, as the
-benchmark does). Both compute the median with the one SQL expression below, which PostgreSQL and
+`forecast_insert` saves every submitted forecast and refreshes its question (on PostgreSQL in one
+statement); `question_crowd_refresh` does the refresh for a forecast saved elsewhere;
+`crowd_rebuild` derives the same rows in bulk from the forecasts alone (for data loaded without
+the submission service, as the benchmark does). All compute the median with the one SQL expression below, which PostgreSQL and
 SQLite both run. A standing forecast is the author's latest by (made_at, id): an older statement
 recorded later never replaces a newer one.
 """
@@ -11,6 +12,7 @@ recorded later never replaces a newer one.
 from collections.abc import Iterable
 
 from django.db import connection
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from forecasts import aggregation
@@ -24,7 +26,7 @@ AGGREGATE_COLUMNS = {method: f"crowd_{method}" for method in aggregation.METHODS
 FACTOR_SQL = "SELECT COALESCE(MAX(factor), CAST(1 AS DOUBLE PRECISION)) AS value FROM forecasts_extremizingfactor"
 
 
-def crowd_aggregates_sql(crowd: str) -> str:
+def crowd_aggregates_sql(crowd: str, *, one_question: bool = False) -> str:
     """SQL for every question's count of authors and five crowd aggregates (DESIGN section 12).
 
     `crowd` is a relation of (question_id, probability, made_at, forecast_id, forecaster_id,
@@ -35,9 +37,26 @@ def crowd_aggregates_sql(crowd: str) -> str:
     cumulative weight reaches half the total (within the tolerance of forecasts.aggregation), and
     the mean of it and the next when it lands on half. The performance weight is the author's
     maintained AuthorAccuracy.weight, 1 / 0.30 without one; the factor is the instance's fitted one.
+
+    `one_question`: the crowd is one question's, a few dozen authors, whose weights are then looked
+    up one by one through the unique indexes; a join would hash every author's accuracy row.
     """
     tolerance = repr(aggregation.HALF_TOLERANCE)
-    default_weight = repr(aggregation.DEFAULT_WEIGHT)
+    default_weight = f"CAST({aggregation.DEFAULT_WEIGHT!r} AS DOUBLE PRECISION)"
+    if one_question:
+        performance_weight = (
+            "COALESCE("
+            "(SELECT weight FROM forecasts_authoraccuracy WHERE forecaster_id = crowd.forecaster_id), "
+            f"(SELECT weight FROM forecasts_authoraccuracy WHERE source_id = crowd.source_id), {default_weight})"
+        )
+        accuracy_joins = ""
+    else:
+        performance_weight = f"COALESCE(user_accuracy.weight, source_accuracy.weight, {default_weight})"
+        accuracy_joins = """
+                    LEFT JOIN forecasts_authoraccuracy AS user_accuracy
+                        ON user_accuracy.forecaster_id = crowd.forecaster_id
+                    LEFT JOIN forecasts_authoraccuracy AS source_accuracy
+                        ON source_accuracy.source_id = crowd.source_id"""
     return f"""
         SELECT question_id, authors, median, recency_weighted_median,
             1.0 / (1.0 + EXP(-mean_logit)) AS mean_log_odds,
@@ -63,9 +82,7 @@ def crowd_aggregates_sql(crowd: str) -> str:
                 FROM (
                     SELECT question_id, probability,
                         LN(probability / (1.0 - probability)) AS logit,
-                        COALESCE(
-                            user_accuracy.weight, source_accuracy.weight, CAST({default_weight} AS DOUBLE PRECISION)
-                        ) AS performance_weight,
+                        {performance_weight} AS performance_weight,
                         ROW_NUMBER() OVER (
                             PARTITION BY question_id ORDER BY probability, made_at, forecast_id
                         ) AS position,
@@ -77,11 +94,7 @@ def crowd_aggregates_sql(crowd: str) -> str:
                             ))
                             - SQRT(CAST(COUNT(*) OVER (PARTITION BY question_id) AS DOUBLE PRECISION))
                         ) AS recency_weight
-                    FROM {crowd}
-                    LEFT JOIN forecasts_authoraccuracy AS user_accuracy
-                        ON user_accuracy.forecaster_id = crowd.forecaster_id
-                    LEFT JOIN forecasts_authoraccuracy AS source_accuracy
-                        ON source_accuracy.source_id = crowd.source_id
+                    FROM {crowd}{accuracy_joins}
                 ) AS ranked
             ) AS weighed
             GROUP BY question_id
@@ -132,9 +145,9 @@ AGGREGATES_SQL = (
 # meanwhile.
 STANDING_AND_AGGREGATES_SQL = (
     """
-    WITH moved AS (
+    WITH {inserted}moved AS (
         INSERT INTO forecasts_latestforecast (question_id, forecaster_id, source_id, forecast_id, probability, made_at)
-        VALUES (%(question_id)s, %(forecaster_id)s, %(source_id)s, %(forecast_id)s, %(probability)s, %(made_at)s)
+        VALUES (%(question_id)s, %(forecaster_id)s, %(source_id)s, {forecast_id}, %(probability)s, %(made_at)s)
         ON CONFLICT (question_id, {author_column}) WHERE {author_column} IS NOT NULL DO UPDATE
         SET forecast_id = EXCLUDED.forecast_id, probability = EXCLUDED.probability, made_at = EXCLUDED.made_at
         WHERE (EXCLUDED.made_at, EXCLUDED.forecast_id)
@@ -151,6 +164,17 @@ STANDING_AND_AGGREGATES_SQL = (
 """
     + AGGREGATES_SQL
 )
+# The same statement inserting the forecast first: its id, from RETURNING, is the standing forecast's
+# and the statement's last column. Every column of Forecast but the id, in the model's order.
+FORECAST_FIELDS = [field for field in Forecast._meta.concrete_fields if not field.primary_key]
+FORECAST_INSERTED = (
+    "inserted AS (INSERT INTO forecasts_forecast ("
+    + ", ".join(field.column for field in FORECAST_FIELDS)
+    + ") VALUES ("
+    + ", ".join(f"%(forecast_{field.column})s" for field in FORECAST_FIELDS)
+    + ") RETURNING id),"
+)
+FORECAST_AND_STANDING_AND_AGGREGATES_SQL = STANDING_AND_AGGREGATES_SQL + ", (SELECT id FROM inserted)"
 
 
 # Bulk: each author's latest forecast by (made_at, id), then every question's counts and median.
@@ -208,28 +232,77 @@ def question_crowd_refresh(*, question: Question, forecast: Forecast) -> None:
         crowd_refresh_in_two_steps(question=question, forecast=forecast)
 
 
-def crowd_refresh_in_one_statement(*, question: Question, forecast: Forecast) -> None:
-    """PostgreSQL, one round trip: an upsert that never moves a standing forecast back in time,
-    and the counts and median of the crowd it leaves."""
+def standing_parameters(question: Question, forecast: Forecast, now) -> tuple[str, dict]:
+    """The author column and the parameters of STANDING_AND_AGGREGATES_SQL for `forecast`."""
     author_column, author_id = (
         ("source_id", forecast.source_id) if forecast.source_id else ("forecaster_id", forecast.forecaster_id)
     )
+    return author_column, {
+        "question_id": question.pk,
+        "forecaster_id": forecast.forecaster_id,
+        "source_id": forecast.source_id,
+        "author_id": author_id,
+        "forecast_id": forecast.pk,
+        "probability": forecast.probability,
+        "made_at": forecast.made_at,
+        "now": now,
+    }
+
+
+def crowd_refresh_in_one_statement(*, question: Question, forecast: Forecast) -> None:
+    """PostgreSQL, one round trip: an upsert that never moves a standing forecast back in time,
+    and the counts and median of the crowd it leaves."""
     now = timezone.now()
+    author_column, parameters = standing_parameters(question, forecast, now)
+    sql = STANDING_AND_AGGREGATES_SQL.format(
+        inserted="",
+        forecast_id="%(forecast_id)s",
+        author_column=author_column,
+        aggregates=crowd_aggregates_sql("crowd", one_question=True),
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            STANDING_AND_AGGREGATES_SQL.format(author_column=author_column, aggregates=crowd_aggregates_sql("crowd")),
-            {
-                "question_id": question.pk,
-                "forecaster_id": forecast.forecaster_id,
-                "source_id": forecast.source_id,
-                "author_id": author_id,
-                "forecast_id": forecast.pk,
-                "probability": forecast.probability,
-                "made_at": forecast.made_at,
-                "now": now,
-            },
-        )
+        cursor.execute(sql, parameters)
         aggregates_store(question, cursor.fetchone())
+    question.updated_at = now
+
+
+def forecast_insert(*, question: Question, forecast: Forecast) -> None:
+    """Save the new `forecast`, move its author's standing forecast forward and refresh the
+    question's counts and crowd: on PostgreSQL all in one statement."""
+    if connection.vendor == "postgresql" and not signals_listen_to(Forecast):
+        forecast_insert_in_one_statement(question=question, forecast=forecast)
+    else:
+        forecast.save()
+        question_crowd_refresh(question=question, forecast=forecast)
+
+
+def signals_listen_to(model) -> bool:
+    """Whether a save signal has a receiver for `model` (the one-statement insert sends none)."""
+    return pre_save.has_listeners(model) or post_save.has_listeners(model)
+
+
+def forecast_insert_in_one_statement(*, question: Question, forecast: Forecast) -> None:
+    """PostgreSQL, one round trip: the forecast's INSERT feeding `crowd_refresh_in_one_statement`'s
+    upsert and aggregates; the forecast gets its id as `save()` would give it."""
+    if forecast.pk is not None:
+        raise ValueError("Only a new forecast is inserted.")
+    now = timezone.now()
+    author_column, parameters = standing_parameters(question, forecast, now)
+    for field in FORECAST_FIELDS:
+        value = field.pre_save(forecast, add=True)
+        parameters[f"forecast_{field.column}"] = field.get_db_prep_save(value, connection=connection)
+    sql = FORECAST_AND_STANDING_AND_AGGREGATES_SQL.format(
+        inserted=FORECAST_INSERTED,
+        forecast_id="(SELECT id FROM inserted)",
+        author_column=author_column,
+        aggregates=crowd_aggregates_sql("crowd", one_question=True),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        *aggregates, forecast.pk = cursor.fetchone()
+    forecast._state.adding = False
+    forecast._state.db = connection.alias
+    aggregates_store(question, aggregates)
     question.updated_at = now
 
 
@@ -253,7 +326,7 @@ def crowd_refresh_in_two_steps(*, question: Question, forecast: Forecast) -> Non
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            AGGREGATES_SQL.format(aggregates=crowd_aggregates_sql(crowd)),
+            AGGREGATES_SQL.format(aggregates=crowd_aggregates_sql(crowd, one_question=True)),
             {"question_id": question.pk, "now": connection.ops.adapt_datetimefield_value(now)},
         )
         aggregates_store(question, cursor.fetchone())

@@ -7,12 +7,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from forecasts.access import question_or_404
+from forecasts.access import question_locked_or_404
 from forecasts.estimative import UnknownPhrase, phrase_lookup
 from forecasts.exceptions import StateConflict
 from forecasts.forecast_input import UnreadableForecast, forecast_read, probability_from_number
 from forecasts.models import Forecast, Question, Source
-from forecasts.services.crowd import question_crowd_refresh
+from forecasts.services.crowd import forecast_insert
 
 
 def probability_from_input(
@@ -90,7 +90,7 @@ def forecast_submit(
     # visibility filter, so the check costs no round trip of its own: a question the recorder may
     # not see is the same 404 as a missing one.
     question_id = question.pk if question is not None else question_id
-    question = question_or_404(recorded_by, question_id, queryset=Question.objects.select_for_update(of=("self",)))
+    question = question_locked_or_404(recorded_by, question_id)
     value, phrase, yardstick = probability_from_input(
         probability=probability, percent=percent, phrase=phrase, yardstick=yardstick, forecast=forecast
     )
@@ -153,6 +153,5 @@ def forecast_submit(
     # on each constraint and each foreign key (18 round trips, half the request). The database
     # still enforces all of them.
     forecast.full_clean(exclude=["question", "forecaster", "source", "recorded_by"], validate_constraints=False)
-    forecast.save()
-    question_crowd_refresh(question=question, forecast=forecast)
+    forecast_insert(question=question, forecast=forecast)
     return forecast

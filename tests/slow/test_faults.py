@@ -301,10 +301,10 @@ def drop_connection_mid_forecast(monkeypatch):
         pytest.skip("needs PostgreSQL (pg_terminate_backend)")
     from forecasts.services import forecasts as forecast_services
 
-    original = forecast_services.question_crowd_refresh
+    original = forecast_services.forecast_insert
     dropped = []
 
-    def refresh_then_lose_the_connection(*, question, forecast):
+    def insert_then_lose_the_connection(*, question, forecast):
         original(question=question, forecast=forecast)
         pid = current_backend_pid()
         thread = threading.Thread(target=terminate_backend, args=[pid])
@@ -314,7 +314,7 @@ def drop_connection_mid_forecast(monkeypatch):
         # The next statement of this transaction meets the dead connection.
         Question.objects.filter(pk=question.pk).update(updated_at=timezone.now())
 
-    monkeypatch.setattr(forecast_services, "question_crowd_refresh", refresh_then_lose_the_connection)
+    monkeypatch.setattr(forecast_services, "forecast_insert", insert_then_lose_the_connection)
     return dropped
 
 
