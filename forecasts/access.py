@@ -29,6 +29,7 @@ is blind like any other forecaster. Forms of the rule: `crowd_visible_to` (one q
 """
 
 from collections.abc import Callable
+from datetime import date, datetime
 from functools import cache
 
 from django.contrib.auth import get_user_model
@@ -186,6 +187,8 @@ def question_lock_statement(*, moderator: bool) -> tuple[str, tuple]:
     columns = [column.target.attname for column, _, _ in compiler.select]
     assert columns == [field.attname for field in Question._meta.concrete_fields], columns
     assert QUESTION_PLACEHOLDER in params, params
+    # Kept for the life of the process: the rule must not depend on the moment it was compiled.
+    assert not any(isinstance(value, datetime | date) for value in params), params
     return sql, tuple(params)
 
 
