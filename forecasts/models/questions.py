@@ -206,6 +206,8 @@ class Question(models.Model):
             models.Index(fields=["status", "window_end"], name="question_sweep_idx"),
             # The question list's default order: a page walks the index instead of sorting.
             models.Index(fields=["window_end", "id"], name="question_list_order_idx"),
+            # The sweep's close: the open questions in window order, without walking every old window.
+            models.Index(fields=["window_end", "id"], condition=Q(status="open"), name="question_open_window_idx"),
             models.Index(fields=["status", "next_reminder_at"], name="question_reminder_idx"),
             models.Index(fields=["owner", "status"], name="question_owner_status_idx"),
             models.Index(fields=["resolved_at"], name="question_resolved_at_idx"),

@@ -18,10 +18,20 @@ MAX_BATCHES_PER_STEP = 100_000
 def in_locked_batches(queryset: QuerySet, handle: Callable[[list], list], *, batch_size: int) -> list:
     """Lock up to `batch_size` rows at a time, skipping rows another sweep holds, and let `handle`
     write them in the same transaction; `handle` must make the rows no longer match the queryset."""
+    return in_batches(
+        lambda size: list(queryset.select_for_update(skip_locked=True, of=("self",))[:size]),
+        handle,
+        batch_size=batch_size,
+    )
+
+
+def in_batches(take: Callable[[int], list], handle: Callable[[list], list], *, batch_size: int) -> list:
+    """Run `take(batch_size)` (which locks, and may already write, up to that many rows) and then
+    `handle` on what it took, one transaction per batch, until a batch comes back short."""
     results = []
     for _ in range(MAX_BATCHES_PER_STEP):
         with transaction.atomic():
-            rows = list(queryset.select_for_update(skip_locked=True, of=("self",))[:batch_size])
+            rows = take(batch_size)
             if rows:
                 results.extend(handle(rows))
         if len(rows) < batch_size:
