@@ -132,6 +132,31 @@ def test_the_close_and_the_first_reminder_write_each_row_once(owner):
     assert sweep(T0).notifications == []
 
 
+@pytest.mark.parametrize("batch_size", [2, 500])
+def test_the_close_stores_the_round_due_for_windows_of_any_age(owner, settings, batch_size):
+    """The close computes each row's round in the locking statement on PostgreSQL: the same round
+    and next reminder as reminder_round_due gives, for windows from minutes to a year old."""
+    settings.FOREWARN = {**settings.FOREWARN, "SWEEP_BATCH_SIZE": batch_size}
+    ages = [timedelta(minutes=5), timedelta(hours=30), timedelta(days=3, hours=1), timedelta(days=8)]
+    ages += [timedelta(days=40), timedelta(days=400)]
+    questions = [due_question(owner, window_end=T0 - age) for age in ages]
+    report = sweep(T0)
+    assert sorted(report.closed) == sorted(question.pk for question in questions)
+    for question, age in zip(questions, ages, strict=True):
+        question.refresh_from_db()
+        assert question.reminder_round == reminder_round_due(age) + 1
+        assert question.next_reminder_at == question.window_end + reminder_offset(question.reminder_round)
+        assert question.closed_at == question.window_end
+    ready = notifications_of(owner, kind=Notification.Kind.READY_TO_RESOLVE)
+    assert {n.question_id: n.round for n in ready} == {
+        question.pk: reminder_round_due(age) for question, age in zip(questions, ages, strict=True)
+    }
+    told = sorted(
+        (n.question_id, n.round) for n in report.notifications if n.kind == Notification.Kind.READY_TO_RESOLVE
+    )
+    assert told == sorted((n.question_id, n.round) for n in ready)
+
+
 def test_sweep_twice_changes_nothing_more(owner, forecaster):
     for _ in range(3):
         question = due_question(owner)

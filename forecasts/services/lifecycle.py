@@ -164,13 +164,17 @@ def questions_close_due(
         [moments],
     )
 
+    statement: list = []  # compiled in the first batch (a locking query compiles only in a transaction)
+
     def take(size: int) -> list[tuple]:
-        locked = due.annotate(new_round=rounds).values("id", "owner_may_see", "new_round")
-        sql, params = locked.select_for_update(skip_locked=True, of=("self",))[:size].query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                CLOSE_SQL.format(due=sql), [*params, Question.Status.AWAITING_RESOLUTION.value, offsets, now]
+        if not statement:
+            locked = due.annotate(new_round=rounds).values("id", "owner_may_see", "new_round")
+            sql, params = locked.select_for_update(skip_locked=True, of=("self",))[:size].query.sql_with_params()
+            statement.extend(
+                [CLOSE_SQL.format(due=sql), [*params, Question.Status.AWAITING_RESOLUTION.value, offsets, now]]
             )
+        with connection.cursor() as cursor:
+            cursor.execute(*statement)
             return cursor.fetchall()
 
     def close_returned(values: list[tuple]) -> list[int]:

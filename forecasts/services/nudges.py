@@ -21,7 +21,7 @@ sends nothing twice. A setting of 0 turns the nudge off. The crowd at arming is 
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import ExpressionWrapper, F, FloatField, Q, Value
 from django.db.models.functions import Abs, Coalesce
 
@@ -34,7 +34,7 @@ from forecasts.models import (
     Profile,
     Question,
 )
-from forecasts.services.batches import in_locked_batches
+from forecasts.services.batches import in_locked_batches, jit_off_for_transaction
 from forecasts.services.messages import crowd_moved_message, stale_forecast_message
 from forecasts.services.notifications import notifications_create
 
@@ -61,6 +61,11 @@ ARM_SQL = f"""
         AND (state.id IS NULL OR state.forecast_id <> standing.forecast_id)
     {ARM_CONFLICT}
 """
+ARM_MARK_SQL = """
+    UPDATE forecasts_latestforecast SET nudges_armed = true
+    WHERE NOT nudges_armed AND forecaster_id IS NOT NULL
+        AND question_id IN (SELECT id FROM forecasts_question WHERE status = %(open)s)
+"""
 # PostgreSQL: only the standing forecasts not armed yet (`nudges_armed`, which every new standing
 # forecast resets), looked up in a partial index per open question (OFFSET 0 keeps the planner
 # from scanning the whole index, where the forecasts on closed questions wait in case one
@@ -71,13 +76,15 @@ ARM_CHANGED_SQL = f"""
     WITH changed AS (
         UPDATE forecasts_latestforecast AS standing SET nudges_armed = true
         FROM (
-            SELECT unarmed.id, question.crowd_median FROM forecasts_question AS question
+            SELECT unarmed.id, question.crowd_median
+            FROM (
+                SELECT id, crowd_median FROM forecasts_question WHERE status = %(open)s ORDER BY window_end, id OFFSET 0
+            ) AS question
             CROSS JOIN LATERAL (
                 SELECT id FROM forecasts_latestforecast
                 WHERE question_id = question.id AND NOT nudges_armed AND forecaster_id IS NOT NULL
                 OFFSET 0
             ) AS unarmed
-            WHERE question.status = %(open)s
         ) AS pending
         WHERE standing.id = pending.id AND NOT standing.nudges_armed
         RETURNING standing.forecaster_id, standing.question_id, standing.forecast_id, standing.made_at,
@@ -100,9 +107,14 @@ def nudges_arm(*, now: datetime, batch_size: int) -> list[int]:
 
     On PostgreSQL only the standing forecasts written since they were last armed are read.
     """
-    sql = ARM_CHANGED_SQL if connection.vendor == "postgresql" else ARM_SQL
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"now": connection.ops.adapt_datetimefield_value(now), "open": Question.Status.OPEN.value})
+    parameters = {"now": connection.ops.adapt_datetimefield_value(now), "open": Question.Status.OPEN.value}
+    with transaction.atomic(), connection.cursor() as cursor:
+        jit_off_for_transaction()
+        if connection.vendor == "postgresql":
+            cursor.execute(ARM_CHANGED_SQL, parameters)
+        else:  # writers are serialized: compare everything, then mark what is now armed
+            cursor.execute(ARM_SQL, parameters)
+            cursor.execute(ARM_MARK_SQL, parameters)
     return []
 
 
@@ -154,10 +166,18 @@ def stale_forecasts_nudge(*, now: datetime, batch_size: int) -> list[Notificatio
     old_enough = Q(pk__in=[])
     for setting in in_use:
         old_enough |= Q(stale_days=setting, forecast_made_at__lte=now - timedelta(days=setting))
+    # By index first, alone (joined, the planner misjudges how few they are): the unsent states
+    # older than the shortest setting. Then each user's own setting and the rules.
+    candidates = list(
+        NudgeState.objects.filter(
+            stale_sent_at__isnull=True, forecast_made_at__lte=now - timedelta(days=in_use[0])
+        ).values_list("pk", flat=True)
+    )
+    if not candidates:
+        return []
     due = (
         armed_on_open_questions(now=now)
-        # By index first: unsent and older than the shortest setting, then each user's own.
-        .filter(stale_sent_at__isnull=True, forecast_made_at__lte=now - timedelta(days=in_use[0]))
+        .filter(pk__in=candidates, stale_sent_at__isnull=True)
         .alias(stale_days=days)
         .filter(old_enough)
         .select_related("question", "forecast")
