@@ -180,11 +180,11 @@ def questions_close_due(
     def close_returned(values: list[tuple]) -> list[int]:
         rows = [ClosingRow._make(row[:-1]) for row in values]
         new_round = {row.pk: value[-1] for row, value in zip(rows, values, strict=True)}
-        wrong = {
-            row.pk: reminder_round_due(now - row.window_end) + 1
-            for row in rows
-            if new_round[row.pk] != reminder_round_due(now - row.window_end) + 1
-        }  # a window older than `oldest` (reopened meanwhile): store its round as the portable path does
+        # A window older than `oldest` (a question reopened meanwhile) may be due a later round than
+        # the statement knew of: store its round as the portable path does.
+        older = [row for row in rows if row.window_end < oldest]
+        wrong = {row.pk: reminder_round_due(now - row.window_end) + 1 for row in older}
+        wrong = {pk: number for pk, number in wrong.items() if number != new_round[pk]}
         if wrong:
             closed_rounds_save(Question.objects.filter(pk__in=wrong), wrong, now=now)
             new_round |= wrong
