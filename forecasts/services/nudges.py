@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import ExpressionWrapper, F, FloatField, Q, Value
+from django.db.models import ExpressionWrapper, F, FloatField, Value
 from django.db.models.functions import Abs, Coalesce
 
 from forecasts.access import crowd_rule, row_user_may_see
@@ -158,28 +158,23 @@ def nudges_send(
 def stale_forecasts_nudge(*, now: datetime, batch_size: int) -> list[Notification]:
     """Nudge each user whose standing forecast on an open question is older than their setting, once per forecast."""
     days = Coalesce(F("user__forewarn_profile__stale_forecast_days"), Value(STALE_FORECAST_DAYS_DEFAULT))
-    # One condition per distinct setting (a handful): date arithmetic with a per-row number of
-    # days is not portable, a comparison with a computed cutoff is (and uses the made_at column).
     in_use = settings_in_use("stale_forecast_days", STALE_FORECAST_DAYS_DEFAULT)
     if not in_use:
         return []
-    old_enough = Q(pk__in=[])
-    for setting in in_use:
-        old_enough |= Q(stale_days=setting, forecast_made_at__lte=now - timedelta(days=setting))
-    # By index first, alone (joined, the planner misjudges how few they are): the unsent states
-    # older than the shortest setting. Then each user's own setting and the rules.
-    candidates = list(
-        NudgeState.objects.filter(
-            stale_sent_at__isnull=True, forecast_made_at__lte=now - timedelta(days=in_use[0])
-        ).values_list("pk", flat=True)
+    # By index first, alone: the unsent states older than the shortest setting in use, with each
+    # user's setting, compared here (a per-row number of days is not portable SQL, and as a filter
+    # beside the rules it made the planner walk every user's states).
+    candidates = (
+        NudgeState.objects.filter(stale_sent_at__isnull=True, forecast_made_at__lte=now - timedelta(days=in_use[0]))
+        .annotate(stale_days=days)
+        .values_list("pk", "forecast_made_at", "stale_days")
     )
-    if not candidates:
+    old_enough = [pk for pk, made_at, setting in candidates if setting and made_at <= now - timedelta(days=setting)]
+    if not old_enough:
         return []
     due = (
         armed_on_open_questions(now=now)
-        .filter(pk__in=candidates, stale_sent_at__isnull=True)
-        .alias(stale_days=days)
-        .filter(old_enough)
+        .filter(pk__in=old_enough, stale_sent_at__isnull=True)
         .select_related("question", "forecast")
         .order_by("pk")
     )
