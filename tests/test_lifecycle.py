@@ -1,6 +1,7 @@
 """The lifecycle against the real database with the clock under control: sweep, reminders,
 escalation, closing-soon nudges, resolution notices, digests, one-click links, webhooks, ICS."""
 
+import re
 import smtplib
 from datetime import datetime, timedelta
 
@@ -118,7 +119,8 @@ def test_the_close_and_the_first_reminder_write_each_row_once(owner):
     with CaptureQueriesContext(connection) as queries:
         report = sweep(T0)
     assert sorted(report.closed) == sorted([recent.pk, late.pk, hidden.pk])
-    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "forecasts_question"')]
+    # PostgreSQL locks and writes the batch in one statement (WITH due AS (...) UPDATE ...).
+    updates = [q["sql"] for q in queries.captured_queries if re.search(r'UPDATE "?forecasts_question\b', q["sql"])]
     assert len(updates) == 1, updates
     rounds = {n.question_id: n.round for n in notifications_of(owner, kind=Notification.Kind.READY_TO_RESOLVE)}
     assert rounds == {recent.pk: 0, late.pk: 1}
@@ -128,6 +130,31 @@ def test_the_close_and_the_first_reminder_write_each_row_once(owner):
         assert question.reminder_round == next_round
         assert question.next_reminder_at == question.window_end + reminder_offset(next_round)
     assert sweep(T0).notifications == []
+
+
+@pytest.mark.parametrize("batch_size", [2, 500])
+def test_the_close_stores_the_round_due_for_windows_of_any_age(owner, settings, batch_size):
+    """The close computes each row's round in the locking statement on PostgreSQL: the same round
+    and next reminder as reminder_round_due gives, for windows from minutes to a year old."""
+    settings.FOREWARN = {**settings.FOREWARN, "SWEEP_BATCH_SIZE": batch_size}
+    ages = [timedelta(minutes=5), timedelta(hours=30), timedelta(days=3, hours=1), timedelta(days=8)]
+    ages += [timedelta(days=40), timedelta(days=400)]
+    questions = [due_question(owner, window_end=T0 - age) for age in ages]
+    report = sweep(T0)
+    assert sorted(report.closed) == sorted(question.pk for question in questions)
+    for question, age in zip(questions, ages, strict=True):
+        question.refresh_from_db()
+        assert question.reminder_round == reminder_round_due(age) + 1
+        assert question.next_reminder_at == question.window_end + reminder_offset(question.reminder_round)
+        assert question.closed_at == question.window_end
+    ready = notifications_of(owner, kind=Notification.Kind.READY_TO_RESOLVE)
+    assert {n.question_id: n.round for n in ready} == {
+        question.pk: reminder_round_due(age) for question, age in zip(questions, ages, strict=True)
+    }
+    told = sorted(
+        (n.question_id, n.round) for n in report.notifications if n.kind == Notification.Kind.READY_TO_RESOLVE
+    )
+    assert told == sorted((n.question_id, n.round) for n in ready)
 
 
 def test_sweep_twice_changes_nothing_more(owner, forecaster):

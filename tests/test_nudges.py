@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from forecasts import services
-from forecasts.models import Notification, NudgeState, Profile, Question
+from forecasts.models import LatestForecast, Notification, NudgeState, Profile, Question
 from tests import factories
 from tests.support.lifecycle import T0, at
 
@@ -42,6 +42,36 @@ def open_question(owner):
 
 def people(*names):
     return [factories.ForecasterFactory(username=name) for name in names]
+
+
+# Arming -------------------------------------------------------------------------------------------
+
+
+def test_the_sweep_arms_each_standing_forecast_once_and_again_after_a_new_one(open_question):
+    ana, ben = people("ana", "ben")
+    forecast(open_question, ana, 0.4, T0)
+    forecast(open_question, ben, 0.6, T0)
+    sweep(T0)
+    assert set(LatestForecast.objects.values_list("nudges_armed", flat=True)) == {True}
+    armed_at = dict(NudgeState.objects.values_list("user_id", "armed_at"))
+    forecast(open_question, ana, 0.5, T0 + timedelta(days=1))
+    assert dict(LatestForecast.objects.values_list("forecaster_id", "nudges_armed")) == {ana.pk: False, ben.pk: True}
+    sweep(T0 + timedelta(days=1))
+    states = {state.user_id: state for state in NudgeState.objects.select_related("forecast")}
+    assert states[ana.pk].forecast.probability == 0.5 and states[ana.pk].armed_at > armed_at[ana.pk]
+    assert states[ana.pk].forecast_made_at == states[ana.pk].forecast.made_at
+    assert states[ben.pk].armed_at == armed_at[ben.pk], "an unchanged forecast is not read again"
+
+
+def test_a_standing_forecast_on_a_question_closed_before_arming_is_armed_if_it_reopens(open_question):
+    (ana,) = people("ana")
+    forecast(open_question, ana, 0.4, T0)
+    Question.objects.filter(pk=open_question.pk).update(status=Question.Status.AWAITING_RESOLUTION)
+    sweep(T0)
+    assert not NudgeState.objects.exists()
+    Question.objects.filter(pk=open_question.pk).update(status=Question.Status.OPEN)
+    sweep(T0 + timedelta(minutes=1))
+    assert NudgeState.objects.get().user_id == ana.pk
 
 
 # Stale forecasts --------------------------------------------------------------------------------

@@ -121,6 +121,9 @@ class LatestForecast(models.Model):
     forecast = models.OneToOneField(Forecast, on_delete=models.CASCADE, related_name="+")
     probability = models.FloatField()
     made_at = models.DateTimeField()
+    # False until the sweep has armed the nudges for this forecast (`nudges_arm`); every write of a
+    # new standing forecast sets it back, so the sweep looks only at what changed.
+    nudges_armed = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [
@@ -140,6 +143,11 @@ class LatestForecast(models.Model):
             # "Questions I forecast on" (the home page): an index-only scan of one forecaster's
             # standing forecasts instead of a heap page per question.
             models.Index(fields=["forecaster", "question"], name="latest_user_question_idx"),
+            models.Index(
+                fields=["question"],
+                condition=Q(nudges_armed=False, forecaster__isnull=False),
+                name="latest_nudges_unarmed_idx",
+            ),
         ]
 
     def __str__(self):

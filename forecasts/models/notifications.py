@@ -125,12 +125,19 @@ class NudgeState(models.Model):
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="+")
     forecast = models.ForeignKey("forecasts.Forecast", on_delete=models.CASCADE, related_name="+")
     crowd_at_forecast = models.FloatField(null=True, blank=True)
+    # The forecast's made_at, copied at arming: the stale nudge finds what is due by index.
+    forecast_made_at = models.DateTimeField(null=True, blank=True)
     armed_at = models.DateTimeField(default=timezone.now)
     stale_sent_at = models.DateTimeField(null=True, blank=True)
     crowd_move_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "question"], name="nudge_state_one_per_user")]
+        indexes = [
+            models.Index(
+                fields=["forecast_made_at"], condition=Q(stale_sent_at__isnull=True), name="nudge_state_stale_due_idx"
+            )
+        ]
 
     def __str__(self):
         return f"nudges of user {self.user_id} on {self.question_id}"

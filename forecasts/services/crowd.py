@@ -149,7 +149,8 @@ STANDING_AND_AGGREGATES_SQL = (
         INSERT INTO forecasts_latestforecast (question_id, forecaster_id, source_id, forecast_id, probability, made_at)
         VALUES (%(question_id)s, %(forecaster_id)s, %(source_id)s, {forecast_id}, %(probability)s, %(made_at)s)
         ON CONFLICT (question_id, {author_column}) WHERE {author_column} IS NOT NULL DO UPDATE
-        SET forecast_id = EXCLUDED.forecast_id, probability = EXCLUDED.probability, made_at = EXCLUDED.made_at
+        SET forecast_id = EXCLUDED.forecast_id, probability = EXCLUDED.probability, made_at = EXCLUDED.made_at,
+            nudges_armed = false
         WHERE (EXCLUDED.made_at, EXCLUDED.forecast_id)
             >= (forecasts_latestforecast.made_at, forecasts_latestforecast.forecast_id)
         RETURNING question_id, probability, made_at, forecast_id, forecaster_id, source_id
@@ -318,7 +319,8 @@ def crowd_refresh_in_two_steps(*, question: Question, forecast: Forecast) -> Non
         standing.forecast = forecast
         standing.probability = forecast.probability
         standing.made_at = forecast.made_at
-        standing.save(update_fields=["forecast", "probability", "made_at"])
+        standing.nudges_armed = False
+        standing.save(update_fields=["forecast", "probability", "made_at", "nudges_armed"])
     crowd = (
         "(SELECT question_id, probability, made_at, forecast_id, forecaster_id, source_id"
         " FROM forecasts_latestforecast WHERE question_id = %(question_id)s) AS crowd"

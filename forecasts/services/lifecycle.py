@@ -13,15 +13,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
-from django.db.models import Case, DurationField, F, IntegerField, Value, When
+from django.db import InterfaceError, OperationalError, connection
+from django.db.models import Case, DurationField, F, IntegerField, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from forecasts.access import row_user_may_see_column
 from forecasts.models import Notification, Question
-from forecasts.services.batches import in_locked_batches
+from forecasts.services.batches import in_batches, in_locked_batches
 from forecasts.services.deliveries import DeliveryTally, webhook_deliveries_due
 from forecasts.services.notifications import notifications_create
 from forecasts.services.nudges import crowd_moves_nudge, nudges_arm, stale_forecasts_nudge
@@ -83,6 +85,34 @@ def per_round(by_round: dict[int, list[int]], value_of, output_field):
     return Case(*whens, output_field=output_field)
 
 
+class ClosingRow(NamedTuple):
+    """What the close reads of each question it locks: plain values, no model instance per row."""
+
+    pk: int
+    title: str
+    owner_id: int
+    window_end: datetime
+    resolve_by: datetime
+    group_id: int | None
+    owner_may_see: bool
+
+
+# PostgreSQL: lock a batch and close it in one statement. `{due}` is the locking SELECT (ids, the
+# owner's visibility and each row's new round); the rounds' offsets come in as an interval array.
+# The id array lets the planner reach the batch by primary key rather than hash the whole table.
+CLOSE_SQL = """
+    WITH due AS ({due})
+    UPDATE forecasts_question AS question SET
+        status = %s, closed_at = question.window_end, reminder_round = due.new_round,
+        next_reminder_at = question.window_end + (%s::interval[])[due.new_round + 1],
+        next_escalation_at = question.resolve_by, updated_at = %s
+    FROM due
+    WHERE question.id = due.id AND question.id = ANY(ARRAY(SELECT id FROM due))
+    RETURNING question.id, question.title, question.owner_id, question.window_end, question.resolve_by,
+        question.group_id, due.owner_may_see, question.reminder_round
+"""
+
+
 def questions_close_due(
     *, now: datetime, batch_size: int, notifications: list[Notification] | None = None
 ) -> list[int]:
@@ -91,41 +121,92 @@ def questions_close_due(
     `closed_at` is the window's end, not the sweep's clock: calibration and the reminder schedule
     then do not depend on how late the sweep ran. The owner's "ready to resolve" notice (the latest
     round due since the close, as `resolver_reminders_send` would send it) is created in the same
-    batch, and the row is written once: its status, close, round and next reminder in one UPDATE.
-    The notices created are appended to `notifications`.
+    batch, and the row is written once: its status, close, round and next reminder in one UPDATE
+    (on PostgreSQL the same statement as the lock). The notices created are appended to `notifications`.
     """
+    due = row_user_may_see_column(
+        Question.objects.due_to_close(now), name="owner_may_see", user="owner_id", question=""
+    ).order_by("window_end", "id")
 
-    def close(rows: list[Question]) -> list[int]:
-        new_round = {question.pk: reminder_round_due(now - question.window_end) + 1 for question in rows}
-        by_round: dict[int, list[int]] = {}
-        for pk, number in new_round.items():
-            by_round.setdefault(number, []).append(pk)
-        Question.objects.filter(pk__in=new_round, status=Question.Status.OPEN).update(
-            status=Question.Status.AWAITING_RESOLUTION,
-            closed_at=F("window_end"),
-            next_reminder_at=F("window_end") + per_round(by_round, reminder_offset, DurationField()),
-            reminder_round=per_round(by_round, lambda number: number, IntegerField()),
-            next_escalation_at=F("resolve_by"),
-            updated_at=now,
-        )
+    def notify(rows: list[ClosingRow], new_round: dict[int, int]) -> list[int]:
         speakers = group_speakers(rows, now=now)  # a group speaks through its first member due
         ready = [
-            ready_to_resolve_notification(question, closed_at=question.window_end, round_due=new_round[question.pk] - 1)
-            for question in rows
-            if new_round[question.pk] >= 1 and question.owner_may_see and question.pk in speakers
+            ready_to_resolve_notification(row, closed_at=row.window_end, round_due=new_round[row.pk] - 1)
+            for row in rows
+            if new_round[row.pk] >= 1 and row.owner_may_see and row.pk in speakers
         ]
         created = notifications_create(notifications=ready, now=now)
         if notifications is not None:
             notifications.extend(created)
         return list(new_round)
 
-    due = row_user_may_see_column(
-        Question.objects.due_to_close(now).only("pk", "title", "owner_id", "window_end", "resolve_by", "group_id"),
-        name="owner_may_see",
-        user="owner_id",
-        question="",
-    ).order_by("window_end", "id")
-    return in_locked_batches(due, close, batch_size=batch_size)
+    def close(values: list[tuple]) -> list[int]:
+        rows = [ClosingRow._make(row) for row in values]
+        new_round = {row.pk: reminder_round_due(now - row.window_end) + 1 for row in rows}
+        closed_rounds_save(Question.objects.filter(pk__in=new_round, status=Question.Status.OPEN), new_round, now=now)
+        return notify(rows, new_round)
+
+    if connection.vendor != "postgresql":
+        return in_locked_batches(due.values_list(*ClosingRow._fields), close, batch_size=batch_size)
+
+    oldest = due.values_list("window_end", flat=True).first()
+    if oldest is None:
+        return []
+    # Round k is due once the window is reminder_offset(k) old: the new round of a row is one more
+    # than the last k whose moment (now - offset) its window end has reached. No row is older than
+    # the oldest, so the rounds that can be due are known before the batch.
+    last_round = max(reminder_round_due(now - oldest), len(settings.FOREWARN["REMINDER_DAYS"]) - 1)
+    moments = [now - reminder_offset(number) for number in range(last_round + 1)]
+    offsets = [reminder_offset(number) for number in range(last_round + 2)]
+    rounds = RawSQL(
+        "SELECT COALESCE(MAX(due_round.position), 0) FROM unnest(%s::timestamptz[]) WITH ORDINALITY"
+        " AS due_round (moment, position) WHERE forecasts_question.window_end <= due_round.moment",
+        [moments],
+    )
+
+    statement: list = []  # compiled in the first batch (a locking query compiles only in a transaction)
+
+    def take(size: int) -> list[tuple]:
+        if not statement:
+            locked = due.annotate(new_round=rounds).values("id", "owner_may_see", "new_round")
+            sql, params = locked.select_for_update(skip_locked=True, of=("self",))[:size].query.sql_with_params()
+            statement.extend(
+                [CLOSE_SQL.format(due=sql), [*params, Question.Status.AWAITING_RESOLUTION.value, offsets, now]]
+            )
+        with connection.cursor() as cursor:
+            cursor.execute(*statement)
+            return cursor.fetchall()
+
+    def close_returned(values: list[tuple]) -> list[int]:
+        rows = [ClosingRow._make(row[:-1]) for row in values]
+        new_round = {row.pk: value[-1] for row, value in zip(rows, values, strict=True)}
+        # A window older than `oldest` (a question reopened meanwhile) may be due a later round than
+        # the statement knew of: store its round as the portable path does.
+        older = [row for row in rows if row.window_end < oldest]
+        wrong = {row.pk: reminder_round_due(now - row.window_end) + 1 for row in older}
+        wrong = {pk: number for pk, number in wrong.items() if number != new_round[pk]}
+        if wrong:
+            closed_rounds_save(Question.objects.filter(pk__in=wrong), wrong, now=now)
+            new_round |= wrong
+        return notify(rows, new_round)
+
+    return in_batches(take, close_returned, batch_size=batch_size)
+
+
+def closed_rounds_save(questions: QuerySet, new_round: dict[int, int], *, now: datetime) -> None:
+    """Store `questions` as closed with their reminder rounds (`new_round` by pk): one UPDATE, a
+    CASE only over the few distinct rounds."""
+    by_round: dict[int, list[int]] = {}
+    for pk, number in new_round.items():
+        by_round.setdefault(number, []).append(pk)
+    questions.update(
+        status=Question.Status.AWAITING_RESOLUTION,
+        closed_at=F("window_end"),
+        next_reminder_at=F("window_end") + per_round(by_round, reminder_offset, DurationField()),
+        reminder_round=per_round(by_round, lambda number: number, IntegerField()),
+        next_escalation_at=F("resolve_by"),
+        updated_at=now,
+    )
 
 
 def lifecycle_sweep(*, now: datetime | None = None) -> SweepReport:

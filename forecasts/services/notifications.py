@@ -5,8 +5,10 @@ sending in `deliveries.py`.
 """
 
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from django.db import connection, transaction
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from forecasts.access import notifications_visible_to
@@ -15,14 +17,31 @@ from forecasts.models import Notification, Profile, WebhookDelivery
 
 def key_moment(moment: datetime) -> str:
     """A datetime as it appears in dedupe keys: moving a date makes a new key."""
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+    utc = moment.astimezone(UTC)  # fields, not strftime: twice as fast, and a close makes thousands
+    return f"{utc.year:04d}{utc.month:02d}{utc.day:02d}T{utc.hour:02d}{utc.minute:02d}{utc.second:02d}"
 
 
-def notifications_create(*, notifications: list[Notification], now: datetime) -> list[Notification]:
+NOTIFICATION_UNSET = {field.attname: None for field in Notification._meta.concrete_fields}
+
+
+class NotificationRow(NamedTuple):
+    """An unsaved notice as plain values: what a batch job builds when it makes thousands at once
+    (a model instance costs more to build than the row costs to insert)."""
+
+    user_id: int
+    question_id: int | None
+    kind: str
+    round: int
+    dedupe_key: str
+    message: str
+
+
+def notifications_create(*, notifications: list[Notification | NotificationRow], now: datetime) -> list[Notification]:
     """Insert the notifications whose dedupe key is new and queue webhook deliveries for them.
 
-    Returns the new ones. A constant number of queries whatever the list's length; the unique
-    (user, channel, dedupe_key) constraint settles any race with a concurrent sweep.
+    Returns the new ones, as saved Notification instances. A constant number of queries whatever
+    the list's length; the unique (user, channel, dedupe_key) constraint settles any race with a
+    concurrent sweep.
     """
     if not notifications:
         return []
@@ -31,6 +50,10 @@ def notifications_create(*, notifications: list[Notification], now: datetime) ->
         if new:
             webhook_deliveries_create(notifications=new, now=now)
         return new
+    notifications = [
+        Notification(**notification._asdict()) if isinstance(notification, NotificationRow) else notification
+        for notification in notifications
+    ]
     keys = {notification.dedupe_key for notification in notifications}
     user_ids = {notification.user_id for notification in notifications}
     existing = set(
@@ -66,7 +89,9 @@ NOTIFICATIONS_INSERT_SQL = """
 """
 
 
-def notifications_insert_new(*, notifications: list[Notification], now: datetime) -> list[Notification]:
+def notifications_insert_new(
+    *, notifications: list[Notification | NotificationRow], now: datetime
+) -> list[Notification]:
     """PostgreSQL: insert them all in one statement that skips the (user, channel, dedupe_key) pairs
     already stored or repeated in the list (the first one stays); returns those inserted, with ids.
 
@@ -91,7 +116,9 @@ def notifications_insert_new(*, notifications: list[Notification], now: datetime
     new = []
     for notification in notifications:
         pk = inserted.pop((notification.user_id, notification.dedupe_key), None)
-        if pk is not None:
+        if pk is not None and isinstance(notification, NotificationRow):
+            new.append(notification_loaded(notification, pk=pk, now=now))
+        elif pk is not None:
             notification.pk = pk
             notification.channel = Notification.Channel.IN_APP
             notification.created_at = now
@@ -99,6 +126,23 @@ def notifications_insert_new(*, notifications: list[Notification], now: datetime
             notification._state.db = connection.alias
             new.append(notification)
     return new
+
+
+def notification_loaded(row: NotificationRow, *, pk: int, now: datetime) -> Notification:
+    """The Notification just inserted from `row`, built as unpickling builds an instance (its
+    attributes set at once, no field-by-field __init__): a close creates ten thousand of them."""
+    state = ModelState()
+    state.adding, state.db = False, connection.alias
+    notification = Notification.__new__(Notification)
+    notification.__dict__ = {
+        **NOTIFICATION_UNSET,
+        **row._asdict(),
+        "id": pk,
+        "channel": Notification.Channel.IN_APP.value,
+        "created_at": now,
+        "_state": state,
+    }
+    return notification
 
 
 def webhook_deliveries_create(*, notifications: list[Notification], now: datetime) -> None:

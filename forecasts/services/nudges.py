@@ -21,8 +21,8 @@ sends nothing twice. A setting of 0 turns the nudge off. The crowd at arming is 
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import connection
-from django.db.models import ExpressionWrapper, F, FloatField, Q, Value
+from django.db import connection, transaction
+from django.db.models import ExpressionWrapper, F, FloatField, Value
 from django.db.models.functions import Abs, Coalesce
 
 from forecasts.access import crowd_rule, row_user_may_see
@@ -34,39 +34,94 @@ from forecasts.models import (
     Profile,
     Question,
 )
-from forecasts.services.batches import in_locked_batches
+from forecasts.services.batches import in_locked_batches, jit_off_for_transaction
 from forecasts.services.messages import crowd_moved_message, stale_forecast_message
 from forecasts.services.notifications import notifications_create
 
 # A move of exactly the threshold counts, whatever the last bit of the float subtraction says.
 MOVE_TOLERANCE = 1e-9
 
-ARM_SQL = """
-    INSERT INTO forecasts_nudgestate
-        (user_id, question_id, forecast_id, crowd_at_forecast, armed_at, stale_sent_at, crowd_move_sent_at)
+ARM_COLUMNS = "(user_id, question_id, forecast_id, crowd_at_forecast, forecast_made_at, armed_at, stale_sent_at, crowd_move_sent_at)"
+ARM_CONFLICT = """
+    ON CONFLICT (user_id, question_id) DO UPDATE SET
+        forecast_id = excluded.forecast_id, crowd_at_forecast = excluded.crowd_at_forecast,
+        forecast_made_at = excluded.forecast_made_at, armed_at = excluded.armed_at, stale_sent_at = NULL,
+        crowd_move_sent_at = NULL
+"""
+# Any database: compare every standing forecast on an open question with its state.
+ARM_SQL = f"""
+    INSERT INTO forecasts_nudgestate {ARM_COLUMNS}
     SELECT standing.forecaster_id, standing.question_id, standing.forecast_id, question.crowd_median,
-        %(now)s, NULL, NULL
+        standing.made_at, %(now)s, NULL, NULL
     FROM forecasts_latestforecast AS standing
     JOIN forecasts_question AS question ON question.id = standing.question_id
     LEFT JOIN forecasts_nudgestate AS state
         ON state.user_id = standing.forecaster_id AND state.question_id = standing.question_id
     WHERE standing.forecaster_id IS NOT NULL AND question.status = %(open)s
         AND (state.id IS NULL OR state.forecast_id <> standing.forecast_id)
-    ON CONFLICT (user_id, question_id) DO UPDATE SET
-        forecast_id = excluded.forecast_id, crowd_at_forecast = excluded.crowd_at_forecast,
-        armed_at = excluded.armed_at, stale_sent_at = NULL, crowd_move_sent_at = NULL
+    {ARM_CONFLICT}
+"""
+ARM_MARK_SQL = """
+    UPDATE forecasts_latestforecast SET nudges_armed = true
+    WHERE NOT nudges_armed AND forecaster_id IS NOT NULL
+        AND question_id IN (SELECT id FROM forecasts_question WHERE status = %(open)s)
+"""
+# PostgreSQL: only the standing forecasts not armed yet (`nudges_armed`, which every new standing
+# forecast resets), looked up in a partial index per open question (OFFSET 0 keeps the planner
+# from scanning the whole index, where the forecasts on closed questions wait in case one
+# reopens), and marked armed in the same statement. A submission committing after the sweep's
+# snapshot leaves its row unarmed for the next sweep; one committing while the sweep waits on its
+# row is re-read, and armed as it now stands.
+ARM_CHANGED_SQL = f"""
+    WITH changed AS (
+        UPDATE forecasts_latestforecast AS standing SET nudges_armed = true
+        FROM (
+            SELECT unarmed.id, question.crowd_median
+            FROM (
+                SELECT id, crowd_median FROM forecasts_question WHERE status = %(open)s ORDER BY window_end, id OFFSET 0
+            ) AS question
+            CROSS JOIN LATERAL (
+                SELECT id FROM forecasts_latestforecast
+                WHERE question_id = question.id AND NOT nudges_armed AND forecaster_id IS NOT NULL
+                OFFSET 0
+            ) AS unarmed
+        ) AS pending
+        WHERE standing.id = pending.id AND NOT standing.nudges_armed
+        RETURNING standing.forecaster_id, standing.question_id, standing.forecast_id, standing.made_at,
+            pending.crowd_median
+    )
+    INSERT INTO forecasts_nudgestate {ARM_COLUMNS}
+    SELECT changed.forecaster_id, changed.question_id, changed.forecast_id, changed.crowd_median,
+        changed.made_at, %(now)s, NULL, NULL
+    FROM changed
+    LEFT JOIN forecasts_nudgestate AS state
+        ON state.user_id = changed.forecaster_id AND state.question_id = changed.question_id
+    WHERE state.id IS NULL OR state.forecast_id <> changed.forecast_id
+    {ARM_CONFLICT}
 """
 
 
 def nudges_arm(*, now: datetime, batch_size: int) -> list[int]:
     """(Re-)arm the nudge state of every user's standing forecast on an open question that the state
-    does not name yet, in one statement; returns nothing (the count is in the log of the database)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            ARM_SQL,
-            {"now": connection.ops.adapt_datetimefield_value(now), "open": Question.Status.OPEN.value},
-        )
+    does not name yet, in one statement; returns nothing (the count is in the log of the database).
+
+    On PostgreSQL only the standing forecasts written since they were last armed are read.
+    """
+    parameters = {"now": connection.ops.adapt_datetimefield_value(now), "open": Question.Status.OPEN.value}
+    with transaction.atomic(), connection.cursor() as cursor:
+        jit_off_for_transaction()
+        if connection.vendor == "postgresql":
+            cursor.execute(ARM_CHANGED_SQL, parameters)
+        else:  # writers are serialized: compare everything, then mark what is now armed
+            cursor.execute(ARM_SQL, parameters)
+            cursor.execute(ARM_MARK_SQL, parameters)
     return []
+
+
+def settings_in_use(column: str, default: int) -> list[int]:
+    """The distinct values of a profile's nudge setting (and the default), without 0 (off), ascending."""
+    values = set(Profile.objects.values_list(column, flat=True).distinct())
+    return sorted((values | {default}) - {0})
 
 
 def armed_on_open_questions(*, now: datetime):
@@ -103,18 +158,23 @@ def nudges_send(
 def stale_forecasts_nudge(*, now: datetime, batch_size: int) -> list[Notification]:
     """Nudge each user whose standing forecast on an open question is older than their setting, once per forecast."""
     days = Coalesce(F("user__forewarn_profile__stale_forecast_days"), Value(STALE_FORECAST_DAYS_DEFAULT))
-    # One condition per distinct setting (a handful): date arithmetic with a per-row number of
-    # days is not portable, a comparison with a computed cutoff is (and uses the made_at column).
-    settings_in_use = set(Profile.objects.values_list("stale_forecast_days", flat=True).distinct())
-    settings_in_use.add(STALE_FORECAST_DAYS_DEFAULT)
-    old_enough = Q(pk__in=[])
-    for setting in sorted(settings_in_use - {0}):
-        old_enough |= Q(stale_days=setting, forecast__made_at__lte=now - timedelta(days=setting))
+    in_use = settings_in_use("stale_forecast_days", STALE_FORECAST_DAYS_DEFAULT)
+    if not in_use:
+        return []
+    # By index first, alone: the unsent states older than the shortest setting in use, with each
+    # user's setting, compared here (a per-row number of days is not portable SQL, and as a filter
+    # beside the rules it made the planner walk every user's states).
+    candidates = (
+        NudgeState.objects.filter(stale_sent_at__isnull=True, forecast_made_at__lte=now - timedelta(days=in_use[0]))
+        .annotate(stale_days=days)
+        .values_list("pk", "forecast_made_at", "stale_days")
+    )
+    old_enough = [pk for pk, made_at, setting in candidates if setting and made_at <= now - timedelta(days=setting)]
+    if not old_enough:
+        return []
     due = (
         armed_on_open_questions(now=now)
-        .filter(stale_sent_at__isnull=True)
-        .alias(stale_days=days)
-        .filter(old_enough)
+        .filter(pk__in=old_enough, stale_sent_at__isnull=True)
         .select_related("question", "forecast")
         .order_by("pk")
     )
@@ -134,6 +194,9 @@ def crowd_moves_nudge(*, now: datetime, batch_size: int) -> list[Notification]:
     """Nudge each user whose question's crowd moved by their threshold since their last forecast, once
     per forecast; never a user from whom blind forecasting hides that crowd."""
     points = Coalesce(F("user__forewarn_profile__crowd_move_points"), Value(CROWD_MOVE_POINTS_DEFAULT))
+    in_use = settings_in_use("crowd_move_points", CROWD_MOVE_POINTS_DEFAULT)
+    if not in_use:
+        return []
     due = (
         armed_on_open_questions(now=now)
         .filter(crowd_move_sent_at__isnull=True, crowd_at_forecast__isnull=False)
@@ -143,6 +206,9 @@ def crowd_moves_nudge(*, now: datetime, batch_size: int) -> list[Notification]:
             move=Abs(F("question__crowd_median") - F("crowd_at_forecast")),
             threshold=ExpressionWrapper(points * Value(0.01) - Value(MOVE_TOLERANCE), output_field=FloatField()),
         )
+        # The smallest threshold in use first, a constant: it drops the states whose crowd has not
+        # moved before the per-user threshold and the visibility rules are read for them.
+        .filter(move__gte=in_use[0] * 0.01 - MOVE_TOLERANCE)
         .filter(move__gte=F("threshold"))
         .filter(crowd_rule(viewer="user_id", question="question", now=now))
         .select_related("question", "forecast")

@@ -38,7 +38,7 @@ from forecasts.services.messages import (
     reminder_message,
     resolution_message,
 )
-from forecasts.services.notifications import key_moment, notifications_create
+from forecasts.services.notifications import NotificationRow, key_moment, notifications_create
 from forecasts.services.scores import question_scores_recompute, score_summaries_for
 
 logger = logging.getLogger(__name__)
@@ -105,9 +105,9 @@ def group_speakers(rows: list[Question], *, now: datetime) -> set[int]:
 
 def resolver_notification(
     question: Question, *, closed_at: datetime, round_due: int, kind, message: str
-) -> Notification:
+) -> NotificationRow:
     """The owner's notice of reminder round `round_due` (unsaved), with the round's dedupe key."""
-    return Notification(
+    return NotificationRow(
         user_id=question.owner_id,
         question_id=question.pk,
         kind=kind,
@@ -117,9 +117,10 @@ def resolver_notification(
     )
 
 
-def ready_to_resolve_notification(question: Question, *, closed_at: datetime, round_due: int) -> Notification:
+def ready_to_resolve_notification(question: Question, *, closed_at: datetime, round_due: int) -> NotificationRow:
     """The owner's first notice after the close (unsaved): sent by the close itself, or by the
-    reminder step for a question whose schedule was re-armed."""
+    reminder step for a question whose schedule was re-armed. `question` may be any row with the
+    question's pk, owner_id, title, window_end and resolve_by."""
     return resolver_notification(
         question,
         closed_at=closed_at,
