@@ -50,6 +50,18 @@ def test_a_group_gets_one_ready_notice_and_one_reminder_per_round(owner):
     assert key.startswith(f"resolve:{first.pk}:")  # the key a lone question has
 
 
+def test_the_sweep_closing_a_groups_members_moves_the_group_to_awaiting_resolution(owner):
+    group = group_due(owner, members=3, kind="when", window_ends=[T0, T0 + timedelta(days=2), T0 + timedelta(days=4)])
+    group.status = Question.Status.OPEN
+    group.save(update_fields=["status"])
+    sweep(T0 + timedelta(days=1))
+    group.refresh_from_db()
+    assert group.status == Question.Status.OPEN  # the later rungs still take forecasts
+    sweep(T0 + timedelta(days=5))
+    group.refresh_from_db()
+    assert group.status == Question.Status.AWAITING_RESOLUTION
+
+
 def test_a_group_past_resolve_by_escalates_once_a_week_not_once_per_member(owner, editor):
     group = group_due(owner, members=3)
     escalations = []

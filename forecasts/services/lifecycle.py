@@ -22,7 +22,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from forecasts.access import row_user_may_see_column
-from forecasts.models import Notification, Question
+from forecasts.models import Notification, Question, QuestionGroup
 from forecasts.services.batches import in_batches, in_locked_batches
 from forecasts.services.deliveries import DeliveryTally, webhook_deliveries_due
 from forecasts.services.notifications import notifications_create
@@ -129,6 +129,9 @@ def questions_close_due(
     ).order_by("window_end", "id")
 
     def notify(rows: list[ClosingRow], new_round: dict[int, int]) -> list[int]:
+        group_ids = {row.group_id for row in rows if row.group_id is not None}
+        if group_ids:  # a group whose members closed waits for its resolution too
+            QuestionGroup.objects.filter(pk__in=group_ids).statuses_sync()
         speakers = group_speakers(rows, now=now)  # a group speaks through its first member due
         ready = [
             ready_to_resolve_notification(row, closed_at=row.window_end, round_due=new_round[row.pk] - 1)
