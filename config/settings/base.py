@@ -190,7 +190,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["forecasts.api.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "forecasts.api.schema.ForewarnAutoSchema",
     # JSON in, JSON out (the browsable API for people signed in to the admin).
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

@@ -72,6 +72,17 @@ class StrictBooleanFilter(filters.BooleanFilter):
         super().__init__(*args, **kwargs)
 
 
+class FilterBackend(filters.DjangoFilterBackend):
+    """django-filter's backend, which builds no filter form for a request that names none of the
+    filters (a dashboard's plain page): that form would validate nothing and apply nothing."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and not filterset_class.base_filters.keys() & request.query_params.keys():
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
 def null_placed(term: str) -> OrderBy:
     """An ordering term with PostgreSQL's placement of NULL (last ascending, first descending) on
     every database, so a list sorts the same on the embedded SQLite default."""

@@ -9,7 +9,6 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -25,6 +24,7 @@ from forecasts.access import crowd_visible_to, group_or_404, question_or_404
 from forecasts.api import serializers
 from forecasts.api.exceptions import Conflict
 from forecasts.api.filters import (
+    FilterBackend,
     ForecastFilter,
     NotificationFilter,
     QuestionFilter,
@@ -164,7 +164,7 @@ class QuestionListView(generics.ListAPIView):
 
     serializer_class = serializers.QuestionSerializer
     pagination_class = PagePagination
-    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    filter_backends = [FilterBackend, StableOrderingFilter]
     filterset_class = QuestionFilter
     ordering_fields = [
         "window_end", "resolve_by", "created_at", "updated_at", "crowd_probability", "forecast_count", "title", "id"

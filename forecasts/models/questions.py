@@ -208,6 +208,8 @@ class Question(models.Model):
             # visibility rule's columns after it let the list's count and a late page's ids come
             # from the index alone, without reading the (wide) rows they skip.
             models.Index(fields=["window_end", "id", "team", "status", "owner"], name="question_list_order_idx"),
+            # The list's count: the visibility rule's columns alone, counted from the index.
+            models.Index(fields=["team", "status", "owner"], name="question_visibility_idx"),
             # The sweep's close: the open questions in window order, without walking every old window.
             models.Index(fields=["window_end", "id"], condition=Q(status="open"), name="question_open_window_idx"),
             models.Index(fields=["status", "next_reminder_at"], name="question_reminder_idx"),
