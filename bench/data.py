@@ -19,7 +19,13 @@ from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection
 
 from forecasts.models import PROBABILITY_MAX, PROBABILITY_MIN, CrowdHidden, Question, QuestionKind
-from forecasts.services import closing_aggregates_rebuild, crowd_rebuild, score_rollup_rebuild, scores_from_forecasts
+from forecasts.services import (
+    closing_aggregates_rebuild,
+    crowd_rebuild,
+    question_tally_rebuild,
+    score_rollup_rebuild,
+    scores_from_forecasts,
+)
 
 DAY_US = 86_400 * 1_000_000
 BASE_RATE = 0.35
@@ -523,6 +529,7 @@ def dataset_load(*, scale: float, seed: int, now: datetime, log=print) -> BenchD
     timings["closing_aggregates"] = time.perf_counter() - step
     step = time.perf_counter()
     score_rollup_rebuild()  # the COPY ran with triggers off: the calibration rollup, as recompute_scores builds it
+    question_tally_rebuild()  # and the question tally the list counts with
     timings["calibration_rollup"] = time.perf_counter() - step
     step = time.perf_counter()
     with connection.cursor() as cursor:

@@ -39,11 +39,12 @@ def plain_question_list(request):
     if user is None:
         return HttpResponseForbidden()
     page_size = min(int(request.GET.get("page_size", 50)), 200)
+    start = (int(request.GET.get("page", 1)) - 1) * page_size
     rows = (
         questions_visible_to(user)
         .annotate(my_probability=selectors.standing_probability_for(user))
         .order_by("window_end", "id")
-        .values(*QUESTION_COLUMNS)[:page_size]
+        .values(*QUESTION_COLUMNS)[start : start + page_size]
     )
     return JsonResponse({"results": list(rows)})
 

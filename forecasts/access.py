@@ -48,6 +48,7 @@ from forecasts.models import (
     Question,
     QuestionGroup,
     QuestionStatus,
+    QuestionTally,
     Score,
     ScoreRollup,
     Source,
@@ -156,6 +157,12 @@ def questions_visible_to(user, queryset: QuerySet | None = None) -> QuerySet[Que
     """The questions `user` may see (of `queryset`, by default all of them)."""
     questions = Question.objects.all() if queryset is None else queryset
     return visible_rows(user, questions, lambda viewer: question_rule(viewer=viewer))
+
+
+def question_tallies_visible_to(user) -> QuerySet[QuestionTally]:
+    """The question tally's rows counting questions `user` may see: the same rule, read on the
+    tally's team, status and (draft) owner, which bear the questions' names."""
+    return visible_rows(user, QuestionTally.objects.all(), lambda viewer: question_rule(viewer=viewer))
 
 
 def question_or_404(user, question_id, *, queryset: QuerySet | None = None) -> Question:

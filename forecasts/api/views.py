@@ -1,6 +1,7 @@
 """Thin views: check who is calling, validate the input, call a service or a selector, serialize."""
 
 import csv
+import functools
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -180,7 +181,10 @@ class QuestionListView(generics.ListAPIView):
 
     def list(self, request, *args, **kwargs):
         """The page as row dicts serialized by hand: the same JSON as QuestionSerializer, without a model per row."""
-        rows = self.paginate_queryset(selectors.QuestionRowPages(self.filter_queryset(self.get_queryset())))
+        questions = self.filter_queryset(self.get_queryset())  # a bad filter is a 400 before anything is counted
+        tally = selectors.tally_filters_of(request.query_params, QuestionFilter.base_filters)
+        counted = None if tally is None else functools.partial(selectors.question_count_from_tally, request.user, tally)
+        rows = self.paginate_queryset(selectors.QuestionRowPages(questions, counted=counted))
         return self.get_paginated_response([serializers.question_row_data(row) for row in rows])
 
     @extend_schema(request=serializers.QuestionWriteSerializer, responses={201: serializers.QuestionSerializer})

@@ -288,3 +288,38 @@ class Question(models.Model):
     @property
     def accepts_forecasts(self) -> bool:
         return self.status == self.Status.OPEN and self.window_end > timezone.now()
+
+
+class QuestionTally(models.Model):
+    """How many questions share a team, status and kind (and, for drafts, an owner): what the
+    question list's count sums instead of counting every visible question.
+
+    PostgreSQL statement triggers on the question table keep it in the transaction of every write
+    (migration 0020); `question_tally_rebuild` rebuilds it for data loaded with triggers off. The
+    fields carry the names of Question's, so the visibility rule (`access.question_rule`) reads it
+    as it reads the questions. Empty on other databases, where the list counts the questions.
+    """
+
+    team = models.ForeignKey(Team, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    status = models.CharField(max_length=24, choices=QuestionStatus.choices)
+    kind = models.CharField(max_length=32, choices=QuestionKind.choices)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        help_text="A draft's owner, who alone sees it; empty for every other status.",
+    )
+    # No CHECK: a tally gone wrong (data loaded with triggers off) must not refuse a user's write.
+    count = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "status", "kind", "owner"], nulls_distinct=False, name="question_tally_key"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.count} {self.status} {self.kind} (team {self.team_id}, owner {self.owner_id})"

@@ -64,6 +64,7 @@ from forecasts.selectors.questions import (
     forecast_list_for,
     notification_list_for,
     question_aggregates,
+    question_count_from_tally,
     question_forecasts_for,
     question_get_for,
     question_list_for,
@@ -75,6 +76,7 @@ from forecasts.selectors.questions import (
     resolution_history_for,
     source_list_for,
     standing_probability_for,
+    tally_filters_of,
     unread_notification_ids_for,
 )
 from forecasts.selectors.records import (
@@ -144,6 +146,7 @@ __all__ = [
     "quantile_edges",
     "question_aggregates",
     "question_chart_data_for",
+    "question_count_from_tally",
     "question_forecasts_for",
     "question_get_for",
     "question_list_for",
@@ -158,6 +161,7 @@ __all__ = [
     "scores_for",
     "source_list_for",
     "standing_probability_for",
+    "tally_filters_of",
     "track_record_for",
     "track_record_rows",
     "track_record_summary",

@@ -5,13 +5,15 @@ may see; the functions here add only what a page loads and in which order.
 """
 
 from django.db import connection
-from django.db.models import Aggregate, JSONField, OuterRef, QuerySet, Subquery
+from django.db.models import Aggregate, JSONField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from forecasts import aggregation
 from forecasts.access import (
     forecasts_visible_to,
     notifications_visible_to,
     question_or_404,
+    question_tallies_visible_to,
     questions_visible_to,
     questions_with_crowd_visibility,
     sources_visible_to,
@@ -115,6 +117,28 @@ def question_rows_read(rows: QuerySet) -> list[dict]:
     return rows
 
 
+# The list's filters the question tally can answer, by query parameter: its columns.
+TALLY_FILTERS = {"status": "status", "kind": "kind", "team": "team_id"}
+
+
+def question_count_from_tally(user, filters: dict[str, str]) -> int:
+    """How many questions `user` may see with `filters` (of TALLY_FILTERS, already validated), summed
+    from the question tally: one query over a few rows, whatever the number of questions."""
+    tallies = question_tallies_visible_to(user).filter(
+        **{TALLY_FILTERS[name]: value for name, value in filters.items()}
+    )
+    return tallies.aggregate(total=Coalesce(Sum("count"), 0))["total"]
+
+
+def tally_filters_of(params, filter_names) -> dict[str, str] | None:
+    """The filters of a request's query string when the tally can count them (on PostgreSQL, the
+    tally's only home): None when another filter is given."""
+    given = {name: params[name] for name in filter_names if params.get(name, "") != ""}
+    if connection.vendor != "postgresql" or not given.keys() <= TALLY_FILTERS.keys():
+        return None
+    return given
+
+
 class QuestionRowPages:
     """The list's questions (already visibility-filtered, filtered and ordered) for a paginator, as the
     row dicts of `question_rows`.
@@ -124,11 +148,12 @@ class QuestionRowPages:
     reach it are never joined or annotated; the first page, with nothing to skip, is read directly.
     """
 
-    def __init__(self, questions: QuerySet[Question]):
+    def __init__(self, questions: QuerySet[Question], *, counted=None):
         self.questions = questions
+        self.counted = counted  # the count, when the caller has a cheaper way to it (the tally)
 
     def count(self) -> int:
-        return self.questions.count()
+        return self.questions.count() if self.counted is None else self.counted()
 
     def __getitem__(self, page: slice) -> list[dict]:
         if not page.start:  # nothing to skip

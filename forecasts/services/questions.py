@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -287,6 +287,18 @@ def question_open(*, question: Question, actor) -> Question:
     if question.group_id is not None:
         QuestionGroup.objects.filter(pk=question.group_id).statuses_sync()
     return question
+
+
+@transaction.atomic
+def question_tally_rebuild() -> None:
+    """Rebuild the question tally from the questions (PostgreSQL; elsewhere there is none).
+
+    Triggers on the question table keep it in step with every write; this is for data loaded with
+    triggers off (the bench's COPY).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT forecasts_question_tally_rebuild()")
 
 
 @transaction.atomic
