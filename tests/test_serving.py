@@ -5,11 +5,13 @@ from io import StringIO
 
 import pytest
 from django.core.mail.backends.console import EmailBackend as DjangoConsoleEmailBackend
+from django.db import connection
 from gunicorn.config import Config
 
 from config import gunicorn_serve
 from config.console_email import PlainTextConsoleEmailBackend
 from config.settings import local
+from config.settings.base import database_from_url
 from forecasts import services
 from tests.support.lifecycle import T0, at, due_question
 
@@ -59,3 +61,17 @@ def test_the_access_log_of_make_run_skips_static_files(path, logged, monkeypatch
 
 def test_make_run_serves_static_files_from_the_apps_without_collectstatic():
     assert local.WHITENOISE_USE_FINDERS and local.WHITENOISE_AUTOREFRESH
+
+
+def test_postgresql_sessions_run_without_jit_and_keep_other_options():
+    config = database_from_url("postgres://forewarn@db.example:5432/forewarn")
+    assert config["OPTIONS"]["options"] == "-c jit=off"
+    sqlite = database_from_url("sqlite:////tmp/forewarn-settings-test/forewarn.sqlite3")
+    assert "options" not in sqlite["OPTIONS"] and sqlite["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
+def test_the_test_database_session_has_jit_off(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

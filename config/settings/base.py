@@ -87,6 +87,13 @@ def database_from_url(url: str) -> dict:
     else:
         config["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
         config["CONN_HEALTH_CHECKS"] = True
+        if "postgresql" in config["ENGINE"]:
+            # PostgreSQL's JIT compiles any statement estimated above jit_above_cost: 10-300 ms of
+            # compiling for queries that run in a few (the leaderboard took 460 ms with it, 135 ms
+            # without; the sweep's small batches, a list's count). Off for Forewarn's sessions.
+            # https://www.postgresql.org/docs/current/jit-decision.html
+            options = config.setdefault("OPTIONS", {})
+            options["options"] = f"{options.get('options', '')} -c jit=off".strip()
     return config
 
 
