@@ -114,25 +114,27 @@ def notifications_insert_new(
         )
         inserted = {(user_id, dedupe_key): pk for pk, user_id, dedupe_key in cursor.fetchall()}
     new = []
+    alias = connection.alias  # once: each read of the proxy's attribute looks up its thread's connection
     for notification in notifications:
         pk = inserted.pop((notification.user_id, notification.dedupe_key), None)
         if pk is not None and isinstance(notification, NotificationRow):
-            new.append(notification_loaded(notification, pk=pk, now=now))
+            new.append(notification_loaded(notification, pk=pk, now=now, alias=alias))
         elif pk is not None:
             notification.pk = pk
             notification.channel = Notification.Channel.IN_APP
             notification.created_at = now
             notification._state.adding = False
-            notification._state.db = connection.alias
+            notification._state.db = alias
             new.append(notification)
     return new
 
 
-def notification_loaded(row: NotificationRow, *, pk: int, now: datetime) -> Notification:
-    """The Notification just inserted from `row`, built as unpickling builds an instance (its
-    attributes set at once, no field-by-field __init__): a close creates ten thousand of them."""
+def notification_loaded(row: NotificationRow, *, pk: int, now: datetime, alias: str) -> Notification:
+    """The Notification just inserted from `row` into the database `alias`, built as unpickling
+    builds an instance (its attributes set at once, no field-by-field __init__): a close creates
+    ten thousand of them."""
     state = ModelState()
-    state.adding, state.db = False, connection.alias
+    state.adding, state.db = False, alias
     notification = Notification.__new__(Notification)
     notification.__dict__ = {
         **NOTIFICATION_UNSET,
