@@ -34,7 +34,7 @@ from forecasts.models import (
     Profile,
     Question,
 )
-from forecasts.services.batches import in_locked_batches, batch_transaction_configure
+from forecasts.services.batches import batch_transaction_configure, in_locked_batches
 from forecasts.services.messages import crowd_moved_message, stale_forecast_message
 from forecasts.services.notifications import notifications_create
 
