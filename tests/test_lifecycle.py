@@ -132,6 +132,23 @@ def test_the_close_and_the_first_reminder_write_each_row_once(owner):
     assert sweep(T0).notifications == []
 
 
+def test_notices_are_stored_exactly_as_written(owner):
+    """The close's notices reach the table character for character (quotes, accents, a backslash,
+    an emoji in the title); a notice about no question stores no question."""
+    title = 'Will «Zürich» say "no" \\ to ☕ before 2027?'
+    question = due_question(owner, title=title)
+    report = sweep(T0)
+    stored = Notification.objects.get(question=question, kind=Notification.Kind.READY_TO_RESOLVE)
+    assert stored.message == services.ready_to_resolve_message(question)
+    assert f"“{title}”" in stored.message
+    assert [notice.message for notice in report.notifications] == [stored.message]
+    general = Notification(
+        user_id=owner.pk, question_id=None, kind=Notification.Kind.REMINDER, dedupe_key="k", message="é"
+    )
+    assert services.notifications_create(notifications=[general], now=T0) == [general]
+    assert Notification.objects.filter(dedupe_key="k").values_list("question_id", "message").get() == (None, "é")
+
+
 @pytest.mark.parametrize("batch_size", [2, 500])
 def test_the_close_stores_the_round_due_for_windows_of_any_age(owner, settings, batch_size):
     """The close computes each row's round in the locking statement on PostgreSQL: the same round
