@@ -1,9 +1,10 @@
 """The lifecycle against the real database with the clock under control: sweep, reminders,
 escalation, closing-soon nudges, resolution notices, digests, one-click links, webhooks, ICS."""
 
+import gc
 import re
 import smtplib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail, signing
@@ -27,7 +28,14 @@ from forecasts.models import (
     TeamMembership,
     WebhookDelivery,
 )
-from forecasts.services import SALT, WebhookDeliveryFailed, action_link_url, reminder_offset, reminder_round_due
+from forecasts.services import (
+    SALT,
+    WebhookDeliveryFailed,
+    action_link_url,
+    lifecycle,
+    reminder_offset,
+    reminder_round_due,
+)
 from tests import factories
 from tests.support.lifecycle import (
     T0,
@@ -130,6 +138,52 @@ def test_the_close_and_the_first_reminder_write_each_row_once(owner):
         assert question.reminder_round == next_round
         assert question.next_reminder_at == question.window_end + reminder_offset(next_round)
     assert sweep(T0).notifications == []
+
+
+def test_notices_are_stored_exactly_as_written(owner):
+    """The close's notices reach the table character for character (quotes, accents, a backslash,
+    an emoji in the title); a notice about no question stores no question."""
+    title = 'Will «Zürich» say "no" \\ to ☕ before 2027?'
+    question = due_question(owner, title=title)
+    report = sweep(T0)
+    stored = Notification.objects.get(question=question, kind=Notification.Kind.READY_TO_RESOLVE)
+    assert stored.message == services.ready_to_resolve_message(question)
+    assert f"“{title}”" in stored.message
+    assert [notice.message for notice in report.notifications] == [stored.message]
+    general = Notification(
+        user_id=owner.pk, question_id=None, kind=Notification.Kind.REMINDER, dedupe_key="k", message="é"
+    )
+    assert services.notifications_create(notifications=[general], now=T0) == [general]
+    assert Notification.objects.filter(dedupe_key="k").values_list("question_id", "message").get() == (None, "é")
+
+
+def test_the_close_reads_its_moments_back_to_the_microsecond(owner):
+    """A window ending a microsecond before the minute keeps its minute in the text and its second
+    in the key; a resolve-by likewise."""
+    window_end = datetime(2026, 3, 2, 11, 58, 59, 999999, tzinfo=UTC)
+    question = due_question(owner, window_end=window_end, resolve_by=window_end + timedelta(days=3))
+    [notice] = sweep(T0).notifications
+    assert "closed on 2026-03-02 11:58 UTC" in notice.message
+    assert "by 2026-03-05 11:58 UTC" in notice.message
+    assert notice.dedupe_key == f"resolve:{question.pk}:20260302T115859:0"
+
+
+def test_the_sweep_pauses_the_garbage_collector_and_restores_it(owner, monkeypatch):
+    seen = []
+    monkeypatch.setattr(
+        lifecycle, "closing_soon_notify", lambda **kwargs: seen.append(gc.isenabled()) or [], raising=True
+    )
+    assert gc.isenabled()
+    sweep(T0)
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with lifecycle.garbage_collection_paused():
+            pass
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize("batch_size", [2, 500])

@@ -14,6 +14,7 @@ from forecasts.services import (
     question_scores_recompute,
     question_unresolve,
     questions_missing_scores,
+    questions_scores_due,
     score_summaries_for,
     scores_recompute_all,
     stale_scores_recompute,
@@ -212,6 +213,52 @@ def test_missing_and_stale_scores_are_found_and_fixed(owner, forecaster, opened)
     stale_scores_recompute()
     Score.objects.filter(question=question).update(computed_at=opened)  # older than the resolution
     assert list(questions_missing_scores()) == [question]
+
+
+def test_every_change_of_the_resolution_marks_its_scores_due_until_they_are_written(owner, forecaster, opened):
+    question = closed_question(owner, opened)
+    forecast(question, forecaster, opened + timedelta(days=1), 0.8)
+    assert not question.scores_due
+
+    for change in (
+        lambda: question_resolve(question=question, actor=owner, outcome="yes"),
+        lambda: question_unresolve(question=question, actor=owner),
+        lambda: question_annul(question=question, actor=owner),
+    ):
+        change()
+        assert Question.objects.get(pk=question.pk).scores_due
+        question_scores_recompute(question_id=question.pk)  # the queued task
+        assert not Question.objects.get(pk=question.pk).scores_due
+
+
+def test_the_sweep_checks_only_marked_questions_and_clears_the_marks_it_finds_in_order(owner, forecaster, opened):
+    lost = closed_question(owner, opened)  # its task was lost
+    forecast(lost, forecaster, opened + timedelta(days=1), 0.8)
+    question_resolve(question=lost, actor=owner, outcome="yes")
+    done = closed_question(owner, opened)  # its task ran, but the mark is still set
+    forecast(done, forecaster, opened + timedelta(days=1), 0.4)
+    question_resolve(question=done, actor=owner, outcome="no")
+    question_scores_recompute(question_id=done.pk)
+    Question.objects.filter(pk=done.pk).update(scores_due=True)
+    unmarked = closed_question(owner, opened)  # stale without a mark: only the full check sees it
+    forecast(unmarked, forecaster, opened + timedelta(days=1), 0.6)
+    question_resolve(question=unmarked, actor=owner, outcome="yes")
+    Question.objects.filter(pk=unmarked.pk).update(scores_due=False)
+
+    assert questions_scores_due(batch_size=10) == [lost.pk]
+    assert not Question.objects.get(pk=done.pk).scores_due
+    assert stale_scores_recompute() == [lost.pk]
+    assert not Question.objects.filter(scores_due=True).exists()
+    assert stale_scores_recompute() == []
+    assert list(questions_missing_scores()) == [unmarked]
+
+
+def test_a_sweep_with_no_scores_due_reads_one_index(owner, opened, django_assert_num_queries):
+    for _ in range(3):
+        question_resolve(question=closed_question(owner, opened), actor=owner, outcome="yes")
+    Question.objects.update(scores_due=False)
+    with django_assert_num_queries(1):
+        assert stale_scores_recompute() == []
 
 
 def test_recompute_all_and_the_command(owner, forecaster, opened, capsys):

@@ -271,7 +271,9 @@ FOREWARN.update(
     {
         "SWEEP_INTERVAL_SECONDS": env.int("FOREWARN_SWEEP_INTERVAL_SECONDS", default=60),
         "DIGEST_INTERVAL_SECONDS": env.int("FOREWARN_DIGEST_INTERVAL_SECONDS", default=120),
-        "SWEEP_BATCH_SIZE": env.int("FOREWARN_SWEEP_BATCH_SIZE", default=500),
+        # Rows per locked batch: fewer statements and commits per close, each batch's row locks
+        # held a little longer (about 0.1 s at 2,000); 500 took about 15% longer on 10,000 windows.
+        "SWEEP_BATCH_SIZE": env.int("FOREWARN_SWEEP_BATCH_SIZE", default=2000),
         # Resolver reminders, in days after the window closed; then every REPEAT days until resolved.
         "REMINDER_DAYS": [float(day) for day in env.list("FOREWARN_REMINDER_DAYS", default=["0", "1", "3", "7"])],
         "REMINDER_REPEAT_DAYS": env.float("FOREWARN_REMINDER_REPEAT_DAYS", default=7),

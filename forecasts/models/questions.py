@@ -162,6 +162,10 @@ class Question(models.Model):
         "forecasts.ResolutionEvent", null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # Set by every change of the resolution, cleared once the scores are written for it: the sweep
+    # checks only these questions for scores a lost task never wrote.
+    scores_due = models.BooleanField(default=False, db_default=False, editable=False)
+
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     opened_at = models.DateTimeField(null=True, blank=True)
@@ -215,6 +219,7 @@ class Question(models.Model):
             models.Index(fields=["status", "next_reminder_at"], name="question_reminder_idx"),
             models.Index(fields=["owner", "status"], name="question_owner_status_idx"),
             models.Index(fields=["resolved_at"], name="question_resolved_at_idx"),
+            models.Index(fields=["id"], condition=Q(scores_due=True), name="question_scores_due_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -4,6 +4,7 @@ Who is told what, and when, is decided in `reminders.py`; the wording is in `mes
 sending in `deliveries.py`.
 """
 
+import json
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -76,12 +77,14 @@ def notifications_create(*, notifications: list[Notification | NotificationRow],
     return new
 
 
+# The rows travel as one JSON text: psycopg quotes an array element by element in Python, and six
+# arrays of a batch's notices cost more to send than the INSERT costs to run.
 NOTIFICATIONS_INSERT_SQL = """
     INSERT INTO forecasts_notification (user_id, question_id, kind, channel, round, dedupe_key, message, created_at)
     SELECT new.user_id, new.question_id, new.kind, %(channel)s, new.round, new.dedupe_key, new.message, %(now)s
-    FROM unnest(
-        %(user_ids)s::bigint[], %(question_ids)s::bigint[], %(kinds)s::text[], %(rounds)s::integer[],
-        %(dedupe_keys)s::text[], %(messages)s::text[]
+    FROM ROWS FROM (
+        json_to_recordset(%(rows)s::json)
+            AS (user_id bigint, question_id bigint, kind text, round integer, dedupe_key text, message text)
     ) WITH ORDINALITY AS new (user_id, question_id, kind, round, dedupe_key, message, position)
     ORDER BY new.position
     ON CONFLICT (user_id, channel, dedupe_key) DO NOTHING
@@ -98,41 +101,45 @@ def notifications_insert_new(
     The same rows `bulk_create` would write, without building an INSERT parameter by parameter
     and without a first query for the existing keys.
     """
+    rows = [
+        {
+            "user_id": notification.user_id,
+            "question_id": notification.question_id,
+            "kind": str(notification.kind),
+            "round": notification.round,
+            "dedupe_key": notification.dedupe_key,
+            "message": notification.message,
+        }
+        for notification in notifications
+    ]
     with connection.cursor() as cursor:
         cursor.execute(
             NOTIFICATIONS_INSERT_SQL,
-            {
-                "channel": Notification.Channel.IN_APP.value,
-                "now": now,
-                "user_ids": [notification.user_id for notification in notifications],
-                "question_ids": [notification.question_id for notification in notifications],
-                "kinds": [str(notification.kind) for notification in notifications],
-                "rounds": [notification.round for notification in notifications],
-                "dedupe_keys": [notification.dedupe_key for notification in notifications],
-                "messages": [notification.message for notification in notifications],
-            },
+            {"channel": Notification.Channel.IN_APP.value, "now": now, "rows": json.dumps(rows)},
         )
         inserted = {(user_id, dedupe_key): pk for pk, user_id, dedupe_key in cursor.fetchall()}
     new = []
+    alias = connection.alias  # once: each read of the proxy's attribute looks up its thread's connection
     for notification in notifications:
         pk = inserted.pop((notification.user_id, notification.dedupe_key), None)
         if pk is not None and isinstance(notification, NotificationRow):
-            new.append(notification_loaded(notification, pk=pk, now=now))
+            new.append(notification_loaded(notification, pk=pk, now=now, alias=alias))
         elif pk is not None:
             notification.pk = pk
             notification.channel = Notification.Channel.IN_APP
             notification.created_at = now
             notification._state.adding = False
-            notification._state.db = connection.alias
+            notification._state.db = alias
             new.append(notification)
     return new
 
 
-def notification_loaded(row: NotificationRow, *, pk: int, now: datetime) -> Notification:
-    """The Notification just inserted from `row`, built as unpickling builds an instance (its
-    attributes set at once, no field-by-field __init__): a close creates ten thousand of them."""
+def notification_loaded(row: NotificationRow, *, pk: int, now: datetime, alias: str) -> Notification:
+    """The Notification just inserted from `row` into the database `alias`, built as unpickling
+    builds an instance (its attributes set at once, no field-by-field __init__): a close creates
+    ten thousand of them."""
     state = ModelState()
-    state.adding, state.db = False, connection.alias
+    state.adding, state.db = False, alias
     notification = Notification.__new__(Notification)
     notification.__dict__ = {
         **NOTIFICATION_UNSET,

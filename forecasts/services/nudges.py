@@ -34,7 +34,7 @@ from forecasts.models import (
     Profile,
     Question,
 )
-from forecasts.services.batches import in_locked_batches, jit_off_for_transaction
+from forecasts.services.batches import batch_transaction_configure, in_locked_batches
 from forecasts.services.messages import crowd_moved_message, stale_forecast_message
 from forecasts.services.notifications import notifications_create
 
@@ -109,7 +109,7 @@ def nudges_arm(*, now: datetime, batch_size: int) -> list[int]:
     """
     parameters = {"now": connection.ops.adapt_datetimefield_value(now), "open": Question.Status.OPEN.value}
     with transaction.atomic(), connection.cursor() as cursor:
-        jit_off_for_transaction()
+        batch_transaction_configure()
         if connection.vendor == "postgresql":
             cursor.execute(ARM_CHANGED_SQL, parameters)
         else:  # writers are serialized: compare everything, then mark what is now armed

@@ -182,6 +182,7 @@ def resolution_change(*, question: Question, actor, action: str | None, details:
         occurred_at=question.occurred_at,
     )
     question.current_resolution = event if question.is_final else None
+    question.scores_due = True  # until the recompute queued below (or the sweep's) has run
     question.save()
     if question.group_id is not None:  # a member resolved alone moves its group's status too
         QuestionGroup.objects.filter(pk=question.group_id).statuses_sync()

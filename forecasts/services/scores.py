@@ -145,6 +145,8 @@ def question_scores_write(*, question_id: int) -> tuple[int, list[tuple]]:
         scores = scores_from_forecasts(question, forecasts, computed_at=computed_at)
         Score.objects.bulk_create(scores)
         closing_aggregate_store(question=question, forecasts=forecasts, computed_at=computed_at)
+    if question.scores_due:  # written for the resolution as it stands (the row is locked)
+        Question.objects.filter(pk=question_id).update(scores_due=False)
     authors = previous_authors + [(score.forecaster_id, score.source_id) for score in scores]
     return len(scores), author_accuracy_refresh(authors=authors)
 
@@ -383,13 +385,37 @@ def questions_missing_scores() -> QuerySet[Question]:
     )
 
 
+def questions_scores_due(*, batch_size: int) -> list[int]:
+    """Up to `batch_size` of the questions marked `scores_due` whose scores disagree with their state;
+    the marks of those whose scores agree (their recompute ran) are cleared.
+
+    Only a change of the resolution sets the mark, so only marked questions are checked: the sweep's
+    probe costs what is due, not a look at every question. Locking the marked rows keeps a
+    resolution from changing one between the check and the clearing.
+    """
+    if not Question.objects.filter(scores_due=True).exists():  # the usual sweep: one index probe
+        return []
+    with transaction.atomic():
+        marked = list(
+            Question.objects.filter(scores_due=True)
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not marked:
+            return []
+        missing = list(questions_missing_scores().filter(pk__in=marked).values_list("pk", flat=True))
+        Question.objects.filter(pk__in=set(marked) - set(missing)).update(scores_due=False)
+    return missing
+
+
 def stale_scores_recompute(*, batch_size: int = RECOMPUTE_BATCH_SIZE, now: datetime | None = None) -> list[int]:
     """Catch up on scores a lost task never wrote; returns the questions recomputed (a sweep step).
 
     `now` is unused (scores do not depend on the clock); it is accepted so the sweep can call
-    every step alike.
+    every step alike. `recompute_scores --stale` checks every question instead.
     """
-    question_ids = list(questions_missing_scores().values_list("pk", flat=True)[:batch_size])
+    question_ids = questions_scores_due(batch_size=batch_size)
     _, _, failed = questions_scores_recompute(question_ids)
     return [question_id for question_id in question_ids if question_id not in failed]
 
