@@ -41,17 +41,15 @@ def in_batches(take: Callable[[int], list], handle: Callable[[list], list], *, b
 
 
 def batch_transaction_configure() -> None:
-    """PostgreSQL: no JIT compilation, and a commit that does not wait for its WAL flush, until
-    the transaction ends.
+    """PostgreSQL: a commit that does not wait for its WAL flush, until the transaction ends (JIT is
+    off for every Forewarn session: config/settings/base.py).
 
-    JIT: a sweep's statements touch a batch of rows, but the visibility subqueries inflate their
-    estimates past jit_above_cost, and compiling then takes longer than running (about 150 ms
-    before a statement of a few ms). The commit: waiting for the flush was about a tenth of a
-    close. A crash may lose the last batches committed before it, and that is safe: every step
-    selects its rows by state and its writes are idempotent (dedupe keys, sent marks), so the
-    next sweep finds a lost batch due again and redoes it. Nothing leaves the database on a lost
-    batch's word: a digest or webhook is sent after a claim or lease of its own, whose ordinary
-    commit flushes the WAL, and with it every batch committed before."""
+    Waiting for the flush was about a tenth of a close. A crash may lose the last batches
+    committed before it, and that is safe: every step selects its rows by state and its writes are
+    idempotent (dedupe keys, sent marks), so the next sweep finds a lost batch due again and
+    redoes it. Nothing leaves the database on a lost batch's word: a digest or webhook is sent
+    after a claim or lease of its own, whose ordinary commit flushes the WAL, and with it every
+    batch committed before."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('jit', 'off', true), set_config('synchronous_commit', 'off', true)")
+            cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")

@@ -40,7 +40,7 @@ def scores_due_mark(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('forecasts', '0019_notification_user_index_drop'),
+        ('forecasts', '0021_notification_user_index_drop'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('forecasts', '0018_sweep_due_indexes'),
+        ('forecasts', '0020_question_tally'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
