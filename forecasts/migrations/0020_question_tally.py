@@ -37,10 +37,6 @@ def upsert_sql(changes: str) -> str:
     """
 
 
-MOVED = "old_rows JOIN new_rows ON new_rows.id = old_rows.id WHERE ({old}) IS DISTINCT FROM ({new})".format(
-    old=key_of("old_rows"), new=key_of("new_rows")
-)
-
 CREATE_SQL = f"""
 CREATE FUNCTION forecasts_question_tally_on_change() RETURNS trigger LANGUAGE plpgsql AS $body$
 BEGIN
@@ -49,7 +45,10 @@ BEGIN
     ELSIF TG_OP = 'DELETE' THEN
         {upsert_sql(f"SELECT {key_of('old_rows')}, -1 FROM old_rows")}
     ELSE
-        {upsert_sql(f"SELECT {key_of('old_rows')}, -1 FROM {MOVED} UNION ALL SELECT {key_of('new_rows')}, 1 FROM {MOVED}")}
+        -- Each row's old key less one and its new key plus one, summed by key: a row whose key did
+        -- not change cancels out, with no join of the two transition tables (which the planner
+        -- may run as a nested loop over every pair).
+        {upsert_sql(f"SELECT {key_of('old_rows')}, -1 FROM old_rows UNION ALL SELECT {key_of('new_rows')}, 1 FROM new_rows")}
     END IF;
     RETURN NULL;
 END
