@@ -480,8 +480,8 @@ def forecast_data(forecast: Forecast) -> dict:
         "confidence": forecast.confidence,
         "quote": forecast.quote,
         "url": forecast.url,
-        "made_at": TIMESTAMP.to_representation(forecast.made_at),
-        "recorded_at": TIMESTAMP.to_representation(forecast.recorded_at),
+        "made_at": timestamp_text(forecast.made_at),
+        "recorded_at": timestamp_text(forecast.recorded_at),
     }
 
 
